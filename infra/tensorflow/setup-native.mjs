@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Builds @tensorflow/tfjs-node's native addon against the libtensorflow shipped inside the
+// tensorflow-cpu wheel. tfjs-node's own install downloads libtensorflow 2.9.1, which is gone
+// upstream (tfjs#8742) and unreachable offline; the wheel comes from pip's configured index.
+//
+// Idempotent: a marker next to the built addon records the TF version; a second run is a no-op.
+// Usage: node infra/tensorflow/setup-native.mjs [--gpu] [--force]
+// Env:   PIXELFLOW_CACHE_DIR (default ~/.cache/pixelflow), PIXELFLOW_TF_WHEEL_VERSION (default 2.21.0)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = new Set(process.argv.slice(2));
+const gpu = args.has('--gpu');
+const force = args.has('--force');
+const tfVersion = process.env.PIXELFLOW_TF_WHEEL_VERSION ?? '2.21.0';
+const cacheRoot = process.env.PIXELFLOW_CACHE_DIR ?? join(homedir(), '.cache', 'pixelflow');
+const pkgName = gpu ? 'tfjs-node-gpu' : 'tfjs-node';
+const wheelName = gpu ? 'tensorflow' : 'tensorflow-cpu';
+const pkgDir = join(root, 'node_modules', '@tensorflow', pkgName);
+const cacheDir = join(cacheRoot, `${wheelName}-${tfVersion}`);
+const marker = join(pkgDir, 'deps', '.pixelflow-native');
+const log = (msg) => console.error(`[setup-native] ${msg}`);
+
+function addonBuilt() {
+  const libDir = join(pkgDir, 'lib');
+  if (!existsSync(libDir)) return false;
+  return readdirSync(libDir).some((d) => existsSync(join(libDir, d, 'tfjs_binding.node')));
+}
+
+function python() {
+  for (const cand of ['python3', 'python']) {
+    try {
+      execFileSync(cand, ['--version'], { stdio: 'ignore' });
+      return cand;
+    } catch {}
+  }
+  throw new Error('python3 is required to fetch the TensorFlow wheel (pip download)');
+}
+
+function fetchWheel(py) {
+  mkdirSync(cacheDir, { recursive: true });
+  const have = readdirSync(cacheDir).find((f) => f.endsWith('.whl'));
+  if (have) return join(cacheDir, have);
+  log(`downloading ${wheelName}==${tfVersion} wheel with pip (once; cached in ${cacheDir})`);
+  execFileSync(py, ['-m', 'pip', 'download', '--no-deps', `${wheelName}==${tfVersion}`, '-d', cacheDir], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, PIP_RETRIES: process.env.PIP_RETRIES ?? '0' },
+  });
+  const got = readdirSync(cacheDir).find((f) => f.endsWith('.whl'));
+  if (!got) throw new Error(`pip did not produce a ${wheelName} wheel in ${cacheDir}`);
+  return join(cacheDir, got);
+}
+
+// Extract only what the binding needs: two shared libraries and four header trees.
+function extract(py, wheel) {
+  const out = join(cacheDir, 'extracted');
+  if (existsSync(join(out, '.done'))) return out;
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  log('extracting libtensorflow and headers from the wheel');
+  const script = `
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+keep_files = ('tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2')
+keep_dirs = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/platform/',
+             'tensorflow/include/tsl/', 'tensorflow/include/xla/')
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n in keep_files or n.startswith(keep_dirs)]
+    missing = [f for f in keep_files if f not in names]
+    if missing:
+        sys.exit('wheel lacks ' + ', '.join(missing))
+    for n in names:
+        z.extract(n, out)
+`;
+  execFileSync(py, ['-c', script, wheel, out], { stdio: 'inherit' });
+  writeFileSync(join(out, '.done'), tfVersion);
+  return out;
+}
+
+function link(target, path) {
+  rmSync(path, { recursive: true, force: true });
+  symlinkSync(target, path);
+}
+
+function stage(extracted) {
+  const deps = join(pkgDir, 'deps');
+  rmSync(deps, { recursive: true, force: true });
+  mkdirSync(join(deps, 'lib'), { recursive: true });
+  mkdirSync(join(deps, 'include', 'tensorflow', 'core'), { recursive: true });
+  const tf = join(extracted, 'tensorflow');
+  const lib = join(deps, 'lib');
+  link(join(tf, 'libtensorflow_cc.so.2'), join(lib, 'libtensorflow_cc.so.2'));
+  link(join(tf, 'libtensorflow_framework.so.2'), join(lib, 'libtensorflow_framework.so.2'));
+  // Names the binding.gyp and the 2.9.1-era loader look for.
+  link('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so'));
+  link('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so'));
+  link('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so.2.9.1'));
+  link('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so.2.9.1'));
+  link('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so.2'));
+  const inc = join(tf, 'include');
+  link(join(inc, 'tensorflow', 'c'), join(deps, 'include', 'tensorflow', 'c'));
+  mkdirSync(join(deps, 'include', 'tensorflow', 'core'), { recursive: true });
+  link(join(inc, 'tensorflow', 'core', 'platform'), join(deps, 'include', 'tensorflow', 'core', 'platform'));
+  link(join(inc, 'tsl'), join(deps, 'include', 'tsl'));
+  link(join(inc, 'xla'), join(deps, 'include', 'xla'));
+}
+
+function build() {
+  log(`building the ${pkgName} addon from source (node-gyp)`);
+  const preGyp = join(root, 'node_modules', '.bin', 'node-pre-gyp');
+  const extra = [];
+  // node-gyp downloads Node's headers unless told where local ones are; offline, that fails.
+  const nodedir = process.env.npm_config_nodedir ?? localNodeDir();
+  if (nodedir) extra.push(`--nodedir=${nodedir}`);
+  execFileSync(preGyp, ['install', '--build-from-source', ...extra], {
+    cwd: pkgDir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function localNodeDir() {
+  const candidates = [resolve(process.execPath, '..', '..'), '/usr', '/usr/local'];
+  return candidates.find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi')));
+}
+
+function main() {
+  if (!existsSync(pkgDir)) {
+    throw new Error(`@tensorflow/${pkgName} is not installed; run npm install first${gpu ? ' (npm install --no-save @tensorflow/tfjs-node-gpu)' : ''}`);
+  }
+  if (!force && existsSync(marker) && readFileSync(marker, 'utf8') === tfVersion && addonBuilt()) {
+    return log(`native ${pkgName} already built against TensorFlow ${tfVersion}`);
+  }
+  const started = Date.now();
+  const py = python();
+  const extracted = extract(py, fetchWheel(py));
+  stage(extracted);
+  build();
+  if (!addonBuilt()) throw new Error('node-gyp finished but tfjs_binding.node was not produced');
+  writeFileSync(marker, tfVersion);
+  log(`native ${pkgName} ready (TensorFlow ${tfVersion}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`[setup-native] failed: ${err.message}`);
+  process.exit(1);
+}
