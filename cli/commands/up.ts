@@ -1,0 +1,42 @@
+import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { topicSpecs } from '../../lib/context.ts';
+import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { migrate } from '../../lib/migrations.ts';
+import type { Command } from '../main.ts';
+
+export const command: Command = {
+  summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
+  usage: 'pixelflow up',
+  async run() {
+    const stack = await import('../../infra/stack/index.ts');
+    const started = Date.now();
+    const endpoints = await stack.up({ log: (line: string) => console.error(`  ${line}`) });
+    // Re-read config: stack.env now names the endpoints.
+    const config = loadConfig();
+    const ch = await createClickHouseAdapter({
+      url: config.clickhouseUrl,
+      database: config.clickhouseDatabase,
+      username: config.clickhouseUser,
+      password: config.clickhousePassword,
+    });
+    const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-cli' });
+    try {
+      const applied = await migrate(ch);
+      if (applied.length) console.error(`  clickhouse: applied migrations ${applied.join(', ')}`);
+      await kafka.ensureTopics(topicSpecs(config));
+    } finally {
+      await Promise.all([ch.close(), kafka.close()]);
+    }
+    console.log(
+      [
+        `pixelflow stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        `  KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
+        `  CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
+        `  PROMETHEUS_URL=${endpoints.prometheusUrl}`,
+        `  (written to ${config.stateDir}/stack.env; pixelflow commands read it)`,
+      ].join('\n'),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,167 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { clickhouseDriver } from './clickhouse.ts';
+import { defaultStateDir, resolveStackConfig, type StackConfig } from './config.ts';
+import { javaBinary, kafkaClasspath, kafkaDriver } from './kafka.ts';
+import { withFileLock } from './lock.ts';
+import { writeFileAtomic } from './process.ts';
+import { prometheusDriver } from './prometheus.ts';
+import {
+  ensureServiceRunning,
+  type ServiceContext,
+  type ServiceDriver,
+  type ServiceStatus,
+  serviceDir,
+  serviceStatus,
+  stopService,
+} from './service.ts';
+import { installSystemPackages, missingSystemPackages } from './system-packages.ts';
+
+export type { ServiceName, StackPorts } from './config.ts';
+export { STACK_ERROR_CODES, StackError, type StackErrorCode } from './errors.ts';
+export { registerScrapeTarget, unregisterScrapeTarget } from './prometheus.ts';
+export type { ServiceStatus } from './service.ts';
+
+export interface StackEndpoints {
+  /** Comma-separated host:port list for kafkajs `brokers`. */
+  kafkaBrokers: string;
+  clickhouseUrl: string;
+  prometheusUrl: string;
+}
+
+export interface StackOptions {
+  /** @default process.env.PIXELFLOW_STATE_DIR ?? '<repo>/.pixelflow' */
+  stateDir?: string;
+  /** Receives one line per step. @default no output */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface DownOptions extends StackOptions {
+  /** Also delete configs, logs and data of every service (the Kafka jar cache stays). @default false */
+  purge?: boolean;
+}
+
+/** Start order; `down` stops in reverse. */
+const DRIVERS: readonly ServiceDriver[] = [kafkaDriver, clickhouseDriver, prometheusDriver];
+
+const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
+const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
+const noLog = () => {};
+
+function lockOptions(log: (line: string) => void, signal?: AbortSignal) {
+  return {
+    signal,
+    onWait: (pid: number | undefined) => log(`stack: waiting for another up/down (pid ${pid ?? '?'}) to finish`),
+  };
+}
+
+/** Waits for every branch so no service is still starting when the error reaches the caller. */
+async function settleAll<T>(tasks: Array<Promise<T>>, log: (line: string) => void): Promise<T[]> {
+  const results = await Promise.allSettled(tasks);
+  const failures = results.filter((result) => result.status === 'rejected').map((result) => result.reason);
+  for (const extra of failures.slice(1)) log(`stack: also failed: ${extra instanceof Error ? extra.message : extra}`);
+  if (failures.length > 0) throw failures[0];
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Starts Kafka, ClickHouse and Prometheus as detached local processes, installing or
+ * downloading what is missing, and returns their endpoints. Returns at once when they already
+ * run. Safe to call from several processes at the same time (a lock file serialises them).
+ */
+export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
+  const cfg = resolveStackConfig(opts.stateDir);
+  const log = opts.log ?? noLog;
+  const startedAt = Date.now();
+  mkdirSync(cfg.stateDir, { recursive: true });
+  return withFileLock(
+    lockFile(cfg),
+    async () => {
+      let packagesInstalled: Promise<void> | undefined;
+      const ctx: ServiceContext = {
+        cfg,
+        log,
+        signal: opts.signal,
+        ensureSystemPackages: () => {
+          packagesInstalled ??= installSystemPackages(missingSystemPackages(), {
+            log,
+            logFile: join(cfg.stateDir, 'apt.log'),
+            signal: opts.signal,
+          });
+          return packagesInstalled;
+        },
+      };
+      const [kafkaBrokers, clickhouseUrl, prometheusUrl] = await settleAll(
+        DRIVERS.map((driver) => ensureServiceRunning(driver, ctx)),
+        log,
+      );
+      const endpoints: StackEndpoints = { kafkaBrokers, clickhouseUrl, prometheusUrl };
+      writeStackEnv(cfg.stateDir, endpoints);
+      log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
+      return endpoints;
+    },
+    lockOptions(log, opts.signal),
+  );
+}
+
+/** Stops every service `up` started (SIGTERM, then SIGKILL after 15 s); never touches other processes. */
+export async function down(opts: DownOptions = {}): Promise<void> {
+  const cfg = resolveStackConfig(opts.stateDir);
+  const log = opts.log ?? noLog;
+  mkdirSync(cfg.stateDir, { recursive: true });
+  await withFileLock(
+    lockFile(cfg),
+    async () => {
+      rmSync(stackEnvFile(cfg.stateDir), { force: true });
+      await settleAll(
+        [...DRIVERS].reverse().map((driver) => stopService(driver, cfg, log)),
+        log,
+      );
+      if (opts.purge) {
+        for (const driver of DRIVERS) {
+          rmSync(serviceDir(cfg, driver.name), { recursive: true, force: true });
+          log(`${driver.name}: purged ${serviceDir(cfg, driver.name)}`);
+        }
+      }
+    },
+    lockOptions(log, opts.signal),
+  );
+}
+
+export async function status(opts: Pick<StackOptions, 'stateDir' | 'signal'> = {}): Promise<ServiceStatus[]> {
+  const cfg = resolveStackConfig(opts.stateDir);
+  return Promise.all(DRIVERS.map((driver) => serviceStatus(driver, cfg, opts.signal)));
+}
+
+function writeStackEnv(stateDir: string, endpoints: StackEndpoints): void {
+  const lines = [
+    '# Written by infra/stack (pixelflow up); removed by down.',
+    `KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
+    `CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
+    `PROMETHEUS_URL=${endpoints.prometheusUrl}`,
+    `PIXELFLOW_STATE_DIR=${stateDir}`,
+  ];
+  writeFileAtomic(stackEnvFile(stateDir), `${lines.join('\n')}\n`);
+}
+
+/** The endpoints of a running stack as written by `up`, or undefined when it is not up. */
+export function readStackEnv(stateDir: string = defaultStateDir()): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(stackEnvFile(stateDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
+    if (match) env[match[1]] = match[2].trim();
+  }
+  return env;
+}
+
+/** Java and classpath for Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) in benchmarks. */
+export function kafkaTools(opts: Pick<StackOptions, 'stateDir'> = {}): { java: string; classpath: string } {
+  return { java: javaBinary(), classpath: kafkaClasspath(resolveStackConfig(opts.stateDir)) };
+}

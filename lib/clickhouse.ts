@@ -1,0 +1,121 @@
+// The only @clickhouse/client import. Works against ClickHouse 18.16 (Debian) and current
+// servers: JSONEachRow in and out, no query parameters (see lib/sql.ts), no DateTime64.
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { PixelflowError } from './errors.ts';
+import { ident } from './sql.ts';
+
+export interface ClickHouseOptions {
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  /** @default 30000 */
+  requestTimeoutMs?: number;
+}
+
+export interface ClickHouseAdapter {
+  readonly database: string;
+  ping(): Promise<void>;
+  /** DDL and other statements that return nothing. */
+  command(sql: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** Inserts rows as JSONEachRow. Idempotency comes from the table engine (ReplacingMergeTree). */
+  insert(table: string, rows: ReadonlyArray<Record<string, unknown>>, opts?: { signal?: AbortSignal }): Promise<void>;
+  query<T = Record<string, unknown>>(sql: string, opts?: { readonly?: boolean; signal?: AbortSignal; maxRows?: number }): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function clientFor(opts: ClickHouseOptions, database?: string): ClickHouseClient {
+  return createClient({
+    url: opts.url,
+    username: opts.username ?? 'default',
+    password: opts.password ?? '',
+    database,
+    request_timeout: opts.requestTimeoutMs ?? 30_000,
+    // The client logs every server error to the console by default; we report them ourselves.
+    log: { level: ClickHouseLogLevel.OFF },
+    clickhouse_settings: {},
+  });
+}
+
+function wrap(err: unknown, what: string): PixelflowError {
+  const e = err as { code?: string; message?: string; cause?: unknown };
+  const msg = (e?.message ?? String(err)).split('\n')[0].slice(0, 500);
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|Timeout error|ECONNRESET/i.test(msg + String(e?.code ?? ''))) {
+    return new PixelflowError('CLICKHOUSE_UNAVAILABLE', `ClickHouse unreachable during ${what}: ${msg}`, {
+      cause: err,
+      canRetry: true,
+    });
+  }
+  if (/Code: 164|readonly mode/i.test(msg)) {
+    return new PixelflowError('CLICKHOUSE_READONLY', 'read-only query: writes and settings changes are not allowed', {
+      cause: err,
+    });
+  }
+  return new PixelflowError('CLICKHOUSE_QUERY_FAILED', `ClickHouse ${what} failed: ${msg}`, { cause: err });
+}
+
+/** Creates the database if needed, then returns an adapter bound to it. */
+export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<ClickHouseAdapter> {
+  ident(opts.database);
+  const bootstrap = clientFor(opts);
+  try {
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(opts.database)}` });
+  } catch (err) {
+    throw wrap(err, `connect to ${opts.url}`);
+  } finally {
+    await bootstrap.close();
+  }
+  const client = clientFor(opts, opts.database);
+  let closing: Promise<void> | undefined;
+
+  return {
+    database: opts.database,
+    async ping() {
+      const r = await client.ping();
+      if (!r.success) throw wrap((r as { error?: unknown }).error ?? new Error('ping failed'), 'ping');
+    },
+    async command(query, copts = {}) {
+      try {
+        await client.command({ query, abort_signal: copts.signal });
+      } catch (err) {
+        throw wrap(err, 'command');
+      }
+    },
+    async insert(table, rows, iopts = {}) {
+      if (rows.length === 0) return;
+      try {
+        await client.insert({
+          table,
+          values: rows as Array<Record<string, unknown>>,
+          format: 'JSONEachRow',
+          abort_signal: iopts.signal,
+        });
+      } catch (err) {
+        throw wrap(err, `insert into ${table}`);
+      }
+    },
+    async query<T>(query: string, qopts: { readonly?: boolean; signal?: AbortSignal; maxRows?: number } = {}) {
+      const settings: Record<string, string | number> = {};
+      if (qopts.readonly) settings.readonly = 1;
+      if (qopts.maxRows) {
+        settings.max_result_rows = qopts.maxRows;
+        settings.result_overflow_mode = 'break';
+      }
+      try {
+        const rs = await client.query({
+          query,
+          format: 'JSONEachRow',
+          abort_signal: qopts.signal,
+          clickhouse_settings: settings as never,
+        });
+        return (await rs.json()) as T[];
+      } catch (err) {
+        throw wrap(err, 'query');
+      }
+    },
+    close() {
+      closing ??= client.close();
+      return closing;
+    },
+  };
+}

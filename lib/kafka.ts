@@ -1,0 +1,451 @@
+// The only kafkajs import. Services see plain messages (numbers for offsets, strings for keys and
+// headers) and a consumer that commits only after the handler finished a batch: at-least-once.
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  Kafka,
+  type KafkaConfig,
+  logLevel as KafkaLogLevel,
+  type LogEntry,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import { PixelflowError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+export interface OutgoingMessage {
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+  /** ms since epoch; the broker's time when omitted */
+  timestamp?: number;
+  partition?: number;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: number;
+}
+
+export interface DeliveryReport {
+  topic: string;
+  partition: number;
+  /** offset of the first message of this send on that partition */
+  baseOffset: number;
+}
+
+export interface PixelflowProducer {
+  send(topic: string, messages: OutgoingMessage[]): Promise<DeliveryReport[]>;
+  close(): Promise<void>;
+}
+
+export interface BatchContext {
+  heartbeat(): Promise<void>;
+  /** false once the consumer is stopping: finish fast, the batch will be redelivered */
+  isRunning(): boolean;
+  signal: AbortSignal;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. @default true */
+  fromBeginning?: boolean;
+  /** Handles one partition's batch; offsets are committed only after it resolves. */
+  handleBatch(messages: IncomingMessage[], ctx: BatchContext): Promise<void>;
+  /** Largest fetch per partition. @default 16 MiB */
+  maxBytesPerPartition?: number;
+  /** Partitions processed at once within this member. @default 1 */
+  partitionsConsumedConcurrently?: number;
+  /** Longest a fetch waits for data. @default 100 ms (low latency) */
+  maxWaitTimeInMs?: number;
+  sessionTimeout?: number;
+}
+
+export interface ConsumerHandle {
+  /** Resolves once the member joined its group. */
+  readonly ready: Promise<void>;
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** first readable offset */
+  low: number;
+  /** next offset to be written (one past the last message) */
+  high: number;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions?: number;
+  config?: Record<string, string>;
+}
+
+export interface KafkaAdapter {
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  deleteTopics(topics: string[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+  topicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** For each partition, the first offset whose timestamp is ≥ ms (the high watermark if none). */
+  offsetsForTime(topic: string, ms: number): Promise<Array<{ partition: number; offset: number }>>;
+  groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: number }>>;
+  /** Committed lag of a group on a topic: sum over partitions of high − committed. */
+  groupLag(groupId: string, topic: string): Promise<number>;
+  createProducer(): Promise<PixelflowProducer>;
+  runConsumer(opts: ConsumerOptions): ConsumerHandle;
+  /**
+   * Reads [from, to) per partition and stops. Used by replay and training; reads with a
+   * throw-away group and commits nothing.
+   */
+  readRange(
+    topic: string,
+    ranges: Array<{ partition: number; from: number; to: number }>,
+    onBatch: (messages: IncomingMessage[]) => Promise<void>,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ messages: number }>;
+  close(): Promise<void>;
+}
+
+export interface KafkaAdapterOptions {
+  brokers: string[];
+  clientId: string;
+  log?: Logger;
+  /** How long to keep trying the first connection. @default 10000 */
+  connectionTimeoutMs?: number;
+}
+
+const MiB = 1024 * 1024;
+
+function toLogger(log: Logger | undefined) {
+  return () =>
+    ({ level, log: entry }: LogEntry) => {
+      if (!log) return;
+      const { message, ...rest } = entry;
+      if (level === KafkaLogLevel.ERROR) log.error(rest, `kafka: ${message}`);
+      else if (level === KafkaLogLevel.WARN) log.warn(rest, `kafka: ${message}`);
+      else log.debug(rest, `kafka: ${message}`);
+    };
+}
+
+function headersOf(raw: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    if (v === undefined || v === null) continue;
+    out[k] = Buffer.isBuffer(v) ? v.toString('utf8') : Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return out;
+}
+
+function unavailable(brokers: string[], err: unknown): PixelflowError {
+  return new PixelflowError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}`, {
+    cause: err,
+    canRetry: true,
+  });
+}
+
+export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
+  const config: KafkaConfig = {
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 30_000,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: toLogger(opts.log),
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+  };
+  const kafka = new Kafka(config);
+  const owned: Array<{ close(): Promise<void> }> = [];
+  let adminPromise: Promise<Admin> | undefined;
+  let closed = false;
+
+  async function admin(): Promise<Admin> {
+    adminPromise ??= (async () => {
+      const a = kafka.admin({ retry: { retries: 3 } });
+      try {
+        await a.connect();
+      } catch (err) {
+        adminPromise = undefined;
+        throw unavailable(opts.brokers, err);
+      }
+      return a;
+    })();
+    return adminPromise;
+  }
+
+  async function topicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const rows = await (await admin()).fetchTopicOffsets(topic);
+    return rows
+      .map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  const adapter: KafkaAdapter = {
+    async ensureTopics(topics) {
+      const a = await admin();
+      const existing = new Set(await a.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.topic));
+      if (missing.length === 0) return;
+      try {
+        await a.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({
+            topic: t.topic,
+            numPartitions: t.partitions ?? 3,
+            replicationFactor: 1,
+            configEntries: Object.entries({ 'max.message.bytes': String(16 * MiB), ...t.config }).map(([name, value]) => ({
+              name,
+              value,
+            })),
+          })),
+        });
+      } catch (err) {
+        // Two processes racing to create the same topic is fine.
+        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      }
+    },
+    async deleteTopics(topics) {
+      if (topics.length) await (await admin()).deleteTopics({ topics });
+    },
+    async listTopics() {
+      return (await admin()).listTopics();
+    },
+    topicOffsets,
+    async offsetsForTime(topic, ms) {
+      const rows = await (await admin()).fetchTopicOffsetsByTimestamp(topic, ms);
+      const highs = await topicOffsets(topic);
+      return rows
+        .map((r) => {
+          const off = Number(r.offset);
+          // kafkajs reports -1 when no message is at or after ms: that is the end of the log.
+          return { partition: r.partition, offset: off >= 0 ? off : (highs.find((h) => h.partition === r.partition)?.high ?? 0) };
+        })
+        .sort((a, b) => a.partition - b.partition);
+    },
+    async groupOffsets(groupId, topic) {
+      const res = await (await admin()).fetchOffsets({ groupId, topics: [topic] });
+      const parts = res.find((r) => r.topic === topic)?.partitions ?? [];
+      return parts.map((p) => ({ partition: p.partition, offset: Number(p.offset) })).sort((a, b) => a.partition - b.partition);
+    },
+    async groupLag(groupId, topic) {
+      const [committed, offsets] = await Promise.all([adapter.groupOffsets(groupId, topic), topicOffsets(topic)]);
+      let lag = 0;
+      for (const o of offsets) {
+        const c = committed.find((x) => x.partition === o.partition)?.offset ?? -1;
+        lag += o.high - (c >= 0 ? c : o.low);
+      }
+      return lag;
+    },
+    async createProducer() {
+      const producer: Producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        maxInFlightRequests: 5,
+      });
+      try {
+        await producer.connect();
+      } catch (err) {
+        throw unavailable(opts.brokers, err);
+      }
+      let closing: Promise<void> | undefined;
+      const handle: PixelflowProducer = {
+        async send(topic, messages) {
+          if (messages.length === 0) return [];
+          const meta = await producer.send({
+            topic,
+            acks: -1,
+            messages: messages.map((m) => ({
+              key: m.key,
+              value: m.value,
+              headers: m.headers,
+              partition: m.partition,
+              timestamp: m.timestamp === undefined ? undefined : String(m.timestamp),
+            })),
+          });
+          return meta.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: Number(r.baseOffset) }));
+        },
+        close() {
+          closing ??= producer.disconnect();
+          return closing;
+        },
+      };
+      owned.push(handle);
+      return handle;
+    },
+    runConsumer(copts) {
+      const consumer: Consumer = kafka.consumer({
+        groupId: copts.groupId,
+        maxBytesPerPartition: copts.maxBytesPerPartition ?? 16 * MiB,
+        maxBytes: 64 * MiB,
+        maxWaitTimeInMs: copts.maxWaitTimeInMs ?? 100,
+        sessionTimeout: copts.sessionTimeout ?? 30_000,
+        heartbeatInterval: 3000,
+        allowAutoTopicCreation: false,
+      });
+      const controller = new AbortController();
+      let running = true;
+      let resolveReady!: () => void;
+      let rejectReady!: (err: unknown) => void;
+      const ready = new Promise<void>((res, rej) => {
+        resolveReady = res;
+        rejectReady = rej;
+      });
+      ready.catch(() => {});
+      consumer.on(consumer.events.GROUP_JOIN, () => resolveReady());
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (!e.payload.restart) opts.log?.error({ err: e.payload.error, groupId: copts.groupId }, 'consumer crashed');
+      });
+
+      const start = (async () => {
+        try {
+          await consumer.connect();
+          await consumer.subscribe({ topics: copts.topics, fromBeginning: copts.fromBeginning ?? true });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: copts.partitionsConsumedConcurrently ?? 1,
+            eachBatch: async (payload: EachBatchPayload) => {
+              const { batch } = payload;
+              if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+              const messages: IncomingMessage[] = batch.messages.map((m) => ({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: Number(m.offset),
+                key: m.key ? m.key.toString('utf8') : null,
+                value: m.value,
+                headers: headersOf(m.headers as Record<string, unknown>),
+                timestamp: Number(m.timestamp),
+              }));
+              await copts.handleBatch(messages, {
+                heartbeat: () => payload.heartbeat(),
+                isRunning: () => running && payload.isRunning() && !payload.isStale(),
+                signal: controller.signal,
+              });
+              const last = messages[messages.length - 1].offset;
+              payload.resolveOffset(String(last));
+              await consumer.commitOffsets([
+                { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
+              ]);
+              await payload.heartbeat();
+            },
+          });
+        } catch (err) {
+          rejectReady(unavailable(opts.brokers, err));
+        }
+      })();
+
+      let closing: Promise<void> | undefined;
+      const handle: ConsumerHandle = {
+        ready,
+        pause() {
+          consumer.pause(copts.topics.map((topic) => ({ topic })));
+        },
+        resume() {
+          consumer.resume(copts.topics.map((topic) => ({ topic })));
+        },
+        close() {
+          closing ??= (async () => {
+            running = false;
+            controller.abort();
+            await start;
+            await consumer.disconnect();
+          })();
+          return closing;
+        },
+      };
+      owned.push(handle);
+      return handle;
+    },
+    async readRange(topic, ranges, onBatch, ropts = {}) {
+      // A range past the end of the log would never finish: clamp to what exists.
+      const bounds = await topicOffsets(topic);
+      const wanted = ranges
+        .map((r) => {
+          const b = bounds.find((x) => x.partition === r.partition);
+          return { partition: r.partition, from: Math.max(r.from, b?.low ?? 0), to: Math.min(r.to, b?.high ?? 0) };
+        })
+        .filter((r) => r.to > r.from);
+      if (wanted.length === 0) return { messages: 0 };
+      const remaining = new Map(wanted.map((r) => [r.partition, r]));
+      let count = 0;
+      const groupId = `pixelflow-replay-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+      const consumer = kafka.consumer({
+        groupId,
+        maxBytesPerPartition: 16 * MiB,
+        maxWaitTimeInMs: 100,
+        allowAutoTopicCreation: false,
+      });
+      let finish!: () => void;
+      let fail!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        finish = res;
+        fail = rej;
+      });
+      const onAbort = () => fail(new PixelflowError('ABORTED', 'replay aborted'));
+      ropts.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        // Seeking is only allowed once run() has started; GROUP_JOIN tells us our assignment.
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          for (const r of wanted) consumer.seek({ topic, partition: r.partition, offset: String(r.from) });
+        });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
+            const range = remaining.get(batch.partition);
+            if (!range) return;
+            const inRange = batch.messages.filter((m) => {
+              const off = Number(m.offset);
+              return off >= range.from && off < range.to;
+            });
+            if (inRange.length) {
+              await onBatch(
+                inRange.map((m) => ({
+                  topic,
+                  partition: batch.partition,
+                  offset: Number(m.offset),
+                  key: m.key ? m.key.toString('utf8') : null,
+                  value: m.value,
+                  headers: headersOf(m.headers as Record<string, unknown>),
+                  timestamp: Number(m.timestamp),
+                })),
+              );
+              count += inRange.length;
+            }
+            const last = batch.messages.length ? Number(batch.messages[batch.messages.length - 1].offset) : -1;
+            if (batch.messages.length) resolveOffset(String(last));
+            await heartbeat();
+            if (last >= range.to - 1) {
+              remaining.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              if (remaining.size === 0) finish();
+            }
+          },
+        });
+        await done;
+      } finally {
+        ropts.signal?.removeEventListener('abort', onAbort);
+        await consumer.disconnect().catch(() => {});
+        await (await admin()).deleteGroups([groupId]).catch(() => {});
+      }
+      return { messages: count };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const r of owned.splice(0).reverse()) await r.close().catch(() => {});
+      if (adminPromise) await (await adminPromise.catch(() => undefined))?.disconnect();
+    },
+  };
+  return adapter;
+}

@@ -1,0 +1,265 @@
+// Picks the TensorFlow.js backend once at start-up and is the one place that loads it: other
+// code takes `tf` from the runtime, so no module can pull in a second backend by importing
+// '@tensorflow/tfjs-node' itself, and the thread settings below are applied before the native
+// library reads them.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { PixelflowError } from './errors.ts';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = BackendName | 'auto';
+/** tfjs-node re-exports the whole @tensorflow/tfjs API, so one type covers every backend. */
+export type Tf = typeof import('@tensorflow/tfjs');
+
+export interface TfRuntime {
+  readonly tf: Tf;
+  readonly backend: BackendName;
+  /** False when the backend lacks the gradient kernels a conv net needs (wasm). */
+  readonly canTrain: boolean;
+  /** One line for logs and `pixelflow status`. */
+  describe(): string;
+}
+
+export interface InitTensorflowOptions {
+  /**
+   * Backend to try first; an unavailable choice falls through the order
+   * tensorflow-gpu → tensorflow → wasm → cpu, saying so in one log line.
+   * @default 'auto'
+   */
+  preferred?: BackendPreference;
+  /**
+   * Native TF intra-op threads (one op split across cores). Applied through TF_NUM_INTRAOP_THREADS,
+   * which libtensorflow reads once when it loads; an already-set variable wins. 0 = default.
+   * @default number of cores
+   */
+  intraOpThreads?: number;
+  /**
+   * Native TF inter-op threads (independent ops run concurrently). 0 = default.
+   * @default 1 on machines with ≤ 4 cores, else TensorFlow's own default (cores)
+   */
+  interOpThreads?: number;
+  /** @default console.warn */
+  log?: (msg: string) => void;
+}
+
+type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
+
+/** Everything that touches the machine, so the fallback logic can be tested with fakes. */
+export interface TfLoaders {
+  isInstalled(pkg: NativePackage): boolean;
+  gpuPresent(): boolean;
+  /** Loads the native addon; throws when it is missing or libtensorflow cannot be opened. */
+  importNative(pkg: NativePackage): Promise<Tf>;
+  importWasm(): Promise<Tf>;
+  importJs(): Promise<Tf>;
+}
+
+const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const SETUP_HINT = 'run `node infra/tensorflow/setup-native.mjs` to build it';
+// tfjs names its backend 'tensorflow' whether the addon is the CPU or the CUDA build.
+const TFJS_NAME: Record<BackendName, string> = {
+  'tensorflow-gpu': 'tensorflow',
+  tensorflow: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+const requireHere = createRequire(import.meta.url);
+
+function defaultImport<T>(mod: unknown): T {
+  // These packages are CommonJS: the namespace's default export is the full module.exports.
+  return ((mod as { default?: T }).default ?? mod) as T;
+}
+
+export const nodeLoaders: TfLoaders = {
+  isInstalled(pkg) {
+    try {
+      requireHere.resolve(pkg);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  gpuPresent() {
+    if (existsSync('/dev/nvidia0')) return true;
+    return spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  },
+  async importNative(pkg) {
+    return defaultImport<Tf>(await import(pkg));
+  },
+  async importWasm() {
+    // In Node the backend finds its .wasm files next to its own dist/ (they ship in the npm
+    // package), so no setWasmPaths is needed and nothing is fetched.
+    await import('@tensorflow/tfjs-backend-wasm');
+    return defaultImport<Tf>(await import('@tensorflow/tfjs'));
+  },
+  async importJs() {
+    return defaultImport<Tf>(await import('@tensorflow/tfjs'));
+  },
+};
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+function candidates(preferred: BackendPreference): BackendName[] {
+  if (preferred === 'auto') return [...ORDER];
+  return ORDER.slice(ORDER.indexOf(preferred));
+}
+
+/**
+ * Sets the env vars libtensorflow reads when it loads (TF 2.21 honours both: measured, see
+ * bench/tf-backend.ts). Inter-op threads mostly idle in eager mode, where tfjs issues one op at
+ * a time, so on small machines one thread avoids oversubscribing the cores intra-op needs.
+ */
+function applyThreadEnv(opts: InitTensorflowOptions, log: (msg: string) => void): void {
+  const cores = availableParallelism();
+  const settings: Array<{ name: string; configured?: number; fallback?: number }> = [
+    { name: 'TF_NUM_INTRAOP_THREADS', configured: opts.intraOpThreads || undefined, fallback: cores },
+    { name: 'TF_NUM_INTEROP_THREADS', configured: opts.interOpThreads || undefined, fallback: cores <= 4 ? 1 : undefined },
+  ];
+  for (const { name, configured, fallback } of settings) {
+    const current = process.env[name];
+    const value = configured ?? fallback;
+    if (current === undefined) {
+      if (value !== undefined) process.env[name] = String(value);
+    } else if (configured !== undefined && current !== String(configured)) {
+      log(`${name}=${current} is set in the environment and wins over the configured ${configured}`);
+    }
+  }
+  // The INFO banner about CPU instructions is noise on every start; warnings and errors stay.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+}
+
+interface Activated {
+  tf: Tf;
+  detail: string;
+}
+
+async function activate(name: BackendName, loaders: TfLoaders, opts: InitTensorflowOptions, log: (msg: string) => void): Promise<Activated> {
+  switch (name) {
+    case 'tensorflow-gpu': {
+      if (!loaders.isInstalled('@tensorflow/tfjs-node-gpu')) throw new Error('@tensorflow/tfjs-node-gpu is not installed');
+      if (!loaders.gpuPresent()) throw new Error('no GPU found');
+      applyThreadEnv(opts, log);
+      const tf = await loaders.importNative('@tensorflow/tfjs-node-gpu');
+      await setBackendOrThrow(tf, 'tensorflow');
+      if (!usesGpu(tf)) throw new Error('libtensorflow found no usable CUDA device');
+      return { tf, detail: nativeDetail(tf) };
+    }
+    case 'tensorflow': {
+      applyThreadEnv(opts, log);
+      let tf: Tf;
+      try {
+        tf = await loaders.importNative('@tensorflow/tfjs-node');
+      } catch (err) {
+        throw new Error(`native addon unavailable (${firstLine(err)}); ${SETUP_HINT}`, { cause: err });
+      }
+      await setBackendOrThrow(tf, 'tensorflow');
+      return { tf, detail: nativeDetail(tf) };
+    }
+    case 'wasm': {
+      const tf = await loaders.importWasm();
+      await setBackendOrThrow(tf, 'wasm');
+      return { tf, detail: 'WebAssembly, inference only' };
+    }
+    case 'cpu': {
+      const tf = await loaders.importJs();
+      await setBackendOrThrow(tf, 'cpu');
+      return { tf, detail: 'pure JavaScript' };
+    }
+  }
+}
+
+async function setBackendOrThrow(tf: Tf, name: string): Promise<void> {
+  // setBackend resolves false (and logs) when a registered backend fails to initialise.
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
+  await tf.ready();
+}
+
+interface NativeBinding {
+  TF_Version?: string;
+  isUsingGpuDevice?: () => boolean;
+}
+
+function binding(tf: Tf): NativeBinding {
+  return ((tf.backend() as unknown as { binding?: NativeBinding }).binding ?? {}) as NativeBinding;
+}
+
+function usesGpu(tf: Tf): boolean {
+  return binding(tf).isUsingGpuDevice?.() === true;
+}
+
+function nativeDetail(tf: Tf): string {
+  const env = process.env;
+  return `libtensorflow ${binding(tf).TF_Version ?? '?'}, intra-op threads ${env.TF_NUM_INTRAOP_THREADS ?? 'default'}, inter-op threads ${env.TF_NUM_INTEROP_THREADS ?? 'default'}`;
+}
+
+/**
+ * Builds a runtime without memoising it. Production code calls initTensorflow; this exists for
+ * tests and benchmarks that compare backends in one process. Backends share tfjs's global engine,
+ * so activating one switches `tf` for every holder of a runtime.
+ */
+export async function createTfRuntime(opts: InitTensorflowOptions = {}, loaders: TfLoaders = nodeLoaders): Promise<TfRuntime> {
+  const log = opts.log ?? ((msg: string) => console.warn(`[tf-backend] ${msg}`));
+  const preferred = opts.preferred ?? 'auto';
+  const order = candidates(preferred);
+  const failures: string[] = [];
+  for (const [i, name] of order.entries()) {
+    const next = order[i + 1];
+    const explicit = preferred === name;
+    try {
+      const { tf, detail } = await activate(name, loaders, opts, log);
+      // Derived from the kernel registry, not assumed per backend: wasm lacks conv gradients.
+      const canTrain = tf.getKernel('Conv2DBackpropFilter', TFJS_NAME[name]) !== undefined;
+      if (name === 'cpu') log('using the pure-JS cpu backend: training works but runs hundreds of times slower than native');
+      const text = `${name} (${detail}; tfjs ${tf.version.tfjs}; training ${canTrain ? 'yes' : 'no'})`;
+      return Object.freeze({ tf, backend: name, canTrain, describe: () => text });
+    } catch (err) {
+      failures.push(`${name}: ${firstLine(err)}`);
+      if (name === 'tensorflow-gpu' && explicit && firstLine(err) === 'no GPU found') {
+        log('no GPU found; using CPU');
+      } else if (explicit || name === 'tensorflow') {
+        // The native backend is what 'auto' is for, so its absence is always worth one line.
+        log(`${name} backend unavailable: ${firstLine(err)}${next ? `; falling back to ${next}` : ''}`);
+      }
+    }
+  }
+  throw new PixelflowError('INTERNAL', `no TensorFlow.js backend could be initialised (${failures.join('; ')})`);
+}
+
+let memo: { promise: Promise<TfRuntime>; preferred: BackendPreference } | undefined;
+
+/**
+ * Loads TensorFlow.js once per process. Later calls return the same runtime whatever their
+ * options, since libtensorflow's thread pools and the active backend cannot change after load.
+ */
+export function initTensorflow(opts: InitTensorflowOptions = {}): Promise<TfRuntime> {
+  const preferred = opts.preferred ?? 'auto';
+  if (memo) {
+    if (memo.preferred !== preferred) {
+      opts.log?.(`TensorFlow already initialised with preference '${memo.preferred}'; ignoring '${preferred}'`);
+    }
+    return memo.promise;
+  }
+  const promise = createTfRuntime(opts);
+  memo = { promise, preferred };
+  // A failed start-up may be retried (e.g. after setup-native built the addon).
+  promise.catch(() => {
+    if (memo?.promise === promise) memo = undefined;
+  });
+  return promise;
+}
+
+/** Call before fit: turns a would-be "kernel not registered" crash mid-training into a clear error. */
+export function assertCanTrain(rt: TfRuntime): void {
+  if (rt.canTrain) return;
+  throw new PixelflowError(
+    'BACKEND_CANNOT_TRAIN',
+    `the ${rt.backend} backend cannot train convolutions (Conv2DBackpropFilter is not registered); ` +
+      'run node infra/tensorflow/setup-native.mjs to build the native backend, or set PIXELFLOW_TF_BACKEND=tensorflow',
+    { details: { backend: rt.backend } },
+  );
+}

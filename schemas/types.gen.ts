@@ -1,0 +1,150 @@
+// Generated from schemas/avro/*.avsc by schemas/codegen.ts. Do not edit.
+
+export interface ImagePreprocessed {
+  id: string;
+  raw: EventRef;
+  source: string;
+  dataset?: null | string;
+  split?: null | Split;
+  label?: null | string;
+  spec_version: string;
+  /** [height, width, channels] */
+  shape: Array<number>;
+  dtype: Dtype;
+  scale?: number;
+  bias?: number;
+  data: Buffer;
+  quality: Quality;
+  ingested_at: number;
+  preprocessed_at: number;
+  attributes?: Record<string, string>;
+}
+
+export interface EventRef {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export type Split = 'train' | 'val' | 'test' | 'unlabeled';
+
+export type Dtype = 'uint8' | 'float32';
+
+export interface Quality {
+  source_width: number;
+  source_height: number;
+  source_channels: number;
+  source_format: string;
+  source_bytes: number;
+  /** of the output tensor, 0..1 */
+  mean: number;
+  std: number;
+  /** constant image (std below a threshold) */
+  blank: boolean;
+}
+
+export interface ImageRaw {
+  /** uuid; also the Kafka key, so retries and replays land on one partition */
+  id: string;
+  /** upload | directory | fashion-mnist | replay | ... */
+  source: string;
+  dataset?: null | string;
+  /** train/val feed the trainer; test/unlabeled are predicted by inference (test keeps its label for scoring) */
+  split?: null | Split;
+  label?: null | string;
+  /** sniffed from the bytes, never taken from a file name */
+  content_type: string;
+  bytes: Buffer;
+  ingested_at: number;
+  attributes?: Record<string, string>;
+}
+
+export interface ImageRejected {
+  id: string;
+  raw?: null | EventRef;
+  /** ingest | preprocess | inference */
+  stage: string;
+  /** one of lib/errors.ts REJECTION_CODES */
+  reason_code: string;
+  message: string;
+  source?: null | string;
+  content_type?: null | string;
+  size_bytes?: number;
+  rejected_at: number;
+  /** the original message value, for inspection and re-drive */
+  payload?: null | Buffer;
+}
+
+export interface ModelPublished {
+  version: string;
+  run_id: string;
+  spec_version: string;
+  labels: Array<string>;
+  metrics: Record<string, number>;
+  /** file:// URL of the tfjs model directory */
+  artifact_uri: string;
+  /** production | candidate */
+  aliases: Array<string>;
+  lineage: Array<OffsetRange>;
+  published_at: number;
+}
+
+export interface OffsetRange {
+  topic: string;
+  partition: number;
+  from_offset: number;
+  to_offset: number;
+}
+
+export interface Prediction {
+  id: string;
+  model_version: string;
+  /** candidate predictions are shadow scores, never returned to callers */
+  role?: ModelRole;
+  top_k: Array<ScoredLabel>;
+  /** from ingestion to prediction */
+  latency_ms: number;
+  /** time in the model for this image's batch */
+  inference_ms?: number;
+  predicted_at: number;
+  /** true label when the event had one */
+  label?: null | string;
+  source?: null | string;
+  /** stream | rest */
+  origin?: null | string;
+}
+
+export type ModelRole = 'production' | 'candidate';
+
+export interface ScoredLabel {
+  label: string;
+  p: number;
+}
+
+export interface TrainRequest {
+  id: string;
+  /** manual | count | schedule | replay | ... */
+  reason: string;
+  /** replay exactly these ranges [from, to) per partition */
+  offsets?: null | Array<OffsetRange>;
+  /** replay events with timestamps in [from_ms, to_ms); both null = everything so far */
+  time_range?: null | TimeRange;
+  params?: Record<string, string>;
+  requested_at: number;
+}
+
+export interface TimeRange {
+  from_ms: number;
+  to_ms: number;
+}
+
+export type SchemaName = 'image-preprocessed.v1' | 'image-raw.v1' | 'image-rejected.v1' | 'model-published.v1' | 'prediction.v1' | 'train-request.v1';
+
+export interface SchemaTypes {
+  'image-preprocessed.v1': ImagePreprocessed;
+  'image-raw.v1': ImageRaw;
+  'image-rejected.v1': ImageRejected;
+  'model-published.v1': ModelPublished;
+  'prediction.v1': Prediction;
+  'train-request.v1': TrainRequest;
+}

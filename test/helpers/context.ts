@@ -1,0 +1,58 @@
+// An isolated pixelflow context per test file: random topic prefix and ClickHouse database on the
+// real services, torn down after the file's tests. Cleanup is registered where the resource is made.
+import { randomBytes } from 'node:crypto';
+import { afterAll } from 'vitest';
+import { type Config, loadConfig } from '../../lib/config.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
+
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** Config for an isolated namespace on the shared real services. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const name = uniqueName('pf');
+  return loadConfig(process.env, {
+    topicPrefix: name,
+    clickhouseDatabase: name,
+    logLevel: 'warn',
+    ...overrides,
+  });
+}
+
+/**
+ * A full service context in its own namespace. Topics and the database are deleted after the
+ * test file (set PIXELFLOW_KEEP_TEST_DATA=1 to keep them for inspection).
+ */
+export async function createTestContext(service = 'test', overrides: Partial<Config> = {}): Promise<ServiceContext> {
+  const config = testConfig(overrides);
+  const ctx = await createServiceContext(service, { config });
+  afterAll(async () => {
+    if (!process.env.PIXELFLOW_KEEP_TEST_DATA) {
+      const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${config.topicPrefix}.`));
+      await ctx.kafka.deleteTopics(topics).catch(() => {});
+      await ctx.clickhouse.command(`DROP DATABASE IF EXISTS ${config.clickhouseDatabase}`).catch(() => {});
+    }
+    await ctx.lifecycle.close('test done');
+  });
+  return ctx;
+}
+
+/** Polls fn until it returns a truthy value or the time runs out (then throws with the last value). */
+export async function eventually<T>(fn: () => Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let last: T | undefined;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+  }
+  throw new Error(
+    `timed out waiting for ${opts.what ?? 'condition'}; last value: ${JSON.stringify(last)?.slice(0, 300)}${lastErr ? `; last error: ${(lastErr as Error).message}` : ''}`,
+  );
+}

@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// unit: pure logic, no services. integration / e2e: real Kafka, ClickHouse, Prometheus, resolved
+// by test/helpers/global-setup.ts (env vars → testcontainers → local stack). If none can be had,
+// the run fails; it never skips into green.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    maxWorkers: 2,
+    minWorkers: 1,
+    reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 1_200_000,
+          hookTimeout: 600_000,
+          maxWorkers: 1,
+        },
+      },
+    ],
+  },
+});
