@@ -152,6 +152,26 @@ function unavailable(brokers: string[], err: unknown): PixelflowError {
   });
 }
 
+async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const { topics: meta } = await a.fetchTopicMetadata({ topics });
+      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        return;
+      }
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new PixelflowError('KAFKA_UNAVAILABLE', `topics ${topics.join(', ')} got no partition leaders within ${timeoutMs} ms`, {
+    cause: lastErr,
+    canRetry: true,
+  });
+}
+
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const config: KafkaConfig = {
     clientId: opts.clientId,
@@ -195,8 +215,10 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       const missing = topics.filter((t) => !existing.has(t.topic));
       if (missing.length === 0) return;
       try {
+        // kafkajs' own waitForLeaders fails on a fresh KRaft topic whose metadata has not
+        // propagated yet (UNKNOWN_TOPIC_OR_PARTITION); we poll for leaders ourselves below.
         await a.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: missing.map((t) => ({
             topic: t.topic,
             numPartitions: t.partitions ?? 3,
@@ -211,6 +233,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         // Two processes racing to create the same topic is fine.
         if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
       }
+      await waitForLeaders(a, missing.map((t) => t.topic));
     },
     async deleteTopics(topics) {
       if (topics.length) await (await admin()).deleteTopics({ topics });

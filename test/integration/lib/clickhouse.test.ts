@@ -1,0 +1,57 @@
+// The ClickHouse adapter and migrations against the real server (18.16 locally).
+import { describe, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../../../lib/migrations.ts';
+import { sql } from '../../../lib/sql.ts';
+import { createTestContext } from '../../helpers/context.ts';
+
+const ctx = await createTestContext('clickhouse-smoke');
+
+describe('clickhouse adapter', () => {
+  it('applies every migration once', async () => {
+    const rows = await ctx.clickhouse.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => Number(r.version))).toEqual(loadMigrations().map((m) => m.version));
+    expect(await migrate(ctx.clickhouse)).toEqual([]);
+  });
+
+  it('deduplicates a redelivered row with FINAL', async () => {
+    const row = {
+      id: 'img-1',
+      model_version: 'v0001',
+      role: 'production',
+      predicted_label: 'Bag',
+      confidence: 0.9,
+      top_k_labels: ['Bag', 'Coat'],
+      top_k_p: [0.9, 0.05],
+      label: 'Bag',
+      has_label: 1,
+      correct: 1,
+      latency_ms: 12.5,
+      inference_ms: 2,
+      origin: 'stream',
+      source: 'test',
+      predicted_at: Math.floor(Date.now() / 1000),
+      predicted_at_ms: Date.now(),
+    };
+    await ctx.clickhouse.insert('predictions', [row]);
+    await ctx.clickhouse.insert('predictions', [row]);
+    const [final] = await ctx.clickhouse.query<{ n: string }>('SELECT count() AS n FROM predictions FINAL');
+    expect(Number(final.n)).toBe(1);
+    const [hit] = await ctx.clickhouse.query<{ top_k_labels: string[] }>(sql`SELECT top_k_labels FROM predictions FINAL WHERE id = ${'img-1'}`);
+    expect(hit.top_k_labels).toEqual(['Bag', 'Coat']);
+  });
+
+  it('survives hostile strings as values', async () => {
+    const nasty = "x'); DROP TABLE predictions; -- \\' \u0000 ☃";
+    const rows = await ctx.clickhouse.query<{ s: string }>(sql`SELECT ${nasty} AS s`);
+    expect(rows[0].s).toBe(nasty);
+    const [count] = await ctx.clickhouse.query<{ n: string }>('SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = \'predictions\'');
+    expect(Number(count.n)).toBe(1);
+  });
+
+  it('refuses writes in read-only mode with a coded error', async () => {
+    await expect(ctx.clickhouse.query("INSERT INTO predictions (id) VALUES ('x')", { readonly: true })).rejects.toMatchObject({
+      code: expect.stringMatching(/CLICKHOUSE_READONLY|CLICKHOUSE_QUERY_FAILED/),
+    });
+    await expect(ctx.clickhouse.query('DROP TABLE predictions', { readonly: true })).rejects.toMatchObject({ code: 'CLICKHOUSE_READONLY' });
+  });
+});
