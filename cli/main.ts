@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   up: { summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent', load: () => import('./commands/up.ts') },
   down: { summary: 'stop the local stack (--purge deletes its data)', load: () => import('./commands/down.ts') },
   status: { summary: 'show the local stack and its endpoints', load: () => import('./commands/status.ts') },
+  doctor: { summary: 'check that the configured Kafka, ClickHouse and Prometheus answer', load: () => import('./commands/doctor.ts') },
   ingest: { summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist', load: () => import('./commands/ingest.ts') },
   preprocess: { summary: 'run a preprocessing worker (images.raw → images.preprocessed | dlq)', load: () => import('./commands/preprocess.ts') },
   train: { summary: 'run the trainer service, or one training run with --once', load: () => import('./commands/train.ts') },

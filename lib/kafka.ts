@@ -119,8 +119,8 @@ export interface KafkaAdapterOptions {
   brokers: string[];
   clientId: string;
   log?: Logger;
-  /** How long to keep trying the first connection. @default 10000 */
-  connectionTimeoutMs?: number;
+  /** Retries of a failed request before giving up (kafkajs backs off between them). @default 8 */
+  retries?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -180,7 +180,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
     requestTimeout: 30_000,
     logLevel: KafkaLogLevel.WARN,
     logCreator: toLogger(opts.log),
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    retry: { retries: opts.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
   };
   const kafka = new Kafka(config);
   const owned: Array<{ close(): Promise<void> }> = [];
@@ -189,7 +189,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
 
   async function admin(): Promise<Admin> {
     adminPromise ??= (async () => {
-      const a = kafka.admin({ retry: { retries: 3 } });
+      const a = kafka.admin({ retry: { retries: Math.min(opts.retries ?? 3, 3) } });
       try {
         await a.connect();
       } catch (err) {

@@ -1,0 +1,56 @@
+// Checks that the configured services answer, one line each; the exit code says whether all do.
+import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { describeError } from '../../lib/errors.ts';
+import { createKafkaAdapter } from '../../lib/kafka.ts';
+import type { Command } from '../main.ts';
+
+async function check(name: string, where: string, probe: () => Promise<string>): Promise<boolean> {
+  try {
+    const detail = await probe();
+    console.log(`ok    ${name.padEnd(11)} ${where}  ${detail}`);
+    return true;
+  } catch (err) {
+    console.log(`FAIL  ${name.padEnd(11)} ${where}  ${describeError(err)}`);
+    return false;
+  }
+}
+
+export const command: Command = {
+  summary: 'check that Kafka, ClickHouse and Prometheus answer at the configured endpoints',
+  usage: 'pixelflow doctor',
+  async run() {
+    const config = loadConfig();
+    const results = await Promise.all([
+      check('kafka', config.kafkaBrokers.join(','), async () => {
+        const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-doctor', retries: 1 });
+        try {
+          return `${(await kafka.listTopics()).length} topics`;
+        } finally {
+          await kafka.close();
+        }
+      }),
+      check('clickhouse', config.clickhouseUrl, async () => {
+        const ch = await createClickHouseAdapter({
+          url: config.clickhouseUrl,
+          database: config.clickhouseDatabase,
+          username: config.clickhouseUser,
+          password: config.clickhousePassword,
+          requestTimeoutMs: 5000,
+        });
+        try {
+          const [row] = await ch.query<{ v: string }>('SELECT version() AS v');
+          return `version ${row.v}`;
+        } finally {
+          await ch.close();
+        }
+      }),
+      check('prometheus', config.prometheusUrl, async () => {
+        const res = await fetch(`${config.prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(5000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return 'ready';
+      }),
+    ]);
+    return results.every(Boolean) ? 0 : 1;
+  },
+};

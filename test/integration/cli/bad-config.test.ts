@@ -1,0 +1,77 @@
+// A wrong setting gives one line that names the problem, never a stack trace.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const cli = join(import.meta.dirname, '..', '..', '..', 'bin', 'pixelflow.js');
+
+function run(args: string[], env: Record<string, string>) {
+  const r = spawnSync(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => r(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function noStackTrace(text: string) {
+  expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
+}
+
+describe('pixelflow CLI with bad configuration', () => {
+  it('doctor names an unreachable broker and a wrong ClickHouse URL in one line each', () => {
+    const r = run(['doctor'], { KAFKA_BROKERS: '127.0.0.1:1', CLICKHOUSE_URL: 'http://127.0.0.1:2' });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^FAIL\s+kafka\s+127\.0\.0\.1:1\s+cannot reach Kafka at 127\.0\.0\.1:1/m);
+    expect(r.out).toMatch(/^FAIL\s+clickhouse\s+http:\/\/127\.0\.0\.1:2\s+ClickHouse unreachable/m);
+    noStackTrace(r.out);
+  });
+
+  it('an invalid variable fails fast with exit 2, naming the variable', () => {
+    const r = run(['doctor'], { PIXELFLOW_HTTP_PORT: 'abc' });
+    expect(r.code).toBe(2);
+    expect(r.out.trim()).toBe("pixelflow doctor: PIXELFLOW_HTTP_PORT: expected an integer in 0..65535, got 'abc'");
+  });
+
+  it('up refuses a port taken by another process, naming the port and service', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const stateDir = mkdtempSync(join(tmpdir(), 'pixelflow-port-'));
+      const [kafka, controller, http, tcp, interserver] = await freePorts(5);
+      const r = run(['up'], {
+        PIXELFLOW_STATE_DIR: stateDir,
+        PIXELFLOW_PROMETHEUS_PORT: String(port),
+        PIXELFLOW_KAFKA_PORT: String(kafka),
+        PIXELFLOW_KAFKA_CONTROLLER_PORT: String(controller),
+        PIXELFLOW_CLICKHOUSE_HTTP_PORT: String(http),
+        PIXELFLOW_CLICKHOUSE_TCP_PORT: String(tcp),
+        PIXELFLOW_CLICKHOUSE_INTERSERVER_PORT: String(interserver),
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.out).toMatch(new RegExp(`port ${port}.*prometheus|prometheus.*port ${port}`, 'i'));
+      noStackTrace(r.out);
+      run(['down', '--purge'], { PIXELFLOW_STATE_DIR: stateDir, PIXELFLOW_PROMETHEUS_PORT: String(port) });
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('an unknown command says so and points to help', () => {
+    const r = run(['frobnicate'], {});
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/unknown command 'frobnicate'/);
+  });
+});
