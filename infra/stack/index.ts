@@ -7,6 +7,7 @@ import { withFileLock } from './lock.ts';
 import { writeFileAtomic } from './process.ts';
 import { prometheusDriver } from './prometheus.ts';
 import {
+  assertStartable,
   ensureServiceRunning,
   type ServiceContext,
   type ServiceDriver,
@@ -92,6 +93,7 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
           return packagesInstalled;
         },
       };
+      for (const driver of DRIVERS) await assertStartable(driver, cfg);
       const [kafkaBrokers, clickhouseUrl, prometheusUrl] = await settleAll(
         DRIVERS.map((driver) => ensureServiceRunning(driver, ctx)),
         log,

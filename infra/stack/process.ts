@@ -192,14 +192,22 @@ export function runCommand(command: string, args: string[], options: RunOptions)
 }
 
 const FAILURE_HINT = /\b(error|exception|fatal|panic|failed|cannot|could not)\b/i;
+// A JVM exception line such as "java.lang.RuntimeException: Stored node id 2 doesn't match ...";
+// the last one printed is the root cause.
+const JVM_CAUSE = /^(?:Caused by: )?[\w.$]+(?:Exception|Error):/;
 
 function pickMeaningfulLine(text: string): string | undefined {
-  const lines = text
+  // Only the latest run counts; spawnDetached and runCommand start each one with a "=== " header.
+  const latestRun = text.slice(text.lastIndexOf('\n=== ') + 1);
+  const lines = latestRun
     .split('\n')
     .map((line) => line.trim())
-    .filter(Boolean);
-  const line = lines.findLast((candidate) => FAILURE_HINT.test(candidate)) ?? lines.at(-1);
-  return line && line.length > 200 ? `${line.slice(0, 197)}...` : line;
+    .filter((line) => line && !line.startsWith('=== ') && !line.startsWith('at '));
+  const line =
+    lines.findLast((candidate) => JVM_CAUSE.test(candidate)) ??
+    lines.findLast((candidate) => FAILURE_HINT.test(candidate)) ??
+    lines.at(-1);
+  return line && line.length > 240 ? `${line.slice(0, 237)}...` : line;
 }
 
 /** The most telling recent line of a service log, to put the cause into a one-line error. */

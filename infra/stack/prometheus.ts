@@ -83,7 +83,7 @@ export function registerScrapeTarget(
   hostPort: string,
   labels: Readonly<Record<string, string>> = {},
 ): string {
-  if (!/^[^\s/:]+:\d{1,5}$/.test(hostPort)) {
+  if (!/^(?:\[[0-9A-Fa-f:.]+\]|[^\s/:[\]]+):\d{1,5}$/.test(hostPort)) {
     throw new StackError('STACK_CONFIG_INVALID', `scrape target "${hostPort}" must look like host:port`);
   }
   const file = targetFile(stateDir ?? defaultStateDir(), name);

@@ -94,13 +94,7 @@ export async function ensureServiceRunning(driver: ServiceDriver, ctx: ServiceCo
   const { cfg, log, signal } = ctx;
   const running = findRunningInstance(driver, cfg);
   if (running !== undefined) {
-    const launchPorts = readLaunchPorts(cfg, driver.name) ?? cfg.ports;
-    if (describePorts(driver, launchPorts) !== describePorts(driver, cfg.ports)) {
-      throw new StackError(
-        'STACK_CONFIG_MISMATCH',
-        `${driver.name} already runs on port ${describePorts(driver, launchPorts)} but ${describePorts(driver, cfg.ports)} was requested; run down first`,
-      );
-    }
+    const launchPorts = assertLaunchedWithRequestedPorts(driver, cfg);
     if (await driver.isHealthy(launchPorts, signal)) {
       log(`${driver.name}: already running (pid ${running}) at ${driver.endpoint(launchPorts)}`);
       return driver.endpoint(launchPorts);
@@ -121,6 +115,29 @@ export async function ensureServiceRunning(driver: ServiceDriver, ctx: ServiceCo
   await waitForReady(driver, ctx, pid, cfg.ports);
   log(`${driver.name}: ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   return driver.endpoint(cfg.ports);
+}
+
+/**
+ * Checked for every service before any starts, so a taken port fails `up` in a second instead
+ * of after the other services have spent their start-up time.
+ */
+export async function assertStartable(driver: ServiceDriver, cfg: StackConfig): Promise<void> {
+  if (findRunningInstance(driver, cfg) === undefined) await assertPortsFree(driver, cfg.ports);
+  else assertLaunchedWithRequestedPorts(driver, cfg);
+}
+
+/** Reusing an instance on other ports than requested would hand callers endpoints nobody serves. */
+function assertLaunchedWithRequestedPorts(driver: ServiceDriver, cfg: StackConfig): StackPorts {
+  const launchPorts = readLaunchPorts(cfg, driver.name) ?? cfg.ports;
+  const running = describePorts(driver, launchPorts);
+  const requested = describePorts(driver, cfg.ports);
+  if (running !== requested) {
+    throw new StackError(
+      'STACK_CONFIG_MISMATCH',
+      `${driver.name} already runs on port ${running} but ${requested} was requested; run down first`,
+    );
+  }
+  return launchPorts;
 }
 
 async function assertPortsFree(driver: ServiceDriver, ports: StackPorts): Promise<void> {

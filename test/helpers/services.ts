@@ -25,7 +25,7 @@ export async function resolveServices(): Promise<{ endpoints: ServiceEndpoints; 
       kafkaBrokers: endpoints.kafkaBrokers,
       clickhouseUrl: endpoints.clickhouseUrl,
       prometheusUrl: endpoints.prometheusUrl,
-      stateDir: process.env.PIXELFLOW_STATE_DIR,
+      stateDir: stack.readStackEnv()?.PIXELFLOW_STATE_DIR ?? process.env.PIXELFLOW_STATE_DIR,
       via: 'local-stack',
     },
   };
