@@ -14,7 +14,7 @@ type Parser<T> = (raw: string, name: string) => T;
 interface VarSpec<T> {
   env: string;
   /** Raw default; a function sees the values parsed so far (for derived paths). */
-  default: string | ((partial: Partial<Config>) => string);
+  default: string | ((partial: Record<string, unknown>) => string);
   parse: Parser<T>;
   doc: string;
 }
@@ -92,7 +92,7 @@ export const CONFIG_SPEC = {
   topicPrefix: { env: 'PIXELFLOW_TOPIC_PREFIX', default: 'pixelflow', parse: parsers.topicPrefix, doc: 'topics are <prefix>.images.raw.v1 etc.' },
   topicPartitions: { env: 'PIXELFLOW_TOPIC_PARTITIONS', default: '3', parse: parsers.int(1, 1024), doc: 'partitions for topics pixelflow creates' },
   stateDir: { env: 'PIXELFLOW_STATE_DIR', default: join(REPO_ROOT, '.pixelflow'), parse: parsers.path, doc: 'local stack data, pid files, stack.env' },
-  registryDir: { env: 'PIXELFLOW_REGISTRY_DIR', default: (c) => join(c.stateDir ?? '.pixelflow', 'models'), parse: parsers.path, doc: 'model registry (tfjs file:// artifacts + manifests)' },
+  registryDir: { env: 'PIXELFLOW_REGISTRY_DIR', default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'), parse: parsers.path, doc: 'model registry (tfjs file:// artifacts + manifests)' },
   httpHost: { env: 'PIXELFLOW_HTTP_HOST', default: '127.0.0.1', parse: parsers.string, doc: 'REST bind address' },
   httpPort: { env: 'PIXELFLOW_HTTP_PORT', default: '8080', parse: parsers.int(0, 65535), doc: 'REST port (0 = any free port)' },
   metricsPort: { env: 'PIXELFLOW_METRICS_PORT', default: '0', parse: parsers.int(0, 65535), doc: '/metrics port of non-HTTP workers (0 = any free port)' },
@@ -110,6 +110,9 @@ export const CONFIG_SPEC = {
   trainEpochs: { env: 'PIXELFLOW_TRAIN_EPOCHS', default: '8', parse: parsers.int(1, 1000), doc: 'max epochs (early stopping may end sooner)' },
   trainBatchSize: { env: 'PIXELFLOW_TRAIN_BATCH_SIZE', default: '128', parse: parsers.int(1, 8192), doc: 'training batch size' },
   valFraction: { env: 'PIXELFLOW_VAL_FRACTION', default: '0.1', parse: parsers.number(0, 0.9), doc: 'share of labelled train events held out for validation (by id hash)' },
+  testFraction: { env: 'PIXELFLOW_TEST_FRACTION', default: '0', parse: parsers.number(0, 0.9), doc: 'share of labelled train events held out for testing (by id hash); events marked split test are test anyway' },
+  trainPatience: { env: 'PIXELFLOW_TRAIN_PATIENCE', default: '3', parse: parsers.int(1, 1000), doc: 'early stopping: epochs without a validation-loss improvement' },
+  trainLearningRate: { env: 'PIXELFLOW_TRAIN_LEARNING_RATE', default: '0.001', parse: parsers.number(1e-9, 1), doc: 'Adam base learning rate (cosine-decayed per epoch)' },
   seed: { env: 'PIXELFLOW_SEED', default: '42', parse: parsers.int(0, 2 ** 31), doc: 'seed for weight init and shuffling' },
   batchMaxSize: { env: 'PIXELFLOW_BATCH_MAX_SIZE', default: '64', parse: parsers.int(1, 4096), doc: 'inference micro-batch: largest batch' },
   batchMaxWaitMs: { env: 'PIXELFLOW_BATCH_MAX_WAIT_MS', default: '4', parse: parsers.int(0, 10_000), doc: 'inference micro-batch: longest wait for a batch to fill' },
@@ -148,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const raw =
       env[spec.env] ??
       fromFile[spec.env] ??
-      (typeof spec.default === 'function' ? spec.default(out as Partial<Config>) : spec.default);
+      (typeof spec.default === 'function' ? spec.default(out) : spec.default);
     out[key] = spec.parse(raw, spec.env);
   }
   return Object.freeze(out) as Config;
@@ -156,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 
 /** The configuration table for docs: variable, default, meaning. */
 export function describeConfig(): Array<{ env: string; default: string; doc: string }> {
-  return Object.values(CONFIG_SPEC).map((s: VarSpec<unknown>) => ({
+  return (Object.values(CONFIG_SPEC) as VarSpec<unknown>[]).map((s) => ({
     env: s.env,
     default: typeof s.default === 'function' ? '(derived)' : s.default,
     doc: s.doc,

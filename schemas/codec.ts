@@ -38,7 +38,7 @@ export interface Codec<T> {
 }
 
 function canonicalOf(type: avro.Type): string {
-  return JSON.stringify(type.getSchema());
+  return JSON.stringify(type.schema());
 }
 
 export function loadSchema(name: SchemaName): avro.Schema {
