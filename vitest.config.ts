@@ -32,7 +32,6 @@ export default defineConfig({
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 1_200_000,
           hookTimeout: 600_000,
-          fileParallelism: false,
         },
       },
     ],
