@@ -33,6 +33,9 @@ function clientFor(opts: ClickHouseOptions, database?: string): ClickHouseClient
     request_timeout: opts.requestTimeoutMs ?? 30_000,
     // The client logs every server error to the console by default; we report them ourselves.
     log: { level: ClickHouseLogLevel.OFF },
+    // Servers before 23.11 close idle keep-alive sockets after 3 s; the client's default 2.5 s TTL
+    // races that on a busy event loop and a reused socket fails with "socket hang up".
+    keep_alive: { idle_socket_ttl: 1000, eagerly_destroy_stale_sockets: true },
     clickhouse_settings: {},
   });
 }
@@ -96,11 +99,13 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
     },
     async query<T>(query: string, qopts: { readonly?: boolean; signal?: AbortSignal; maxRows?: number } = {}) {
       const settings: Record<string, string | number> = {};
-      if (qopts.readonly) settings.readonly = 1;
       if (qopts.maxRows) {
         settings.max_result_rows = qopts.maxRows;
         settings.result_overflow_mode = 'break';
       }
+      // Last, so a server that applies URL settings in order has not yet turned read-only when
+      // it meets the others.
+      if (qopts.readonly) settings.readonly = 1;
       try {
         const rs = await client.query({
           query,

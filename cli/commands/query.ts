@@ -1,0 +1,124 @@
+// `pixelflow query`: named analytics queries, the catalogue, or read-only SQL for power users.
+
+import { formatRows, OUTPUT_FORMATS, type OutputFormat } from '../../lib/analytics/format.ts';
+import { createAnalytics, describeQueries, MAX_LIMIT, NAMED_QUERIES } from '../../lib/analytics/index.ts';
+import { type ClickHouseAdapter, createClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
+import { parseArgs } from '../args.ts';
+import type { Command } from '../main.ts';
+
+const USAGE = `pixelflow query <name> [--since 15m|1h|7d|ISO] [--until now|ISO] [--model v0002|production|candidate]
+                       [--against …] [--bucket 60] [--limit N] [--run <id>|latest] [--bins 10] [--format table|json|csv]
+       pixelflow query --sql "SELECT …" [--limit N] [--format table|json|csv]   (read-only)
+       pixelflow query --list [--format table|json]
+
+named queries: ${NAMED_QUERIES.map((q) => q.name).join(', ')}`;
+
+const PARAM_FLAGS = ['since', 'until', 'model', 'against', 'bucket', 'limit', 'run', 'bins'] as const;
+
+const OPTIONS = {
+  sql: { type: 'string' },
+  list: { type: 'boolean' },
+  format: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  model: { type: 'string' },
+  against: { type: 'string' },
+  bucket: { type: 'string' },
+  limit: { type: 'string' },
+  run: { type: 'string' },
+  bins: { type: 'string' },
+} as const;
+
+function outputFormat(value: string | undefined): OutputFormat {
+  const f = value ?? 'table';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) {
+    throw new PixelflowError('BAD_REQUEST', `--format: expected one of ${OUTPUT_FORMATS.join(', ')}, got '${f}'`);
+  }
+  return f as OutputFormat;
+}
+
+async function connect(): Promise<ClickHouseAdapter> {
+  const config = loadConfig();
+  return createClickHouseAdapter({
+    url: config.clickhouseUrl,
+    database: config.clickhouseDatabase,
+    username: config.clickhouseUser,
+    password: config.clickhousePassword,
+  });
+}
+
+function printList(format: OutputFormat): void {
+  const catalogue = describeQueries();
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify(catalogue, null, 2)}\n`);
+    return;
+  }
+  const rows = catalogue.map((q) => ({
+    name: q.name,
+    params: q.params.map((p) => (p.default ? `${p.name}=${p.default}` : p.name)).join(' '),
+    description: q.description,
+  }));
+  process.stdout.write(formatRows(rows, format));
+}
+
+async function runSql(text: string, limitFlag: string | undefined, format: OutputFormat): Promise<void> {
+  const limit = limitFlag === undefined ? 1000 : Number(limitFlag);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new PixelflowError('BAD_REQUEST', `--limit: expected a whole number 1..${MAX_LIMIT}, got '${limitFlag}'`);
+  }
+  if (text.trim() === '') throw new PixelflowError('BAD_REQUEST', '--sql: empty query');
+  const ch = await connect();
+  try {
+    // readonly=1 makes ClickHouse itself refuse writes, DDL and SET; nothing here parses the SQL.
+    const rows = await ch.query<Record<string, unknown>>(text, { readonly: true, maxRows: limit });
+    const shown = rows.slice(0, limit);
+    process.stdout.write(formatRows(shown, format));
+    if (rows.length > limit)
+      process.stderr.write(`(showing the first ${limit} rows; raise --limit up to ${MAX_LIMIT})\n`);
+  } catch (err) {
+    if (isPixelflowError(err, 'CLICKHOUSE_READONLY')) {
+      throw new PixelflowError(
+        'CLICKHOUSE_READONLY',
+        '--sql runs read-only (ClickHouse readonly=1): INSERT, ALTER, CREATE, DROP, TRUNCATE and SET are refused; use SELECT, SHOW, DESCRIBE or EXISTS',
+        { cause: err },
+      );
+    }
+    throw err;
+  } finally {
+    await ch.close();
+  }
+}
+
+export const command: Command = {
+  summary: 'run a named analytics query or read-only SQL against ClickHouse',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs(args, OPTIONS);
+    const format = outputFormat(values.format);
+    if (values.list) {
+      printList(format);
+      return 0;
+    }
+    if (values.sql !== undefined) {
+      if (positionals.length > 0)
+        throw new PixelflowError('BAD_REQUEST', 'give either a query name or --sql, not both');
+      await runSql(values.sql, values.limit, format);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new PixelflowError('BAD_REQUEST', `expected one query name (or --sql / --list). usage: ${USAGE}`);
+    }
+    const params: Record<string, string> = {};
+    for (const f of PARAM_FLAGS) if (values[f] !== undefined) params[f] = values[f];
+    const ch = await connect();
+    try {
+      const result = await createAnalytics(ch).run(positionals[0], params);
+      process.stdout.write(formatRows(result.rows, format, result.columns));
+    } finally {
+      await ch.close();
+    }
+    return 0;
+  },
+};

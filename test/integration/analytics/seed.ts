@@ -1,0 +1,338 @@
+// A small, realistic analytics data set written straight into ClickHouse: two models (production
+// v0001, candidate v0002) with their training runs and epochs, a training set ingested before the
+// runs, live labelled and unlabelled inputs scored by both models, and some rejections. Every
+// number a test checks is returned in `expected`, computed from the same rows that were inserted.
+import type { ClickHouseAdapter } from '../../../lib/clickhouse.ts';
+
+export const LABELS = ['bird', 'cat', 'dog'] as const;
+
+/** Deterministic PRNG so every run inserts the same data. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function gaussian(rand: () => number, mean: number, sd: number): number {
+  const u = Math.max(rand(), 1e-12);
+  const v = rand();
+  return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+const sec = (ms: number) => Math.floor(ms / 1000);
+
+export interface ImageSpec {
+  id: string;
+  split: string;
+  label: string;
+  mean: number;
+  std: number;
+  ingestedMs: number;
+  processingMs?: number;
+}
+
+export function imageRow(s: ImageSpec, version = 0) {
+  const pre = s.ingestedMs + 40 + version;
+  return {
+    id: s.id,
+    source: 'upload',
+    dataset: 'analytics-test',
+    split: s.split,
+    label: s.label,
+    spec_version: 'gray28@1',
+    content_type: 'image/png',
+    source_bytes: 812,
+    source_width: 28,
+    source_height: 28,
+    source_channels: 1,
+    source_format: 'png',
+    mean: s.mean,
+    std: s.std,
+    blank: 0,
+    raw_topic: 'pf.images.raw.v1',
+    raw_partition: 0,
+    raw_offset: 0,
+    processing_ms: s.processingMs ?? 3.5,
+    ingested_at: sec(s.ingestedMs),
+    ingested_at_ms: s.ingestedMs,
+    preprocessed_at_ms: pre,
+  };
+}
+
+export function predictionRow(p: {
+  id: string;
+  model: string;
+  role: string;
+  predicted: string;
+  confidence: number;
+  label: string;
+  atMs: number;
+  latencyMs?: number;
+}) {
+  const others = LABELS.filter((l) => l !== p.predicted);
+  return {
+    id: p.id,
+    model_version: p.model,
+    role: p.role,
+    predicted_label: p.predicted,
+    confidence: p.confidence,
+    top_k_labels: [p.predicted, ...others],
+    top_k_p: [p.confidence, (1 - p.confidence) * 0.7, (1 - p.confidence) * 0.3],
+    label: p.label,
+    has_label: p.label ? 1 : 0,
+    correct: p.label && p.label === p.predicted ? 1 : 0,
+    latency_ms: p.latencyMs ?? 12,
+    inference_ms: (p.latencyMs ?? 12) / 3,
+    origin: 'stream',
+    source: 'upload',
+    predicted_at: sec(p.atMs),
+    predicted_at_ms: p.atMs,
+  };
+}
+
+export interface SeedResult {
+  now: number;
+  expected: {
+    trainImages: number;
+    liveLabelled: number;
+    liveUnlabelled: number;
+    /** labelled events v0001 scored (= confusion matrix total for production) */
+    labelledProduction: number;
+    correctProduction: number;
+    correctCandidate: number;
+    agreed: number;
+    bothScored: number;
+    labelledBoth: number;
+    correctProductionOnBoth: number;
+    predictionsProduction: number;
+    predictionsCandidate: number;
+    rejections: Record<string, number>;
+    epochsRun1: number;
+    runs: number;
+  };
+}
+
+/**
+ * Inserts the data set; then inserts a slice of it a second time (redelivery) with later version
+ * columns, which must not change any count read with FINAL / argMax.
+ */
+export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Promise<SeedResult> {
+  const rand = mulberry32(7);
+  const hour = 3_600_000;
+  const run1Start = now - 3 * hour;
+  const run2Start = now - 2 * hour;
+
+  const trainImages: ImageSpec[] = [];
+  for (let i = 0; i < 240; i++) {
+    trainImages.push({
+      id: `train-${i}`,
+      split: 'train',
+      label: LABELS[i % 3],
+      mean: gaussian(rand, 0.3, 0.05),
+      std: gaussian(rand, 0.2, 0.03),
+      ingestedMs: now - 4 * hour + i * 1000,
+    });
+  }
+  const live: ImageSpec[] = [];
+  for (let i = 0; i < 90; i++) {
+    live.push({
+      id: `live-${i}`,
+      split: i < 60 ? 'test' : 'unlabeled',
+      label: i < 60 ? LABELS[i % 3] : '',
+      mean: gaussian(rand, 0.3, 0.05),
+      std: gaussian(rand, 0.2, 0.03),
+      ingestedMs: now - 30 * 60_000 + i * 15_000,
+      processingMs: 2 + (i % 10),
+    });
+  }
+  await ch.insert(
+    'images',
+    [...trainImages, ...live].map((s) => imageRow(s)),
+  );
+
+  const predictions: Array<ReturnType<typeof predictionRow>> = [];
+  let correctProduction = 0;
+  let correctCandidate = 0;
+  let agreed = 0;
+  let bothScored = 0;
+  let labelledProduction = 0;
+  let predictionsCandidate = 0;
+  let labelledBoth = 0;
+  let correctProductionOnBoth = 0;
+  live.forEach((img, i) => {
+    const at = img.ingestedMs + 500;
+    // production is right on 4 of 5 labelled events, the candidate on 9 of 10
+    const prodPred = img.label && i % 5 === 0 ? LABELS[(i + 1) % 3] : img.label || LABELS[i % 3];
+    predictions.push(
+      predictionRow({
+        id: img.id,
+        model: 'v0001',
+        role: 'production',
+        predicted: prodPred,
+        confidence: 0.55 + (i % 9) * 0.05,
+        label: img.label,
+        atMs: at,
+        latencyMs: 8 + (i % 7),
+      }),
+    );
+    if (img.label) {
+      labelledProduction++;
+      if (prodPred === img.label) correctProduction++;
+    }
+    if (i % 3 !== 2) {
+      // the candidate scores two thirds of the events in shadow
+      const candPred = img.label && i % 10 === 1 ? LABELS[(i + 2) % 3] : img.label || LABELS[i % 3];
+      predictions.push(
+        predictionRow({
+          id: img.id,
+          model: 'v0002',
+          role: 'candidate',
+          predicted: candPred,
+          confidence: 0.6 + (i % 7) * 0.05,
+          label: img.label,
+          atMs: at + 3,
+        }),
+      );
+      predictionsCandidate++;
+      bothScored++;
+      if (candPred === prodPred) agreed++;
+      if (img.label && candPred === img.label) correctCandidate++;
+      if (img.label) labelledBoth++;
+      if (img.label && prodPred === img.label) correctProductionOnBoth++;
+    }
+  });
+  await ch.insert('predictions', predictions);
+
+  const reasons = ['CORRUPT_IMAGE', 'CORRUPT_IMAGE', 'CORRUPT_IMAGE', 'TOO_LARGE', 'UNSUPPORTED_TYPE'];
+  const rejections = reasons.map((reason, i) => ({
+    id: `bad-${i}`,
+    stage: 'preprocess',
+    reason_code: reason,
+    message: `rejected: ${reason.toLowerCase()}`,
+    source: 'upload',
+    content_type: 'image/png',
+    size_bytes: 100 + i,
+    raw_topic: 'pf.images.raw.v1',
+    raw_partition: 0,
+    raw_offset: 1000 + i,
+    rejected_at: sec(now - 20 * 60_000 + i * 60_000),
+    rejected_at_ms: now - 20 * 60_000 + i * 60_000,
+  }));
+  await ch.insert('rejections', rejections);
+
+  const runRow = (runId: string, start: number, version: string, acc: number, promoted: number) => ({
+    run_id: runId,
+    trigger: 'manual',
+    status: 'completed',
+    params: JSON.stringify({ epochs: 3, batchSize: 32, learningRate: 0.001 }),
+    lineage: JSON.stringify([{ topic: 'pf.images.preprocessed.v1', partition: 0, from_offset: 0, to_offset: 239 }]),
+    class_counts: JSON.stringify({ bird: 80, cat: 80, dog: 80 }),
+    backend: 'tensorflow',
+    train_samples: 216,
+    val_samples: 24,
+    test_samples: 60,
+    epochs: 3,
+    val_loss: 0.5,
+    val_accuracy: acc,
+    test_loss: 0.55,
+    test_accuracy: acc - 0.02,
+    confusion: '[]',
+    samples_per_sec: 1800,
+    model_version: version,
+    promoted,
+    error: '',
+    started_at: sec(start),
+    started_at_ms: start,
+    finished_at_ms: start + 60_000,
+    duration_ms: 60_000,
+    updated_at_ms: start + 60_000,
+  });
+  await ch.insert('training_runs', [
+    runRow('run-1', run1Start, 'v0001', 0.8, 1),
+    runRow('run-2', run2Start, 'v0002', 0.9, 0),
+  ]);
+  const epochs = [];
+  for (const [runId, start, n] of [
+    ['run-1', run1Start, 3],
+    ['run-2', run2Start, 2],
+  ] as const) {
+    for (let e = 1; e <= n; e++) {
+      const at = start + e * 20_000;
+      epochs.push({
+        run_id: runId,
+        epoch: e,
+        loss: 1.2 / e,
+        accuracy: 0.5 + 0.1 * e,
+        val_loss: 1.3 / e,
+        val_accuracy: 0.45 + 0.1 * e,
+        learning_rate: 0.001,
+        samples_per_sec: 1800,
+        duration_ms: 20_000,
+        at: sec(at),
+        at_ms: at,
+      });
+    }
+  }
+  await ch.insert('training_epochs', epochs);
+  const modelRow = (version: string, runId: string, at: number, aliases: string[]) => ({
+    version,
+    run_id: runId,
+    spec_version: 'gray28@1',
+    labels: [...LABELS],
+    metrics: JSON.stringify({ val_accuracy: 0.8 }),
+    artifact_uri: `file:///models/${version}/model.json`,
+    aliases,
+    published_at: sec(at),
+    published_at_ms: at,
+  });
+  await ch.insert('model_versions', [
+    modelRow('v0001', 'run-1', run1Start + 60_000, ['production']),
+    modelRow('v0002', 'run-2', run2Start + 60_000, ['candidate']),
+  ]);
+
+  // Redelivery: the same events again, later version columns. Counts must not move.
+  await ch.insert(
+    'images',
+    live.slice(0, 30).map((s) => imageRow(s, 7)),
+  );
+  await ch.insert(
+    'predictions',
+    predictions.slice(0, 40).map((p) => ({ ...p, predicted_at_ms: p.predicted_at_ms + 1 })),
+  );
+  await ch.insert(
+    'rejections',
+    rejections.slice(0, 3).map((r) => ({ ...r, rejected_at_ms: r.rejected_at_ms + 1 })),
+  );
+  await ch.insert(
+    'training_epochs',
+    epochs.slice(0, 2).map((e) => ({ ...e, at_ms: e.at_ms + 1 })),
+  );
+
+  const rejectionCounts: Record<string, number> = {};
+  for (const r of reasons) rejectionCounts[r] = (rejectionCounts[r] ?? 0) + 1;
+  return {
+    now,
+    expected: {
+      trainImages: trainImages.length,
+      liveLabelled: live.filter((l) => l.label).length,
+      liveUnlabelled: live.filter((l) => !l.label).length,
+      labelledProduction,
+      correctProduction,
+      correctCandidate,
+      agreed,
+      bothScored,
+      labelledBoth,
+      correctProductionOnBoth,
+      predictionsProduction: live.length,
+      predictionsCandidate,
+      rejections: rejectionCounts,
+      epochsRun1: 3,
+      runs: 2,
+    },
+  };
+}

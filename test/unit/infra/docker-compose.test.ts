@@ -1,0 +1,170 @@
+// docker-compose.yml cannot be run here (no Docker engine), so its shape is checked instead:
+// services, images, ports, healthchecks, mounts, and every pixelflow variable against CONFIG_SPEC.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CONFIG_SPEC, loadConfig, REPO_ROOT } from '../../../lib/config.ts';
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  expose?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
+const services = compose.services;
+const PIXELFLOW = ['preprocess', 'trainer', 'serve'];
+const CONFIG_VARS = new Set((Object.values(CONFIG_SPEC) as Array<{ env: string }>).map((s) => s.env));
+
+/** The value a service will see, with ${VAR:-default} resolved to its default. */
+function envOf(name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(services[name].environment ?? {})) {
+    out[k] = String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+  }
+  return out;
+}
+
+function hostPorts(name: string): number[] {
+  return (services[name].ports ?? []).map((p) => Number(String(p).split(':')[0]));
+}
+
+describe('docker-compose.yml', () => {
+  it('compose runs the infrastructure and the pixelflow services', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'clickhouse',
+      'grafana',
+      'kafka',
+      'preprocess',
+      'prometheus',
+      'serve',
+      'trainer',
+    ]);
+  });
+
+  it('compose pins the infrastructure images', () => {
+    expect(services.kafka.image).toBe('apache/kafka:3.9.1');
+    expect(services.clickhouse.image).toMatch(/^clickhouse\/clickhouse-server:\d+\.\d+/);
+    expect(services.prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(services.grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+  });
+
+  it('compose gives every service a healthcheck', () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect(s.healthcheck?.test?.length, name).toBeGreaterThan(1);
+    }
+  });
+
+  it('compose builds the pixelflow services from infra/Dockerfile and runs their CLI command', () => {
+    expect(existsSync(join(REPO_ROOT, 'infra', 'Dockerfile'))).toBe(true);
+    const cliCommands = readFileSync(join(REPO_ROOT, 'cli', 'main.ts'), 'utf8');
+    for (const name of PIXELFLOW) {
+      const s = services[name];
+      expect(s.build, name).toEqual({ context: '.', dockerfile: 'infra/Dockerfile' });
+      expect(s.image, name).toBe('pixelflow:local');
+      expect(cliCommands, name).toContain(`  ${s.command![0]}: {`);
+      expect(Object.keys(s.depends_on ?? {}).sort(), name).toEqual(['clickhouse', 'kafka']);
+    }
+  });
+
+  it('compose sets only variables that lib/config.ts declares, with values it accepts', () => {
+    for (const name of PIXELFLOW) {
+      const env = envOf(name);
+      for (const key of Object.keys(env)) expect(CONFIG_VARS, `${name}: ${key}`).toContain(key);
+      // loadConfig validates every value exactly as the service will at start-up
+      const config = loadConfig({ ...env, PIXELFLOW_STATE_DIR: env.PIXELFLOW_STATE_DIR });
+      expect(config.kafkaBrokers, name).toEqual(['kafka:9092']);
+      expect(config.clickhouseUrl, name).toBe('http://clickhouse:8123');
+      expect(config.prometheusUrl, name).toBe('http://prometheus:9090');
+      expect(config.httpHost, name).toBe('0.0.0.0');
+    }
+  });
+
+  it('compose gives pixelflow the ClickHouse credentials the server is created with', () => {
+    const ch = envOf('clickhouse');
+    for (const name of PIXELFLOW) {
+      const env = envOf(name);
+      expect(env.CLICKHOUSE_USER).toBe(ch.CLICKHOUSE_USER);
+      expect(env.CLICKHOUSE_PASSWORD).toBe(ch.CLICKHOUSE_PASSWORD);
+      expect(env.CLICKHOUSE_DATABASE).toBe(ch.CLICKHOUSE_DB);
+    }
+  });
+
+  it('compose publishes the same host ports as the local stack and the serve port it listens on', () => {
+    expect(hostPorts('kafka')).toEqual([19092]);
+    expect(hostPorts('clickhouse')).toEqual([18123]);
+    expect(hostPorts('prometheus')).toEqual([19090]);
+    expect(hostPorts('grafana')).toEqual([3000]);
+    const serve = envOf('serve');
+    expect(services.serve.ports).toEqual([`${serve.PIXELFLOW_HTTP_PORT}:${serve.PIXELFLOW_HTTP_PORT}`]);
+    expect(services.serve.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${serve.PIXELFLOW_HTTP_PORT}/health/live`);
+    for (const name of ['preprocess', 'trainer']) {
+      const port = envOf(name).PIXELFLOW_METRICS_PORT;
+      expect(services[name].expose, name).toEqual([port]);
+      expect(services[name].healthcheck!.test.join(' '), name).toContain(`127.0.0.1:${port}/health/live`);
+    }
+  });
+
+  it('compose advertises a Kafka listener for containers and one for the host', () => {
+    const env = envOf('kafka');
+    expect(env.KAFKA_ADVERTISED_LISTENERS).toContain('kafka:9092');
+    expect(env.KAFKA_ADVERTISED_LISTENERS).toContain('localhost:19092');
+    expect(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe('1');
+    expect(Number(env.KAFKA_MESSAGE_MAX_BYTES)).toBeGreaterThanOrEqual(loadConfig({}).maxImageBytes);
+  });
+
+  it('compose shares the model registry between trainer and serve', () => {
+    for (const name of ['trainer', 'serve']) {
+      const registry = envOf(name).PIXELFLOW_REGISTRY_DIR;
+      expect(services[name].volumes, name).toContain(`models:${registry}`);
+    }
+    expect(Object.keys(compose.volumes)).toContain('models');
+  });
+
+  it('compose mounts Prometheus and Grafana configuration that exists', () => {
+    for (const name of ['prometheus', 'grafana']) {
+      for (const v of services[name].volumes ?? []) {
+        const [src] = v.split(':');
+        if (src.startsWith('./')) expect(existsSync(join(REPO_ROOT, src)), `${name}: ${src}`).toBe(true);
+      }
+    }
+  });
+
+  it('compose Prometheus scrapes every pixelflow service on the port it serves metrics on', () => {
+    const prom = parse(readFileSync(join(REPO_ROOT, 'infra', 'prometheus', 'prometheus.compose.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+    };
+    const job = prom.scrape_configs.find((j) => j.job_name === 'pixelflow')!;
+    const targets = Object.fromEntries(job.dns_sd_configs!.map((d) => [d.names[0], d.port]));
+    expect(targets).toEqual({
+      preprocess: Number(envOf('preprocess').PIXELFLOW_METRICS_PORT),
+      trainer: Number(envOf('trainer').PIXELFLOW_METRICS_PORT),
+      serve: Number(envOf('serve').PIXELFLOW_HTTP_PORT),
+    });
+    expect(services.prometheus.volumes).toContain('./infra/prometheus/rules:/etc/prometheus/rules:ro');
+    expect(prom.rule_files).toEqual(['/etc/prometheus/rules/*.yml']);
+  });
+
+  it('compose Grafana loads dashboards from the folder the provisioning file names', () => {
+    const provider = parse(
+      readFileSync(join(REPO_ROOT, 'infra', 'grafana', 'provisioning', 'dashboards', 'pixelflow.yml'), 'utf8'),
+    ) as {
+      providers: Array<{ options: { path: string } }>;
+    };
+    expect(services.grafana.volumes).toContain(`./infra/grafana/dashboards:${provider.providers[0].options.path}:ro`);
+    const home = envOf('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    const file = home.replace(provider.providers[0].options.path, join(REPO_ROOT, 'infra', 'grafana', 'dashboards'));
+    expect(existsSync(file), file).toBe(true);
+  });
+});
