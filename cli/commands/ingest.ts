@@ -1,0 +1,162 @@
+// `pixelflow ingest <dir>` and `pixelflow ingest fashion-mnist`: image sources → images.raw.
+// Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
+// folder import resumes where it stopped.
+import { loadConfig } from '../../lib/config.ts';
+import { topicSpecs } from '../../lib/context.ts';
+import { describeError, PixelflowError } from '../../lib/errors.ts';
+import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { type Split, topicNames } from '../../schemas/index.ts';
+import { intFlag, parseArgs } from '../args.ts';
+import type { Command } from '../main.ts';
+
+const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart]
+       pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled]
+
+<dir>            an ImageFolder (one sub-folder per class; the folder name is the label) or a folder of
+                 unlabelled images; hidden files are skipped, the type of each file is read from its bytes.
+                 Resumable: files already acknowledged are skipped on a re-run (--restart sends all again).
+fashion-mnist    Debian's dataset-fashion-mnist (installed if missing), each image encoded as a PNG.
+  --rate R       images per second (default: as fast as the broker takes them)
+  --as-split S   write another split into the events (unlabeled also drops the label)`;
+
+const SPLIT_VALUES = ['train', 'val', 'test', 'unlabeled'];
+
+function splitFlag(value: string | undefined, name: string, allowed = SPLIT_VALUES): Split | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value))
+    throw new PixelflowError('BAD_REQUEST', `--${name}: expected one of ${allowed.join(', ')}, got '${value}'`);
+  return value as Split;
+}
+
+export const command: Command = {
+  summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs(args, {
+      split: { type: 'string' },
+      'as-split': { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+      unlabelled: { type: 'boolean' },
+      unlabeled: { type: 'boolean' },
+      restart: { type: 'boolean' },
+    });
+    if (positionals.length !== 1)
+      throw new PixelflowError('BAD_REQUEST', `expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
+    const target = positionals[0];
+
+    const config = loadConfig();
+    const log = createLogger({ name: 'ingest', level: config.logLevel });
+    const topics = topicNames(config.topicPrefix);
+    const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-ingest', log });
+    const controller = new AbortController();
+    const stop = () => controller.abort(new PixelflowError('ABORTED', 'interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const { createProgress } = await import('../../producers/progress.ts');
+    const progress = createProgress({ label: target === 'fashion-mnist' ? 'fashion-mnist' : 'ingest' });
+    try {
+      await kafka.ensureTopics(topicSpecs(config, topics));
+      const { createImageProducer } = await import('../../producers/image-producer.ts');
+      const producer = createImageProducer({
+        producer: await kafka.createProducer(),
+        topic: topics.raw,
+        metrics: createMetricsRegistry({ service: 'ingest', defaultMetrics: false }),
+      });
+
+      if (target === 'fashion-mnist') {
+        const [{ readFashionMnist }, { encodeImage }, { ingestFashionMnist }] = await Promise.all([
+          import('../../lib/fashion-mnist.ts'),
+          import('../../lib/image-decode.ts'),
+          import('../../producers/fashion-mnist-ingest.ts'),
+        ]);
+        const split = (splitFlag(values.split, 'split', ['train', 'test']) ?? 'train') as 'train' | 'test';
+        const data = await readFashionMnist(split, { log: (l) => log.info(l) });
+        const rate = values.rate === undefined ? 0 : Number(values.rate);
+        if (!Number.isFinite(rate) || rate < 0)
+          throw new PixelflowError('BAD_REQUEST', `--rate: expected images per second, got '${values.rate}'`);
+        const offset = intFlag(values.offset, 'offset', 0);
+        const limit = values.limit === undefined ? undefined : intFlag(values.limit, 'limit', 0);
+        progress.setTotal(
+          Math.max(0, Math.min(data.count, limit === undefined ? data.count : offset + limit) - offset),
+        );
+        const r = await ingestFashionMnist({
+          data,
+          producer,
+          encodePng: (raw) => encodeImage(raw, 'png'),
+          offset,
+          limit,
+          rate,
+          asSplit: splitFlag(values['as-split'], 'as-split'),
+          idNamespace: topics.raw,
+          signal: controller.signal,
+          onProgress: (sent) => progress.update(sent),
+        });
+        progress.stop();
+        console.log(
+          `fashion-mnist ${split}: sent ${r.sent} images (index ${r.first}..${r.last}) to ${topics.raw} in ${r.seconds.toFixed(1)} s (${Math.round(r.sent / Math.max(r.seconds, 0.001))}/s)`,
+        );
+        return 0;
+      }
+
+      const [{ ingestDirectory }, { ingestStatePath, openIngestState }] = await Promise.all([
+        import('../../producers/directory-ingest.ts'),
+        import('../../producers/ingest-state.ts'),
+      ]);
+      const { resolve } = await import('node:path');
+      const dir = resolve(target);
+      const state = openIngestState(
+        ingestStatePath(config.stateDir, `${dir}\0${config.kafkaBrokers.join(',')}\0${topics.raw}`),
+        {
+          reset: values.restart === true,
+        },
+      );
+      try {
+        const r = await ingestDirectory({
+          dir,
+          producer,
+          state,
+          labels: values.unlabelled || values.unlabeled ? 'none' : 'folders',
+          dataset: values.dataset ?? null,
+          split: splitFlag(values.split, 'split') ?? null,
+          maxImageBytes: config.maxImageBytes,
+          idNamespace: topics.raw,
+          concurrency: intFlag(values.concurrency, 'concurrency', 8) || 1,
+          signal: controller.signal,
+          log,
+          onProgress: (p) => {
+            progress.setTotal(p.total);
+            progress.update(p.done, { note: p.refused ? `${p.refused} refused` : '' });
+          },
+        });
+        progress.stop();
+        console.log(
+          `${dir}: ${r.sent} sent, ${r.skipped} already sent earlier, ${r.refused} refused, of ${r.total} files → ${topics.raw}`,
+        );
+        for (const x of r.refusals.slice(0, 20)) console.log(`  refused ${x.path}: ${x.code} ${x.message}`);
+        if (r.refusals.length > 20) console.log(`  … and ${r.refusals.length - 20} more`);
+        return 0;
+      } finally {
+        state.close();
+      }
+    } catch (err) {
+      progress.stop();
+      if (controller.signal.aborted) {
+        console.error(
+          `pixelflow ingest: interrupted (${describeError(err)}); what the broker acknowledged is recorded — run again to resume`,
+        );
+        return 130;
+      }
+      throw err;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await kafka.close();
+    }
+  },
+};

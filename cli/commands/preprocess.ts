@@ -1,0 +1,91 @@
+// `pixelflow preprocess`: one member of the preprocessing consumer group, with /metrics (registered
+// with the local Prometheus) until SIGTERM/SIGINT, which finishes the batch in hand and commits.
+import { createServiceContext } from '../../lib/context.ts';
+import { PixelflowError } from '../../lib/errors.ts';
+import { startMetricsServer } from '../../lib/metrics.ts';
+import { getSpec } from '../../lib/preprocess-spec.ts';
+import { intFlag, parseArgs } from '../args.ts';
+import type { Command } from '../main.ts';
+
+const USAGE = `pixelflow preprocess [--spec NAME] [--concurrency N] [--partitions N] [--group ID] [--session-timeout MS] [--no-register]
+
+Reads images.raw, writes images.preprocessed (uint8 tensors per the spec), images.dlq (bad input
+with a reason code) and the ClickHouse tables images / rejections. Run more of them to scale out
+(up to the partition count of images.raw).
+  --spec NAME        preprocessing spec (default PIXELFLOW_SPEC: gray28)
+  --concurrency N    images decoded at once per batch (default: libuv thread pool size)
+  --partitions N     partitions handled at once by this member (default 2)
+  --group ID         consumer group (default <topic prefix>.preprocess)
+  --session-timeout MS  how soon the group reassigns a dead member's partitions (default 30000)
+  --no-register      do not register /metrics with the local Prometheus`;
+
+export const command: Command = {
+  summary: 'run a preprocessing worker (images.raw → images.preprocessed | dlq)',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs(args, {
+      spec: { type: 'string' },
+      concurrency: { type: 'string' },
+      partitions: { type: 'string' },
+      group: { type: 'string' },
+      'session-timeout': { type: 'string' },
+      'no-register': { type: 'boolean' },
+    });
+    if (positionals.length)
+      throw new PixelflowError('BAD_REQUEST', `unexpected argument '${positionals[0]}'\nusage: ${USAGE}`);
+    const ctx = await createServiceContext('preprocess');
+    const { config, log, lifecycle } = ctx;
+    let spec: ReturnType<typeof getSpec>;
+    try {
+      spec = getSpec(values.spec ?? config.spec);
+    } catch (err) {
+      await lifecycle.close('bad spec');
+      throw new PixelflowError('CONFIG_INVALID', (err as Error).message);
+    }
+    lifecycle.installSignalHandlers();
+
+    const server = lifecycle.add(
+      'metrics-server',
+      await startMetricsServer(ctx.metrics, { host: '127.0.0.1', port: config.metricsPort }),
+    );
+    if (!values['no-register']) {
+      const name = `preprocess-${process.pid}`;
+      try {
+        const stack = await import('../../infra/stack/index.ts');
+        stack.registerScrapeTarget(config.stateDir, name, `127.0.0.1:${server.port}`);
+        lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(config.stateDir, name) });
+      } catch (err) {
+        log.warn({ err }, 'could not register /metrics with the local Prometheus');
+      }
+    }
+
+    const { defaultGroupId, startPreprocessWorker } = await import('../../processors/preprocess-worker.ts');
+    const worker = lifecycle.add(
+      'preprocess-worker',
+      await startPreprocessWorker({
+        kafka: ctx.kafka,
+        clickhouse: ctx.clickhouse,
+        topics: ctx.topics,
+        groupId: values.group ?? defaultGroupId(config.topicPrefix),
+        spec,
+        limits: { maxPixels: config.maxPixels, maxImageBytes: config.maxImageBytes },
+        log,
+        metrics: ctx.metrics,
+        concurrency: values.concurrency === undefined ? undefined : intFlag(values.concurrency, 'concurrency', 4) || 1,
+        partitionsConsumedConcurrently: intFlag(values.partitions, 'partitions', 2) || 1,
+        sessionTimeoutMs: intFlag(values['session-timeout'], 'session-timeout', 30_000),
+      }),
+    );
+    try {
+      await worker.ready;
+    } catch (err) {
+      await lifecycle.close('worker failed to start');
+      throw err;
+    }
+    log.info({ metrics: server.url }, 'preprocessing; stop with SIGTERM or Ctrl-C');
+    // Runs until a signal: the lifecycle closes the worker (finish batch, commit), then exits.
+    await new Promise<void>((resolve) => lifecycle.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await lifecycle.close('stopped');
+    return 0;
+  },
+};

@@ -1,0 +1,163 @@
+// One Kafka batch of images.raw → images.preprocessed + images.dlq + ClickHouse rows. Bad input
+// (unreadable Avro, undecodable image) becomes a DLQ record and never fails the batch; only an
+// unavailable Kafka or ClickHouse does, so the batch is redelivered (at-least-once; the sinks are
+// idempotent by id). Order: produce, then insert; the consumer commits after this resolves.
+import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
+import { PixelflowError } from '../lib/errors.ts';
+import { codecs, toMessage } from '../lib/events.ts';
+import type { IncomingMessage, OutgoingMessage, PixelflowProducer } from '../lib/kafka.ts';
+import { preprocessBatch } from '../lib/preprocess.ts';
+import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import { type Codec, HEADERS, type ImageRaw, type ImageRejected, type TopicNames } from '../schemas/index.ts';
+import { imageRow, preprocessedEvent, rejectedEvent, rejectionRow } from './preprocess-events.ts';
+import type { PreprocessMetrics } from './preprocess-metrics.ts';
+
+export interface PreprocessHandlerDeps {
+  spec: PreprocessSpec;
+  limits: { maxPixels: number; maxImageBytes: number };
+  topics: Pick<TopicNames, 'preprocessed' | 'dlq'>;
+  producer: Pick<PixelflowProducer, 'send'>;
+  clickhouse: Pick<ClickHouseAdapter, 'insert'>;
+  metrics?: PreprocessMetrics;
+  /** Images decoded at once per batch. @default lib/preprocess.ts defaultConcurrency() */
+  concurrency?: number;
+  /** Images decoded per produce request within a batch. @default 256 */
+  chunkSize?: number;
+  /** Largest original message kept in a DLQ record. @default 1 MiB */
+  dlqPayloadMaxBytes?: number;
+  now?: () => number;
+}
+
+export interface BatchSummary {
+  in: number;
+  out: number;
+  rejected: number;
+}
+
+export type PreprocessHandler = (
+  messages: readonly IncomingMessage[],
+  ctx?: { heartbeat(): Promise<void> },
+) => Promise<BatchSummary>;
+
+const MiB = 1024 * 1024;
+
+/** A stable id for a message whose own id cannot be read: its position in the log. */
+export function positionId(m: Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>): string {
+  return `${m.topic}/${m.partition}/${m.offset}`;
+}
+
+export function createPreprocessHandler(deps: PreprocessHandlerDeps): PreprocessHandler {
+  const rawCodec = codecs().raw as unknown as Codec<ImageRaw>;
+  const payloadMax = deps.dlqPayloadMaxBytes ?? MiB;
+  const now = deps.now ?? Date.now;
+  const chunkSize = Math.max(1, deps.chunkSize ?? 256);
+  // Bound children skip prom-client's per-call label hashing (two observations per image).
+  const children = new Map<string, { observe(v: number): void }>();
+  const imageSecondsBy = (path: string) => {
+    let c = children.get(path);
+    if (!c && m) children.set(path, (c = m.imageSeconds.labels({ path })));
+    return c!;
+  };
+  const m = deps.metrics;
+
+  return async function handle(messages, ctx) {
+    const started = performance.now();
+    m?.imagesIn.inc(messages.length);
+    m?.batchSize.observe(messages.length);
+    const rejected: ImageRejected[] = [];
+    const readable: Array<{ msg: IncomingMessage; raw: ImageRaw }> = [];
+
+    for (const msg of messages) {
+      const ref = { topic: msg.topic, partition: msg.partition, offset: msg.offset };
+      let raw: ImageRaw;
+      try {
+        raw = rawCodec.decode(msg.value);
+        if (!raw.id) throw new PixelflowError('SCHEMA_INVALID', 'the event has an empty id');
+      } catch (err) {
+        rejected.push(
+          rejectedEvent({
+            id: msg.key || positionId(msg),
+            ref,
+            error: { code: 'SCHEMA_INVALID', message: `unreadable ImageRaw: ${(err as Error).message}` },
+            payload: msg.value,
+            payloadMaxBytes: payloadMax,
+            now: now(),
+          }),
+        );
+        continue;
+      }
+      readable.push({ msg, raw });
+    }
+
+    // Chunks overlap the broker's ack wait of one chunk with decoding the next; offsets are
+    // still committed only after every send of the batch and the inserts succeeded.
+    const sends: Array<Promise<unknown>> = [];
+    const send = (topic: string, msgs: OutgoingMessage[]) => {
+      if (msgs.length === 0) return;
+      const p = deps.producer.send(topic, msgs);
+      p.catch(() => {}); // observed by Promise.all below; no unhandled rejection meanwhile
+      sends.push(p);
+    };
+    const imageRows: Array<ReturnType<typeof imageRow>> = [];
+    let produced = 0;
+    for (let start = 0; start < readable.length; start += chunkSize) {
+      const part = readable.slice(start, start + chunkSize);
+      const outcomes = await preprocessBatch(
+        part.map((r) => r.raw.bytes),
+        deps.spec,
+        { maxPixels: deps.limits.maxPixels, maxBytes: deps.limits.maxImageBytes, concurrency: deps.concurrency },
+      );
+      const out: OutgoingMessage[] = [];
+      const at = now();
+      outcomes.forEach((o, i) => {
+        const { msg, raw } = part[i];
+        const ref = { topic: msg.topic, partition: msg.partition, offset: msg.offset };
+        if (!o.ok) {
+          rejected.push(
+            rejectedEvent({
+              id: raw.id,
+              ref,
+              error: o.error,
+              raw,
+              payload: msg.value,
+              payloadMaxBytes: payloadMax,
+              now: at,
+            }),
+          );
+          return;
+        }
+        const event = preprocessedEvent(raw, ref, o.image, deps.spec, at);
+        out.push(toMessage('preprocessed', raw.id, event, { traceId: msg.headers[HEADERS.traceId] }));
+        imageRows.push(imageRow(raw, event, o.ms, raw.content_type));
+        if (m) {
+          imageSecondsBy(o.image.path).observe(o.ms / 1000);
+          const mp = (o.image.source.width * o.image.source.height) / 1e6;
+          if (mp > 0) m.secondsPerMegapixel.observe(o.ms / 1000 / mp);
+        }
+      });
+      send(deps.topics.preprocessed, out);
+      produced += out.length;
+      // A big backlog makes long batches: keep the group membership alive meanwhile.
+      await ctx?.heartbeat();
+    }
+    send(
+      deps.topics.dlq,
+      rejected.map((r) => toMessage('dlq', r.id, r)),
+    );
+
+    await Promise.all(sends);
+    await Promise.all([
+      deps.clickhouse.insert('images', imageRows),
+      deps.clickhouse.insert('rejections', rejected.map(rejectionRow)),
+    ]);
+
+    if (m) {
+      m.imagesOut.inc(produced);
+      const byReason = new Map<string, number>();
+      for (const r of rejected) byReason.set(r.reason_code, (byReason.get(r.reason_code) ?? 0) + 1);
+      for (const [reason, n] of byReason) m.rejected.inc({ reason }, n);
+      m.batchSeconds.observe((performance.now() - started) / 1000);
+    }
+    return { in: messages.length, out: produced, rejected: rejected.length };
+  };
+}
