@@ -1,0 +1,279 @@
+// The main job: Fashion-MNIST through the whole pipeline, as separate processes on the local stack,
+// with the continuous-learning loop and a report. See README › "What the demo shows".
+import { randomUUID } from 'node:crypto';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type Config, loadConfig } from '../../lib/config.ts';
+import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
+import { PixelflowError } from '../../lib/errors.ts';
+import { migrate } from '../../lib/migrations.ts';
+import { quote } from '../../lib/sql.ts';
+import { toMessage } from '../../lib/events.ts';
+import { createModelRegistry } from '../../lib/model-registry.ts';
+import { parseArgs } from '../args.ts';
+import { buildReport, formatReport } from '../demo/report.ts';
+import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
+import { uploadFashionMnist } from '../demo/upload.ts';
+import type { Command } from '../main.ts';
+
+interface Plan {
+  mode: 'quick' | 'full';
+  initial: number;
+  viaRest: number;
+  rest: number;
+  test: [number, number, number];
+  epochs: number;
+  trainEvery: number;
+  timeoutMs: number;
+}
+
+const PLANS: Record<'quick' | 'full', Plan> = {
+  quick: { mode: 'quick', initial: 1500, viaRest: 100, rest: 2500, test: [300, 300, 400], epochs: 4, trainEvery: 1500, timeoutMs: 15 * 60_000 },
+  full: { mode: 'full', initial: 5000, viaRest: 500, rest: 55_000, test: [2000, 4000, 4000], epochs: 12, trainEvery: 5000, timeoutMs: 90 * 60_000 },
+};
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const step = (n: number, text: string) => console.error(`\n[${n}/6] ${text}`);
+const info = (text: string) => console.error(`      ${text}`);
+
+async function count(ctx: ServiceContext, sql: string): Promise<number> {
+  const [row] = await ctx.clickhouse.query<{ n: string }>(sql);
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * The demo runs in a namespace of its own (topics, database, model registry) so it never touches
+ * a user's data, unless PIXELFLOW_TOPIC_PREFIX / CLICKHOUSE_DATABASE name another one.
+ */
+function demoNamespace(env: NodeJS.ProcessEnv): Partial<Config> {
+  const base = loadConfig(env);
+  return {
+    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX ?? 'pixelflow-demo',
+    clickhouseDatabase: env.CLICKHOUSE_DATABASE ?? 'pixelflow_demo',
+    registryDir: env.PIXELFLOW_REGISTRY_DIR ?? join(base.stateDir, 'demo', 'models'),
+  };
+}
+
+async function namespaceInUse(ctx: ServiceContext): Promise<boolean> {
+  const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${ctx.config.topicPrefix}.`));
+  if (topics.length) return true;
+  const [db] = await ctx.clickhouse.query<{ n: string }>(
+    `SELECT count() AS n FROM system.tables WHERE database = ${quote(ctx.config.clickhouseDatabase)}`,
+  );
+  return Number(db.n) > 0 || existsSync(ctx.config.registryDir);
+}
+
+async function purge(ctx: ServiceContext, registryDir: string) {
+  const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${ctx.config.topicPrefix}.`));
+  await ctx.kafka.deleteTopics(topics);
+  // Deletion is asynchronous in Kafka; recreating a topic that is still being deleted fails.
+  await waitFor('old topics to be deleted', async () => !(await ctx.kafka.listTopics()).some((t) => topics.includes(t)), {
+    timeoutMs: 60_000,
+  });
+  await ctx.clickhouse.command(`DROP DATABASE IF EXISTS ${ctx.config.clickhouseDatabase}`);
+  await ctx.clickhouse.command(`CREATE DATABASE IF NOT EXISTS ${ctx.config.clickhouseDatabase}`);
+  rmSync(registryDir, { recursive: true, force: true });
+}
+
+export const command: Command = {
+  summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
+  usage: 'pixelflow demo [--quick] [--report <file.json>] [--keep-running] [--purge]',
+  async run(args) {
+    const { values } = parseArgs(
+      args,
+      {
+        quick: { type: 'boolean', default: false },
+        report: { type: 'string' },
+        'keep-running': { type: 'boolean', default: false },
+        purge: { type: 'boolean', default: false },
+      },
+      false,
+    );
+    const plan = values.quick ? PLANS.quick : PLANS.full;
+    const startedAt = Date.now();
+    const config = loadConfig(process.env, demoNamespace(process.env));
+    const ctx = await createServiceContext('demo', { config, ensureTopics: false, migrate: false });
+    if (await namespaceInUse(ctx)) {
+      const dedicated = !process.env.PIXELFLOW_TOPIC_PREFIX && !process.env.CLICKHOUSE_DATABASE;
+      if (!dedicated && !values.purge) {
+        await ctx.lifecycle.close();
+        throw new PixelflowError(
+          'BAD_REQUEST',
+          `topics ${config.topicPrefix}.* or database ${config.clickhouseDatabase} already hold data; pass --purge to wipe them, or pick an empty namespace`,
+        );
+      }
+      info(`starting over: removing topics ${config.topicPrefix}.*, database ${config.clickhouseDatabase} and ${config.registryDir}`);
+      await purge(ctx, config.registryDir);
+    }
+    await migrate(ctx.clickhouse);
+    await ctx.kafka.ensureTopics(topicSpecs(config));
+    const registry = createModelRegistry(config.registryDir);
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KAFKA_BROKERS: config.kafkaBrokers.join(','),
+      CLICKHOUSE_URL: config.clickhouseUrl,
+      CLICKHOUSE_DATABASE: config.clickhouseDatabase,
+      PROMETHEUS_URL: config.prometheusUrl,
+      PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
+      PIXELFLOW_REGISTRY_DIR: config.registryDir,
+      PIXELFLOW_STATE_DIR: config.stateDir,
+      PIXELFLOW_HTTP_PORT: String(port),
+      PIXELFLOW_TRAIN_EVERY: String(plan.trainEvery),
+      PIXELFLOW_TRAIN_EPOCHS: process.env.PIXELFLOW_TRAIN_EPOCHS ?? String(plan.epochs),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    };
+    const logDir = join(config.stateDir, 'demo', 'logs');
+    const services: ServiceProcess[] = [];
+    const deadline = { timeoutMs: plan.timeoutMs, services };
+    let sent = 0;
+    let sentViaRest = 0;
+    let sentCorrupt = 0;
+    let testSent = 0;
+    let trainOffset = 0;
+    let testOffset = 0;
+
+    const ingest = async (split: 'train' | 'test', n: number, label: string) => {
+      const offset = split === 'train' ? trainOffset : testOffset;
+      await runCli(['ingest', 'fashion-mnist', '--split', split, '--offset', String(offset), '--limit', String(n)], env);
+      if (split === 'train') trainOffset += n;
+      else testOffset += n;
+      sent += n;
+      info(`${label}: sent ${n} ${split} images (offset ${offset})`);
+    };
+    const waitPreprocessed = () =>
+      waitFor(
+        `${sent} images preprocessed or rejected`,
+        async () =>
+          (await count(ctx, 'SELECT count() AS n FROM images FINAL')) +
+            (await count(ctx, "SELECT count() AS n FROM rejections FINAL WHERE stage = 'preprocess'")) >=
+          sent,
+        deadline,
+      );
+    const waitPredicted = () =>
+      waitFor(
+        `${testSent} test images predicted`,
+        async () => (await count(ctx, "SELECT count() AS n FROM predictions FINAL WHERE role = 'production' AND origin = 'stream'")) >= testSent,
+        deadline,
+      );
+    const production = async () => (await registry.aliases()).production ?? null;
+    const runsFinished = () => count(ctx, "SELECT count() AS n FROM training_runs FINAL WHERE status IN ('succeeded', 'failed')");
+    const runsRunning = () => count(ctx, "SELECT count() AS n FROM training_runs FINAL WHERE status = 'running'");
+    const waitTrainerIdle = async (what: string) => {
+      let idleSince = 0;
+      await waitFor(
+        what,
+        async () => {
+          if ((await runsRunning()) > 0) idleSince = 0;
+          else idleSince ||= Date.now();
+          return idleSince > 0 && Date.now() - idleSince > 8000;
+        },
+        { ...deadline, intervalMs: 1000 },
+      );
+    };
+
+    try {
+      step(1, `starting services and streaming ${plan.initial} training images (${plan.viaRest} through REST)`);
+      services.push(spawnService('preprocess', ['preprocess'], { env, logDir }));
+      services.push(spawnService('serve', ['serve'], { env, logDir }));
+      services.push(spawnService('trainer', ['train'], { env, logDir }));
+      await waitFor('the REST service', async () => (await fetch(`${baseUrl}/health/live`)).ok, deadline);
+      info(`services up: preprocess, serve (${baseUrl}), trainer; logs in ${logDir}`);
+      const rest = await uploadFashionMnist(baseUrl, { offset: 0, count: plan.viaRest, corrupt: true });
+      sent += rest.accepted;
+      sentViaRest = rest.accepted;
+      sentCorrupt = rest.corruptAccepted;
+      trainOffset = plan.viaRest;
+      info(`REST: ${rest.accepted} accepted (${rest.corruptAccepted} of them corrupt on purpose), ${rest.refused} refused at the door (${rest.refusedReasons.join(', ')})`);
+      await ingest('train', plan.initial - plan.viaRest, 'importer');
+      await waitPreprocessed();
+
+      step(2, `the count trigger (every ${plan.trainEvery} labelled images) trains the first model`);
+      const firstProduction = await waitFor('a production model', production, deadline);
+      info(`${firstProduction} is production`);
+      await waitFor('the serving model', async () => {
+        const res = await fetch(`${baseUrl}/health/ready`);
+        return res.ok;
+      }, deadline);
+
+      step(3, `streaming ${plan.test[0]} test images for continuous prediction (labels kept aside for scoring)`);
+      await ingest('test', plan.test[0], 'test stream');
+      testSent += plan.test[0];
+      await waitPredicted();
+
+      step(4, `streaming the other ${plan.rest} training images while ${plan.test[1]} test images keep flowing; retraining fires`);
+      await Promise.all([ingest('train', plan.rest, 'importer'), ingest('test', plan.test[1], 'test stream')]);
+      testSent += plan.test[1];
+      await waitPreprocessed();
+      await waitTrainerIdle('retraining to finish');
+      info(`production is now ${await production()}`);
+
+      step(5, 'replaying the whole training topic by time range to train a final model from scratch');
+      const finishedBefore = await runsFinished();
+      const producer = ctx.lifecycle.add('producer', await ctx.kafka.createProducer());
+      const id = randomUUID();
+      await producer.send(ctx.topics.trainRequests, [
+        toMessage('trainRequests', id, {
+          id,
+          reason: 'replay',
+          offsets: null,
+          time_range: { from_ms: startedAt - 60_000, to_ms: Date.now() },
+          params: { from_scratch: 'true' },
+          requested_at: Date.now(),
+        }),
+      ]);
+      await waitFor('the replay training run', async () => (await runsFinished()) > finishedBefore, deadline);
+      await waitTrainerIdle('the trainer to settle');
+      const finalProduction = await production();
+      info(`production is now ${finalProduction}`);
+      await waitFor(`the service to serve ${finalProduction}`, async () => {
+        const res = await fetch(`${baseUrl}/v1/models`);
+        const body = (await res.json()) as { loaded?: { production?: string } };
+        return body.loaded?.production === finalProduction;
+      }, deadline);
+      await ingest('test', plan.test[2], 'test stream');
+      testSent += plan.test[2];
+      await waitPreprocessed();
+      await waitPredicted();
+
+      step(6, 'report');
+      const report = await buildReport(ctx.clickhouse, {
+        mode: plan.mode,
+        startedAt,
+        sent,
+        sentViaRest,
+        sentCorrupt,
+        testImagesSent: testSent,
+        firstProduction,
+        production: finalProduction,
+        baseUrl,
+        prometheusUrl: config.prometheusUrl,
+      });
+      console.log(formatReport(report));
+      if (values.report) {
+        writeFileSync(resolve(values.report), `${JSON.stringify(report, null, 2)}\n`);
+        info(`report written to ${resolve(values.report)}`);
+      }
+      if (values['keep-running']) {
+        info(`services keep running: web page ${baseUrl}/  — Ctrl-C to stop`);
+        await new Promise<void>((r) => {
+          process.once('SIGINT', () => r());
+          process.once('SIGTERM', () => r());
+        });
+      }
+      return 0;
+    } finally {
+      for (const s of services.reverse()) await s.stop();
+      await ctx.lifecycle.close('demo done');
+    }
+  },
+};
