@@ -130,7 +130,9 @@ function toLogger(log: Logger | undefined) {
     ({ level, log: entry }: LogEntry) => {
       if (!log) return;
       const { message, ...rest } = entry;
-      if (level === KafkaLogLevel.ERROR) log.error(rest, `kafka: ${message}`);
+      // A fresh topic's metadata takes a moment to propagate; kafkajs logs each retry as an error.
+      const transient = (rest as { error?: string }).error === 'This server does not host this topic-partition';
+      if (level === KafkaLogLevel.ERROR && !transient) log.error(rest, `kafka: ${message}`);
       else if (level === KafkaLogLevel.WARN) log.warn(rest, `kafka: ${message}`);
       else log.debug(rest, `kafka: ${message}`);
     };

@@ -181,7 +181,14 @@ export const command: Command = {
       );
     };
 
-    try {
+    // Ctrl-C or SIGTERM: stop the service processes (they drain and commit) before exiting.
+    const interrupted = new Promise<never>((_, reject) => {
+      const onSignal = (sig: string) => reject(new PixelflowError('ABORTED', `interrupted by ${sig}`));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    });
+    interrupted.catch(() => {});
+    const story = async () => {
       step(1, `starting services and streaming ${plan.initial} training images (${plan.viaRest} through REST)`);
       services.push(spawnService('preprocess', ['preprocess'], { env, logDir }));
       services.push(spawnService('serve', ['serve'], { env, logDir }));
@@ -227,7 +234,7 @@ export const command: Command = {
           reason: 'replay',
           offsets: null,
           time_range: { from_ms: startedAt - 60_000, to_ms: Date.now() },
-          params: { from_scratch: 'true' },
+          params: {},
           requested_at: Date.now(),
         }),
       ]);
@@ -265,11 +272,11 @@ export const command: Command = {
       }
       if (values['keep-running']) {
         info(`services keep running: web page ${baseUrl}/  — Ctrl-C to stop`);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', () => r());
-          process.once('SIGTERM', () => r());
-        });
+        await interrupted.catch(() => {});
       }
+    };
+    try {
+      await Promise.race([story(), interrupted]);
       return 0;
     } finally {
       for (const s of services.reverse()) await s.stop();
