@@ -59,7 +59,10 @@ export interface ConsumerOptions {
   fromBeginning?: boolean;
   /** Handles one partition's batch; offsets are committed only after it resolves. */
   handleBatch(messages: IncomingMessage[], ctx: BatchContext): Promise<void>;
-  /** Largest fetch per partition. @default 16 MiB */
+  /**
+   * Largest fetch per partition; a larger single message is still delivered. 4 MiB cost ~30% less
+   * CPU per small message than 16 MiB in bench/kafka.ts and buffers a quarter as much. @default 4 MiB
+   */
   maxBytesPerPartition?: number;
   /** Partitions processed at once within this member. @default 1 */
   partitionsConsumedConcurrently?: number;
@@ -308,7 +311,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
     runConsumer(copts) {
       const consumer: Consumer = kafka.consumer({
         groupId: copts.groupId,
-        maxBytesPerPartition: copts.maxBytesPerPartition ?? 16 * MiB,
+        maxBytesPerPartition: copts.maxBytesPerPartition ?? 4 * MiB,
         maxBytes: 64 * MiB,
         maxWaitTimeInMs: copts.maxWaitTimeInMs ?? 100,
         sessionTimeout: copts.sessionTimeout ?? 30_000,
