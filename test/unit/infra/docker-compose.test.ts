@@ -23,7 +23,7 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
   volumes: Record<string, unknown>;
 };
 const services = compose.services;
-const PIXELFLOW = ['preprocess', 'trainer', 'serve'];
+const PIXELFLOW = ['preprocess', 'trainer', 'serve', 'demo'];
 const CONFIG_VARS = new Set((Object.values(CONFIG_SPEC) as Array<{ env: string }>).map((s) => s.env));
 
 /** The value a service will see, with ${VAR:-default} resolved to its default. */
@@ -98,8 +98,11 @@ describe('docker-compose.yml', () => {
       const env = envOf(name);
       expect(env.CLICKHOUSE_USER).toBe(ch.CLICKHOUSE_USER);
       expect(env.CLICKHOUSE_PASSWORD).toBe(ch.CLICKHOUSE_PASSWORD);
-      expect(env.CLICKHOUSE_DATABASE).toBe(ch.CLICKHOUSE_DB);
+      // The demo plays in a namespace of its own; the server's user may create it (access management on).
+      if (name === 'demo') expect(env.CLICKHOUSE_DATABASE).toBe('pixelflow_demo');
+      else expect(env.CLICKHOUSE_DATABASE).toBe(ch.CLICKHOUSE_DB);
     }
+    expect(ch.CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT).toBe('1');
   });
 
   it('compose publishes the same host ports as the local stack and the serve port it listens on', () => {
