@@ -2,7 +2,11 @@
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { PixelflowError } from '../lib/errors.ts';
 
-export function parseArgs<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+export function parseArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+  allowPositionals = true,
+) {
   try {
     return nodeParseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
@@ -13,6 +17,7 @@ export function parseArgs<T extends NonNullable<ParseArgsConfig['options']>>(arg
 export function intFlag(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new PixelflowError('BAD_REQUEST', `--${name}: expected a whole number, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new PixelflowError('BAD_REQUEST', `--${name}: expected a whole number, got '${value}'`);
   return n;
 }

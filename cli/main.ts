@@ -10,19 +10,49 @@ export interface Command {
 
 // name → summary and module. Each module exports `command`.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
-  up: { summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent', load: () => import('./commands/up.ts') },
+  up: {
+    summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
+    load: () => import('./commands/up.ts'),
+  },
   down: { summary: 'stop the local stack (--purge deletes its data)', load: () => import('./commands/down.ts') },
   status: { summary: 'show the local stack and its endpoints', load: () => import('./commands/status.ts') },
-  doctor: { summary: 'check that the configured Kafka, ClickHouse and Prometheus answer', load: () => import('./commands/doctor.ts') },
-  ingest: { summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist', load: () => import('./commands/ingest.ts') },
-  preprocess: { summary: 'run a preprocessing worker (images.raw → images.preprocessed | dlq)', load: () => import('./commands/preprocess.ts') },
-  train: { summary: 'run the trainer service, or one training run with --once', load: () => import('./commands/train.ts') },
-  replay: { summary: 're-emit a range of a topic (by offsets or time) into a topic', load: () => import('./commands/replay.ts') },
+  doctor: {
+    summary: 'check that the configured Kafka, ClickHouse and Prometheus answer',
+    load: () => import('./commands/doctor.ts'),
+  },
+  ingest: {
+    summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist',
+    load: () => import('./commands/ingest.ts'),
+  },
+  preprocess: {
+    summary: 'run a preprocessing worker (images.raw → images.preprocessed | dlq)',
+    load: () => import('./commands/preprocess.ts'),
+  },
+  train: {
+    summary: 'run the trainer service, or one training run with --once',
+    load: () => import('./commands/train.ts'),
+  },
+  replay: {
+    summary: 're-emit a range of a topic (by offsets or time) into a topic',
+    load: () => import('./commands/replay.ts'),
+  },
   models: { summary: 'list, promote or roll back model versions', load: () => import('./commands/models.ts') },
-  serve: { summary: 'run the inference service: REST, web page, streaming predictions', load: () => import('./commands/serve.ts') },
-  query: { summary: 'run a named analytics query or read-only SQL against ClickHouse', load: () => import('./commands/query.ts') },
-  demo: { summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report', load: () => import('./commands/demo.ts') },
-  bench: { summary: 'run a benchmark from bench/ and print ratios to its anchor', load: () => import('./commands/bench.ts') },
+  serve: {
+    summary: 'run the inference service: REST, web page, streaming predictions',
+    load: () => import('./commands/serve.ts'),
+  },
+  query: {
+    summary: 'run a named analytics query or read-only SQL against ClickHouse',
+    load: () => import('./commands/query.ts'),
+  },
+  demo: {
+    summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
+    load: () => import('./commands/demo.ts'),
+  },
+  bench: {
+    summary: 'run a benchmark from bench/ and print ratios to its anchor',
+    load: () => import('./commands/bench.ts'),
+  },
 };
 
 function help(): number {

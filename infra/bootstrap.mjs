@@ -30,7 +30,8 @@ function run(cmd, args, opts = {}) {
 
 function checkNode() {
   const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 11)) throw new Error(`Node ${process.versions.node} is too old; pixelflow needs Node 20.11+`);
+  if (major < 20 || (major === 20 && minor < 11))
+    throw new Error(`Node ${process.versions.node} is too old; pixelflow needs Node 20.11+`);
 }
 
 function npmDeps() {
@@ -49,7 +50,9 @@ function aptPackages() {
   const isRoot = process.getuid?.() === 0;
   const sudo = isRoot ? [] : spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : null;
   if (!sudo) {
-    log(`missing Debian packages: ${missing.join(' ')}. Install them (apt-get install -y ${missing.join(' ')}) or run as root.`);
+    log(
+      `missing Debian packages: ${missing.join(' ')}. Install them (apt-get install -y ${missing.join(' ')}) or run as root.`,
+    );
     return;
   }
   const apt = (args) => (sudo.length ? run(sudo[0], [...sudo.slice(1), 'apt-get', ...args]) : run('apt-get', args));

@@ -20,7 +20,10 @@ export interface ClickHouseAdapter {
   command(sql: string, opts?: { signal?: AbortSignal }): Promise<void>;
   /** Inserts rows as JSONEachRow. Idempotency comes from the table engine (ReplacingMergeTree). */
   insert(table: string, rows: ReadonlyArray<Record<string, unknown>>, opts?: { signal?: AbortSignal }): Promise<void>;
-  query<T = Record<string, unknown>>(sql: string, opts?: { readonly?: boolean; signal?: AbortSignal; maxRows?: number }): Promise<T[]>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    opts?: { readonly?: boolean; signal?: AbortSignal; maxRows?: number },
+  ): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -43,7 +46,9 @@ function clientFor(opts: ClickHouseOptions, database?: string): ClickHouseClient
 function wrap(err: unknown, what: string): PixelflowError {
   const e = err as { code?: string; message?: string; cause?: unknown };
   const msg = (e?.message ?? String(err)).split('\n')[0].slice(0, 500);
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|Timeout error|ECONNRESET/i.test(msg + String(e?.code ?? ''))) {
+  if (
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|Timeout error|ECONNRESET/i.test(msg + String(e?.code ?? ''))
+  ) {
     return new PixelflowError('CLICKHOUSE_UNAVAILABLE', `ClickHouse unreachable during ${what}: ${msg}`, {
       cause: err,
       canRetry: true,

@@ -69,7 +69,9 @@ export const parsers = {
     return list;
   }) as Parser<string[]>,
   identifier: ((raw, name) =>
-    /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw) ? raw : fail(name, 'a name of letters, digits and _', raw)) as Parser<string>,
+    /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw)
+      ? raw
+      : fail(name, 'a name of letters, digits and _', raw)) as Parser<string>,
   topicPrefix: ((raw, name) =>
     /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/.test(raw) ? raw : fail(name, 'a Kafka topic prefix', raw)) as Parser<string>,
   list: ((raw) =>
@@ -83,43 +85,208 @@ export const parsers = {
 const MiB = 1024 * 1024;
 
 export const CONFIG_SPEC = {
-  kafkaBrokers: { env: 'KAFKA_BROKERS', default: '127.0.0.1:19092', parse: parsers.brokers, doc: 'Kafka bootstrap servers, host:port[,host:port]' },
-  clickhouseUrl: { env: 'CLICKHOUSE_URL', default: 'http://127.0.0.1:18123', parse: parsers.url, doc: 'ClickHouse HTTP endpoint' },
-  clickhouseDatabase: { env: 'CLICKHOUSE_DATABASE', default: 'pixelflow', parse: parsers.identifier, doc: 'ClickHouse database (created if missing)' },
+  kafkaBrokers: {
+    env: 'KAFKA_BROKERS',
+    default: '127.0.0.1:19092',
+    parse: parsers.brokers,
+    doc: 'Kafka bootstrap servers, host:port[,host:port]',
+  },
+  clickhouseUrl: {
+    env: 'CLICKHOUSE_URL',
+    default: 'http://127.0.0.1:18123',
+    parse: parsers.url,
+    doc: 'ClickHouse HTTP endpoint',
+  },
+  clickhouseDatabase: {
+    env: 'CLICKHOUSE_DATABASE',
+    default: 'pixelflow',
+    parse: parsers.identifier,
+    doc: 'ClickHouse database (created if missing)',
+  },
   clickhouseUser: { env: 'CLICKHOUSE_USER', default: 'default', parse: parsers.string, doc: 'ClickHouse user' },
   clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', default: '', parse: parsers.string, doc: 'ClickHouse password' },
-  prometheusUrl: { env: 'PROMETHEUS_URL', default: 'http://127.0.0.1:19090', parse: parsers.url, doc: 'Prometheus HTTP endpoint (analytics, tests)' },
-  topicPrefix: { env: 'PIXELFLOW_TOPIC_PREFIX', default: 'pixelflow', parse: parsers.topicPrefix, doc: 'topics are <prefix>.images.raw.v1 etc.' },
-  topicPartitions: { env: 'PIXELFLOW_TOPIC_PARTITIONS', default: '3', parse: parsers.int(1, 1024), doc: 'partitions for topics pixelflow creates' },
-  stateDir: { env: 'PIXELFLOW_STATE_DIR', default: join(REPO_ROOT, '.pixelflow'), parse: parsers.path, doc: 'local stack data, pid files, stack.env' },
-  registryDir: { env: 'PIXELFLOW_REGISTRY_DIR', default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'), parse: parsers.path, doc: 'model registry (tfjs file:// artifacts + manifests)' },
+  prometheusUrl: {
+    env: 'PROMETHEUS_URL',
+    default: 'http://127.0.0.1:19090',
+    parse: parsers.url,
+    doc: 'Prometheus HTTP endpoint (analytics, tests)',
+  },
+  topicPrefix: {
+    env: 'PIXELFLOW_TOPIC_PREFIX',
+    default: 'pixelflow',
+    parse: parsers.topicPrefix,
+    doc: 'topics are <prefix>.images.raw.v1 etc.',
+  },
+  topicPartitions: {
+    env: 'PIXELFLOW_TOPIC_PARTITIONS',
+    default: '3',
+    parse: parsers.int(1, 1024),
+    doc: 'partitions for topics pixelflow creates',
+  },
+  stateDir: {
+    env: 'PIXELFLOW_STATE_DIR',
+    default: join(REPO_ROOT, '.pixelflow'),
+    parse: parsers.path,
+    doc: 'local stack data, pid files, stack.env',
+  },
+  registryDir: {
+    env: 'PIXELFLOW_REGISTRY_DIR',
+    default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'),
+    parse: parsers.path,
+    doc: 'model registry (tfjs file:// artifacts + manifests)',
+  },
   httpHost: { env: 'PIXELFLOW_HTTP_HOST', default: '127.0.0.1', parse: parsers.string, doc: 'REST bind address' },
-  httpPort: { env: 'PIXELFLOW_HTTP_PORT', default: '8080', parse: parsers.int(0, 65535), doc: 'REST port (0 = any free port)' },
-  metricsPort: { env: 'PIXELFLOW_METRICS_PORT', default: '0', parse: parsers.int(0, 65535), doc: '/metrics port of non-HTTP workers (0 = any free port)' },
-  apiKeys: { env: 'PIXELFLOW_API_KEYS', default: '', parse: parsers.list, doc: 'comma-separated API keys; empty = no auth' },
-  maxImageBytes: { env: 'PIXELFLOW_MAX_IMAGE_BYTES', default: String(10 * MiB), parse: parsers.int(1, 15 * MiB), doc: 'largest accepted image file (bytes); must fit a Kafka message' },
-  maxRequestBytes: { env: 'PIXELFLOW_MAX_REQUEST_BYTES', default: String(50 * MiB), parse: parsers.int(1, 1024 * MiB), doc: 'largest upload request (bytes)' },
-  maxFilesPerRequest: { env: 'PIXELFLOW_MAX_FILES_PER_REQUEST', default: '100', parse: parsers.int(1, 10000), doc: 'files per upload request' },
-  maxPixels: { env: 'PIXELFLOW_MAX_PIXELS', default: String(40_000_000), parse: parsers.int(1, 268_402_689), doc: 'decompression-bomb guard: largest width×height decoded' },
-  spec: { env: 'PIXELFLOW_SPEC', default: 'gray28', parse: parsers.string, doc: 'preprocessing spec name (lib/preprocess-spec.ts)' },
-  tfBackend: { env: 'PIXELFLOW_TF_BACKEND', default: 'auto', parse: parsers.oneOf('auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), doc: 'TensorFlow.js backend' },
-  tfIntraOpThreads: { env: 'PIXELFLOW_TF_INTRA_OP_THREADS', default: '0', parse: parsers.int(0, 1024), doc: 'native TF intra-op threads (0 = cores)' },
-  tfInterOpThreads: { env: 'PIXELFLOW_TF_INTER_OP_THREADS', default: '0', parse: parsers.int(0, 1024), doc: 'native TF inter-op threads (0 = auto)' },
-  trainEvery: { env: 'PIXELFLOW_TRAIN_EVERY', default: '5000', parse: parsers.int(0, 100_000_000), doc: 'count trigger: train after N new labelled events (0 = off)' },
-  trainIntervalMs: { env: 'PIXELFLOW_TRAIN_INTERVAL_MS', default: '0', parse: parsers.int(0, 2 ** 31), doc: 'schedule trigger period (0 = off)' },
-  trainEpochs: { env: 'PIXELFLOW_TRAIN_EPOCHS', default: '8', parse: parsers.int(1, 1000), doc: 'max epochs (early stopping may end sooner)' },
-  trainBatchSize: { env: 'PIXELFLOW_TRAIN_BATCH_SIZE', default: '128', parse: parsers.int(1, 8192), doc: 'training batch size' },
-  valFraction: { env: 'PIXELFLOW_VAL_FRACTION', default: '0.1', parse: parsers.number(0, 0.9), doc: 'share of labelled train events held out for validation (by id hash)' },
-  testFraction: { env: 'PIXELFLOW_TEST_FRACTION', default: '0', parse: parsers.number(0, 0.9), doc: 'share of labelled train events held out for testing (by id hash); events marked split test are test anyway' },
-  trainPatience: { env: 'PIXELFLOW_TRAIN_PATIENCE', default: '3', parse: parsers.int(1, 1000), doc: 'early stopping: epochs without a validation-loss improvement' },
-  trainLearningRate: { env: 'PIXELFLOW_TRAIN_LEARNING_RATE', default: '0.001', parse: parsers.number(1e-9, 1), doc: 'Adam base learning rate (cosine-decayed per epoch)' },
-  seed: { env: 'PIXELFLOW_SEED', default: '42', parse: parsers.int(0, 2 ** 31), doc: 'seed for weight init and shuffling' },
-  batchMaxSize: { env: 'PIXELFLOW_BATCH_MAX_SIZE', default: '64', parse: parsers.int(1, 4096), doc: 'inference micro-batch: largest batch' },
-  batchMaxWaitMs: { env: 'PIXELFLOW_BATCH_MAX_WAIT_MS', default: '4', parse: parsers.int(0, 10_000), doc: 'inference micro-batch: longest wait for a batch to fill' },
-  queueMax: { env: 'PIXELFLOW_QUEUE_MAX', default: '2048', parse: parsers.int(1, 1_000_000), doc: 'inference queue bound (429 / pause beyond)' },
+  httpPort: {
+    env: 'PIXELFLOW_HTTP_PORT',
+    default: '8080',
+    parse: parsers.int(0, 65535),
+    doc: 'REST port (0 = any free port)',
+  },
+  metricsPort: {
+    env: 'PIXELFLOW_METRICS_PORT',
+    default: '0',
+    parse: parsers.int(0, 65535),
+    doc: '/metrics port of non-HTTP workers (0 = any free port)',
+  },
+  apiKeys: {
+    env: 'PIXELFLOW_API_KEYS',
+    default: '',
+    parse: parsers.list,
+    doc: 'comma-separated API keys; empty = no auth',
+  },
+  maxImageBytes: {
+    env: 'PIXELFLOW_MAX_IMAGE_BYTES',
+    default: String(10 * MiB),
+    parse: parsers.int(1, 15 * MiB),
+    doc: 'largest accepted image file (bytes); must fit a Kafka message',
+  },
+  maxRequestBytes: {
+    env: 'PIXELFLOW_MAX_REQUEST_BYTES',
+    default: String(50 * MiB),
+    parse: parsers.int(1, 1024 * MiB),
+    doc: 'largest upload request (bytes)',
+  },
+  maxFilesPerRequest: {
+    env: 'PIXELFLOW_MAX_FILES_PER_REQUEST',
+    default: '100',
+    parse: parsers.int(1, 10000),
+    doc: 'files per upload request',
+  },
+  maxPixels: {
+    env: 'PIXELFLOW_MAX_PIXELS',
+    default: String(40_000_000),
+    parse: parsers.int(1, 268_402_689),
+    doc: 'decompression-bomb guard: largest width×height decoded',
+  },
+  spec: {
+    env: 'PIXELFLOW_SPEC',
+    default: 'gray28',
+    parse: parsers.string,
+    doc: 'preprocessing spec name (lib/preprocess-spec.ts)',
+  },
+  tfBackend: {
+    env: 'PIXELFLOW_TF_BACKEND',
+    default: 'auto',
+    parse: parsers.oneOf('auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'),
+    doc: 'TensorFlow.js backend',
+  },
+  tfIntraOpThreads: {
+    env: 'PIXELFLOW_TF_INTRA_OP_THREADS',
+    default: '0',
+    parse: parsers.int(0, 1024),
+    doc: 'native TF intra-op threads (0 = cores)',
+  },
+  tfInterOpThreads: {
+    env: 'PIXELFLOW_TF_INTER_OP_THREADS',
+    default: '0',
+    parse: parsers.int(0, 1024),
+    doc: 'native TF inter-op threads (0 = auto)',
+  },
+  trainEvery: {
+    env: 'PIXELFLOW_TRAIN_EVERY',
+    default: '5000',
+    parse: parsers.int(0, 100_000_000),
+    doc: 'count trigger: train after N new labelled events (0 = off)',
+  },
+  trainIntervalMs: {
+    env: 'PIXELFLOW_TRAIN_INTERVAL_MS',
+    default: '0',
+    parse: parsers.int(0, 2 ** 31),
+    doc: 'schedule trigger period (0 = off)',
+  },
+  trainEpochs: {
+    env: 'PIXELFLOW_TRAIN_EPOCHS',
+    default: '8',
+    parse: parsers.int(1, 1000),
+    doc: 'max epochs (early stopping may end sooner)',
+  },
+  trainBatchSize: {
+    env: 'PIXELFLOW_TRAIN_BATCH_SIZE',
+    default: '128',
+    parse: parsers.int(1, 8192),
+    doc: 'training batch size',
+  },
+  valFraction: {
+    env: 'PIXELFLOW_VAL_FRACTION',
+    default: '0.1',
+    parse: parsers.number(0, 0.9),
+    doc: 'share of labelled train events held out for validation (by id hash)',
+  },
+  testFraction: {
+    env: 'PIXELFLOW_TEST_FRACTION',
+    default: '0',
+    parse: parsers.number(0, 0.9),
+    doc: 'share of labelled train events held out for testing (by id hash); events marked split test are test anyway',
+  },
+  trainPatience: {
+    env: 'PIXELFLOW_TRAIN_PATIENCE',
+    default: '3',
+    parse: parsers.int(1, 1000),
+    doc: 'early stopping: epochs without a validation-loss improvement',
+  },
+  trainLearningRate: {
+    env: 'PIXELFLOW_TRAIN_LEARNING_RATE',
+    default: '0.001',
+    parse: parsers.number(1e-9, 1),
+    doc: 'Adam base learning rate (cosine-decayed per epoch)',
+  },
+  seed: {
+    env: 'PIXELFLOW_SEED',
+    default: '42',
+    parse: parsers.int(0, 2 ** 31),
+    doc: 'seed for weight init and shuffling',
+  },
+  batchMaxSize: {
+    env: 'PIXELFLOW_BATCH_MAX_SIZE',
+    default: '64',
+    parse: parsers.int(1, 4096),
+    doc: 'inference micro-batch: largest batch',
+  },
+  batchMaxWaitMs: {
+    env: 'PIXELFLOW_BATCH_MAX_WAIT_MS',
+    default: '4',
+    parse: parsers.int(0, 10_000),
+    doc: 'inference micro-batch: longest wait for a batch to fill',
+  },
+  queueMax: {
+    env: 'PIXELFLOW_QUEUE_MAX',
+    default: '2048',
+    parse: parsers.int(1, 1_000_000),
+    doc: 'inference queue bound (429 / pause beyond)',
+  },
   shadow: { env: 'PIXELFLOW_SHADOW', default: 'true', parse: parsers.bool, doc: 'score the candidate model in shadow' },
-  predictSplits: { env: 'PIXELFLOW_PREDICT_SPLITS', default: 'test,unlabeled,none', parse: parsers.list, doc: 'splits the streaming consumer predicts (none = no split)' },
-  logLevel: { env: 'LOG_LEVEL', default: 'info', parse: parsers.oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), doc: 'log level' },
+  predictSplits: {
+    env: 'PIXELFLOW_PREDICT_SPLITS',
+    default: 'test,unlabeled,none',
+    parse: parsers.list,
+    doc: 'splits the streaming consumer predicts (none = no split)',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    default: 'info',
+    parse: parsers.oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    doc: 'log level',
+  },
 } satisfies Record<string, VarSpec<unknown>>;
 
 type Spec = typeof CONFIG_SPEC;
@@ -149,9 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       continue;
     }
     const raw =
-      env[spec.env] ??
-      fromFile[spec.env] ??
-      (typeof spec.default === 'function' ? spec.default(out) : spec.default);
+      env[spec.env] ?? fromFile[spec.env] ?? (typeof spec.default === 'function' ? spec.default(out) : spec.default);
     out[key] = spec.parse(raw, spec.env);
   }
   return Object.freeze(out) as Config;

@@ -1,6 +1,6 @@
 // Builds what every service process needs, in one place: config, logger, metrics registry,
 // Kafka and ClickHouse adapters, topic names, and a lifecycle that closes them in reverse order.
-import { topicNames, type TopicNames } from '../schemas/index.ts';
+import { type TopicNames, topicNames } from '../schemas/index.ts';
 import { type ClickHouseAdapter, createClickHouseAdapter } from './clickhouse.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createKafkaAdapter, type KafkaAdapter } from './kafka.ts';
@@ -41,7 +41,10 @@ export async function createServiceContext(
   const lifecycle = createLifecycle({ log });
   const metrics = createMetricsRegistry({ service });
   const topics = topicNames(config.topicPrefix);
-  const kafka = lifecycle.add('kafka', createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: `pixelflow-${service}`, log }));
+  const kafka = lifecycle.add(
+    'kafka',
+    createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: `pixelflow-${service}`, log }),
+  );
   const clickhouse = lifecycle.add(
     'clickhouse',
     await createClickHouseAdapter({

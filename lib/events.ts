@@ -1,7 +1,16 @@
 // Typed produce/decode over the kafka adapter: every message carries its schema fingerprint and a
 // trace id in headers, and is keyed by image id so retries and replays land on one partition.
 import { randomUUID } from 'node:crypto';
-import { type Codec, createCodec, HEADERS, type SchemaName, type SchemaTypes, TOPIC_SCHEMAS, type TopicNames, type TopicRole } from '../schemas/index.ts';
+import {
+  type Codec,
+  createCodec,
+  HEADERS,
+  type SchemaName,
+  type SchemaTypes,
+  TOPIC_SCHEMAS,
+  type TopicNames,
+  type TopicRole,
+} from '../schemas/index.ts';
 import type { OutgoingMessage } from './kafka.ts';
 
 export type Codecs = { readonly [R in TopicRole]: Codec<SchemaTypes[(typeof TOPIC_SCHEMAS)[R]]> };

@@ -94,7 +94,9 @@ export function decodePngFast(bytes: Uint8Array, target: PngTarget): Buffer | un
   let inflated: Buffer;
   try {
     // An exact output chunk: the default 16 KiB per call is most of the garbage for tiny images.
-    inflated = zlib.inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { chunkSize: Math.max(64, (stride + 1) * height) });
+    inflated = zlib.inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), {
+      chunkSize: Math.max(64, (stride + 1) * height),
+    });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'Z_BUF_ERROR') throw truncated('compressed data ends early');

@@ -8,7 +8,8 @@ export type StructureVerdict = 'truncated' | 'corrupt' | 'intact' | 'unknown';
 function png(b: Uint8Array): StructureVerdict {
   let off = 8;
   while (off + 8 <= b.length) {
-    if (!(isLetter(b[off + 4]) && isLetter(b[off + 5]) && isLetter(b[off + 6]) && isLetter(b[off + 7]))) return 'corrupt';
+    if (!(isLetter(b[off + 4]) && isLetter(b[off + 5]) && isLetter(b[off + 6]) && isLetter(b[off + 7])))
+      return 'corrupt';
     const next = off + 12 + u32be(b, off);
     if (spells(b, off + 4, 'IEND')) return next <= b.length ? 'intact' : 'truncated';
     off = next;
@@ -44,7 +45,11 @@ function jpeg(b: Uint8Array): StructureVerdict {
       if (!sawFrame) return 'corrupt';
       // Scan data: 0xFF is escaped as FF 00; RSTn markers stay inside the scan.
       let i = off;
-      while (i + 1 < b.length && !(b[i] === 0xff && b[i + 1] !== 0 && !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7) && b[i + 1] !== 0xff)) i++;
+      while (
+        i + 1 < b.length &&
+        !(b[i] === 0xff && b[i + 1] !== 0 && !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7) && b[i + 1] !== 0xff)
+      )
+        i++;
       if (i + 1 >= b.length) return 'truncated';
       off = i;
     }
@@ -91,7 +96,12 @@ function webp(b: Uint8Array): StructureVerdict {
   let off = 12;
   const end = u32le(b, 4) + 8;
   while (off + 8 <= end) {
-    if (![0, 1, 2, 3].every((k) => isLetter(b[off + k]) || b[off + k] === 0x20 || (b[off + k] >= 0x30 && b[off + k] <= 0x39))) return 'corrupt';
+    if (
+      ![0, 1, 2, 3].every(
+        (k) => isLetter(b[off + k]) || b[off + k] === 0x20 || (b[off + k] >= 0x30 && b[off + k] <= 0x39),
+      )
+    )
+      return 'corrupt';
     const size = u32le(b, off + 4);
     off += 8 + size + (size & 1);
     if (off > end) return 'truncated';

@@ -163,7 +163,10 @@ async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): P
   while (Date.now() < deadline) {
     try {
       const { topics: meta } = await a.fetchTopicMetadata({ topics });
-      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+      if (
+        meta.length === topics.length &&
+        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      ) {
         return;
       }
     } catch (err) {
@@ -171,10 +174,14 @@ async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): P
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new PixelflowError('KAFKA_UNAVAILABLE', `topics ${topics.join(', ')} got no partition leaders within ${timeoutMs} ms`, {
-    cause: lastErr,
-    canRetry: true,
-  });
+  throw new PixelflowError(
+    'KAFKA_UNAVAILABLE',
+    `topics ${topics.join(', ')} got no partition leaders within ${timeoutMs} ms`,
+    {
+      cause: lastErr,
+      canRetry: true,
+    },
+  );
 }
 
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
@@ -228,17 +235,22 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
             topic: t.topic,
             numPartitions: t.partitions ?? 3,
             replicationFactor: 1,
-            configEntries: Object.entries({ 'max.message.bytes': String(16 * MiB), ...t.config }).map(([name, value]) => ({
-              name,
-              value,
-            })),
+            configEntries: Object.entries({ 'max.message.bytes': String(16 * MiB), ...t.config }).map(
+              ([name, value]) => ({
+                name,
+                value,
+              }),
+            ),
           })),
         });
       } catch (err) {
         // Two processes racing to create the same topic is fine.
         if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
       }
-      await waitForLeaders(a, missing.map((t) => t.topic));
+      await waitForLeaders(
+        a,
+        missing.map((t) => t.topic),
+      );
     },
     async deleteTopics(topics) {
       if (topics.length) await (await admin()).deleteTopics({ topics });
@@ -254,14 +266,19 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         .map((r) => {
           const off = Number(r.offset);
           // kafkajs reports -1 when no message is at or after ms: that is the end of the log.
-          return { partition: r.partition, offset: off >= 0 ? off : (highs.find((h) => h.partition === r.partition)?.high ?? 0) };
+          return {
+            partition: r.partition,
+            offset: off >= 0 ? off : (highs.find((h) => h.partition === r.partition)?.high ?? 0),
+          };
         })
         .sort((a, b) => a.partition - b.partition);
     },
     async groupOffsets(groupId, topic) {
       const res = await (await admin()).fetchOffsets({ groupId, topics: [topic] });
       const parts = res.find((r) => r.topic === topic)?.partitions ?? [];
-      return parts.map((p) => ({ partition: p.partition, offset: Number(p.offset) })).sort((a, b) => a.partition - b.partition);
+      return parts
+        .map((p) => ({ partition: p.partition, offset: Number(p.offset) }))
+        .sort((a, b) => a.partition - b.partition);
     },
     async groupLag(groupId, topic) {
       const [committed, offsets] = await Promise.all([adapter.groupOffsets(groupId, topic), topicOffsets(topic)]);

@@ -40,7 +40,8 @@ export function createLifecycle(opts: { log?: Logger; deadlineMs?: number } = {}
     });
     const outcome = await Promise.race([work.then(() => 'done' as const), timeout]);
     clearTimeout(timer);
-    if (outcome === 'timeout') opts.log?.error({ deadlineMs }, 'shutdown deadline passed; some resources were not closed');
+    if (outcome === 'timeout')
+      opts.log?.error({ deadlineMs }, 'shutdown deadline passed; some resources were not closed');
   }
 
   return {

@@ -1,7 +1,7 @@
 // One prom-client registry per process, passed to whoever defines metrics; never the global one.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export { Counter, Gauge, Histogram, Registry };
 
@@ -13,12 +13,21 @@ export function createMetricsRegistry(opts: { service: string; defaultMetrics?: 
 }
 
 /** Reuse a metric when a second component asks for the same name on the same registry. */
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []) {
-  return (registry.getSingleMetric(name) as Counter<L>) ?? new Counter<L>({ name, help, labelNames, registers: [registry] });
+export function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+) {
+  return (
+    (registry.getSingleMetric(name) as Counter<L>) ?? new Counter<L>({ name, help, labelNames, registers: [registry] })
+  );
 }
 
 export function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []) {
-  return (registry.getSingleMetric(name) as Gauge<L>) ?? new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  return (
+    (registry.getSingleMetric(name) as Gauge<L>) ?? new Gauge<L>({ name, help, labelNames, registers: [registry] })
+  );
 }
 
 export function histogram<L extends string>(
@@ -41,7 +50,10 @@ export interface MetricsServer {
 }
 
 /** A bare /metrics endpoint for workers that have no HTTP app of their own. */
-export async function startMetricsServer(registry: Registry, opts: { host?: string; port?: number } = {}): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  opts: { host?: string; port?: number } = {},
+): Promise<MetricsServer> {
   const server: Server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', registry.contentType);

@@ -10,7 +10,10 @@ export interface PackedBatch {
 }
 
 /** Throws if an event's shape or dtype does not match the spec (a model-incompatible input). */
-export function packBatch(spec: PreprocessSpec, events: ReadonlyArray<Pick<ImagePreprocessed, 'shape' | 'dtype' | 'data' | 'scale' | 'bias'>>): PackedBatch {
+export function packBatch(
+  spec: PreprocessSpec,
+  events: ReadonlyArray<Pick<ImagePreprocessed, 'shape' | 'dtype' | 'data' | 'scale' | 'bias'>>,
+): PackedBatch {
   const len = tensorLength(spec);
   const data = new Float32Array(events.length * len);
   events.forEach((e, i) => {

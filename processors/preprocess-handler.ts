@@ -55,7 +55,10 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
   const children = new Map<string, { observe(v: number): void }>();
   const imageSecondsBy = (path: string) => {
     let c = children.get(path);
-    if (!c && m) children.set(path, (c = m.imageSeconds.labels({ path })));
+    if (!c && m) {
+      c = m.imageSeconds.labels({ path });
+      children.set(path, c);
+    }
     return c!;
   };
   const m = deps.metrics;

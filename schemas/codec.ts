@@ -12,7 +12,12 @@ const MAGIC = Buffer.from([0xc3, 0x01]);
 const HEADER_LENGTH = MAGIC.length + 8;
 const avroDir = join(dirname(fileURLToPath(import.meta.url)), 'avro');
 
-export const CODEC_ERROR_CODES = ['CODEC_NOT_AVRO', 'CODEC_UNKNOWN_SCHEMA', 'CODEC_DECODE_FAILED', 'CODEC_ENCODE_FAILED'] as const;
+export const CODEC_ERROR_CODES = [
+  'CODEC_NOT_AVRO',
+  'CODEC_UNKNOWN_SCHEMA',
+  'CODEC_DECODE_FAILED',
+  'CODEC_ENCODE_FAILED',
+] as const;
 export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number];
 
 /** A message that cannot be read. Never retryable: the same bytes fail the same way. */
@@ -68,9 +73,13 @@ export function createCodec<N extends SchemaName>(name: N): Codec<SchemaTypes[N]
       try {
         body = type.toBuffer(value);
       } catch (err) {
-        throw new CodecError('CODEC_ENCODE_FAILED', `${name}: value does not match the schema: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new CodecError(
+          'CODEC_ENCODE_FAILED',
+          `${name}: value does not match the schema: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
       return Buffer.concat([MAGIC, ownFingerprint, body]);
     },

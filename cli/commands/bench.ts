@@ -21,7 +21,10 @@ export const command: Command = {
     const [name, ...rest] = args;
     const names = name === 'all' ? available() : [name];
     if (!name || names.some((n) => !existsSync(join(benchDir, `${n}.ts`)))) {
-      throw new PixelflowError('BAD_REQUEST', `unknown benchmark '${name ?? ''}'; available: ${available().join(', ')}, all`);
+      throw new PixelflowError(
+        'BAD_REQUEST',
+        `unknown benchmark '${name ?? ''}'; available: ${available().join(', ')}, all`,
+      );
     }
     let failed = 0;
     for (const n of names) {

@@ -7,13 +7,13 @@ import { join, resolve } from 'node:path';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
-import { migrate } from '../../lib/migrations.ts';
-import { quote } from '../../lib/sql.ts';
 import { toMessage } from '../../lib/events.ts';
+import { migrate } from '../../lib/migrations.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
+import { quote } from '../../lib/sql.ts';
 import { parseArgs } from '../args.ts';
-import { buildReport, formatReport } from '../demo/report.ts';
 import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
+import { buildReport, formatReport } from '../demo/report.ts';
 import { uploadFashionMnist } from '../demo/upload.ts';
 import type { Command } from '../main.ts';
 
@@ -29,8 +29,26 @@ interface Plan {
 }
 
 const PLANS: Record<'quick' | 'full', Plan> = {
-  quick: { mode: 'quick', initial: 1500, viaRest: 100, rest: 2500, test: [300, 300, 400], epochs: 4, trainEvery: 1500, timeoutMs: 15 * 60_000 },
-  full: { mode: 'full', initial: 5000, viaRest: 500, rest: 55_000, test: [2000, 4000, 4000], epochs: 12, trainEvery: 5000, timeoutMs: 90 * 60_000 },
+  quick: {
+    mode: 'quick',
+    initial: 1500,
+    viaRest: 100,
+    rest: 2500,
+    test: [300, 300, 400],
+    epochs: 4,
+    trainEvery: 1500,
+    timeoutMs: 15 * 60_000,
+  },
+  full: {
+    mode: 'full',
+    initial: 5000,
+    viaRest: 500,
+    rest: 55_000,
+    test: [2000, 4000, 4000],
+    epochs: 12,
+    trainEvery: 5000,
+    timeoutMs: 90 * 60_000,
+  },
 };
 
 async function freePort(): Promise<number> {
@@ -75,9 +93,13 @@ async function purge(ctx: ServiceContext, registryDir: string) {
   const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${ctx.config.topicPrefix}.`));
   await ctx.kafka.deleteTopics(topics);
   // Deletion is asynchronous in Kafka; recreating a topic that is still being deleted fails.
-  await waitFor('old topics to be deleted', async () => !(await ctx.kafka.listTopics()).some((t) => topics.includes(t)), {
-    timeoutMs: 60_000,
-  });
+  await waitFor(
+    'old topics to be deleted',
+    async () => !(await ctx.kafka.listTopics()).some((t) => topics.includes(t)),
+    {
+      timeoutMs: 60_000,
+    },
+  );
   await ctx.clickhouse.command(`DROP DATABASE IF EXISTS ${ctx.config.clickhouseDatabase}`);
   await ctx.clickhouse.command(`CREATE DATABASE IF NOT EXISTS ${ctx.config.clickhouseDatabase}`);
   rmSync(registryDir, { recursive: true, force: true });
@@ -110,7 +132,9 @@ export const command: Command = {
           `topics ${config.topicPrefix}.* or database ${config.clickhouseDatabase} already hold data; pass --purge to wipe them, or pick an empty namespace`,
         );
       }
-      info(`starting over: removing topics ${config.topicPrefix}.*, database ${config.clickhouseDatabase} and ${config.registryDir}`);
+      info(
+        `starting over: removing topics ${config.topicPrefix}.*, database ${config.clickhouseDatabase} and ${config.registryDir}`,
+      );
       await purge(ctx, config.registryDir);
     }
     await migrate(ctx.clickhouse);
@@ -144,7 +168,10 @@ export const command: Command = {
 
     const ingest = async (split: 'train' | 'test', n: number, label: string) => {
       const offset = split === 'train' ? trainOffset : testOffset;
-      await runCli(['ingest', 'fashion-mnist', '--split', split, '--offset', String(offset), '--limit', String(n)], env);
+      await runCli(
+        ['ingest', 'fashion-mnist', '--split', split, '--offset', String(offset), '--limit', String(n)],
+        env,
+      );
       if (split === 'train') trainOffset += n;
       else testOffset += n;
       sent += n;
@@ -162,11 +189,16 @@ export const command: Command = {
     const waitPredicted = () =>
       waitFor(
         `${testSent} test images predicted`,
-        async () => (await count(ctx, "SELECT count() AS n FROM predictions FINAL WHERE role = 'production' AND origin = 'stream'")) >= testSent,
+        async () =>
+          (await count(
+            ctx,
+            "SELECT count() AS n FROM predictions FINAL WHERE role = 'production' AND origin = 'stream'",
+          )) >= testSent,
         deadline,
       );
     const production = async () => (await registry.aliases()).production ?? null;
-    const runsFinished = () => count(ctx, "SELECT count() AS n FROM training_runs FINAL WHERE status IN ('succeeded', 'failed')");
+    const runsFinished = () =>
+      count(ctx, "SELECT count() AS n FROM training_runs FINAL WHERE status IN ('succeeded', 'failed')");
     const runsRunning = () => count(ctx, "SELECT count() AS n FROM training_runs FINAL WHERE status = 'running'");
     const waitTrainerIdle = async (what: string) => {
       let idleSince = 0;
@@ -200,24 +232,33 @@ export const command: Command = {
       sentViaRest = rest.accepted;
       sentCorrupt = rest.corruptAccepted;
       trainOffset = plan.viaRest;
-      info(`REST: ${rest.accepted} accepted (${rest.corruptAccepted} of them corrupt on purpose), ${rest.refused} refused at the door (${rest.refusedReasons.join(', ')})`);
+      info(
+        `REST: ${rest.accepted} accepted (${rest.corruptAccepted} of them corrupt on purpose), ${rest.refused} refused at the door (${rest.refusedReasons.join(', ')})`,
+      );
       await ingest('train', plan.initial - plan.viaRest, 'importer');
       await waitPreprocessed();
 
       step(2, `the count trigger (every ${plan.trainEvery} labelled images) trains the first model`);
       const firstProduction = await waitFor('a production model', production, deadline);
       info(`${firstProduction} is production`);
-      await waitFor('the serving model', async () => {
-        const res = await fetch(`${baseUrl}/health/ready`);
-        return res.ok;
-      }, deadline);
+      await waitFor(
+        'the serving model',
+        async () => {
+          const res = await fetch(`${baseUrl}/health/ready`);
+          return res.ok;
+        },
+        deadline,
+      );
 
       step(3, `streaming ${plan.test[0]} test images for continuous prediction (labels kept aside for scoring)`);
       await ingest('test', plan.test[0], 'test stream');
       testSent += plan.test[0];
       await waitPredicted();
 
-      step(4, `streaming the other ${plan.rest} training images while ${plan.test[1]} test images keep flowing; retraining fires`);
+      step(
+        4,
+        `streaming the other ${plan.rest} training images while ${plan.test[1]} test images keep flowing; retraining fires`,
+      );
       await Promise.all([ingest('train', plan.rest, 'importer'), ingest('test', plan.test[1], 'test stream')]);
       testSent += plan.test[1];
       await waitPreprocessed();
@@ -242,11 +283,15 @@ export const command: Command = {
       await waitTrainerIdle('the trainer to settle');
       const finalProduction = await production();
       info(`production is now ${finalProduction}`);
-      await waitFor(`the service to serve ${finalProduction}`, async () => {
-        const res = await fetch(`${baseUrl}/v1/models`);
-        const body = (await res.json()) as { loaded?: { production?: string } };
-        return body.loaded?.production === finalProduction;
-      }, deadline);
+      await waitFor(
+        `the service to serve ${finalProduction}`,
+        async () => {
+          const res = await fetch(`${baseUrl}/v1/models`);
+          const body = (await res.json()) as { loaded?: { production?: string } };
+          return body.loaded?.production === finalProduction;
+        },
+        deadline,
+      );
       await ingest('test', plan.test[2], 'test stream');
       testSent += plan.test[2];
       await waitPreprocessed();

@@ -16,11 +16,18 @@ export interface ServiceProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export function spawnService(name: string, args: string[], opts: { env: NodeJS.ProcessEnv; logDir: string }): ServiceProcess {
+export function spawnService(
+  name: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; logDir: string },
+): ServiceProcess {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = join(opts.logDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -46,7 +53,11 @@ export function spawnService(name: string, args: string[], opts: { env: NodeJS.P
 }
 
 /** Runs a CLI command to completion; rejects with the tail of its output if it fails. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { onLine?: (line: string) => void } = {}): Promise<void> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { onLine?: (line: string) => void } = {},
+): Promise<void> {
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const onData = (chunk: Buffer) => {
@@ -58,7 +69,10 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { onL
   child.stderr.on('data', onData);
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   if (code !== 0) {
-    throw new PixelflowError('INTERNAL', `pixelflow ${args.join(' ')} exited with ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
+    throw new PixelflowError(
+      'INTERNAL',
+      `pixelflow ${args.join(' ')} exited with ${code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
 }
 
@@ -73,7 +87,8 @@ export async function waitFor<T>(
     if (opts.signal?.aborted) throw new PixelflowError('ABORTED', `aborted while waiting for ${what}`);
     for (const s of opts.services ?? []) {
       const code = await Promise.race([s.exited, Promise.resolve('running' as const)]);
-      if (code !== 'running') throw new PixelflowError('INTERNAL', `${s.name} exited (${code}) while waiting for ${what}; see ${s.logFile}`);
+      if (code !== 'running')
+        throw new PixelflowError('INTERNAL', `${s.name} exited (${code}) while waiting for ${what}; see ${s.logFile}`);
     }
     try {
       const v = await probe();
@@ -82,7 +97,10 @@ export async function waitFor<T>(
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new PixelflowError('INTERNAL', `timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${what}${lastErr ? ` (${(lastErr as Error).message})` : ''}`);
+      throw new PixelflowError(
+        'INTERNAL',
+        `timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${what}${lastErr ? ` (${(lastErr as Error).message})` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
   }

@@ -5,7 +5,14 @@ import type { ClickHouseAdapter } from '../../lib/clickhouse.ts';
 export interface DemoReport {
   mode: 'quick' | 'full';
   wall_seconds: number;
-  images: { sent: number; sent_via_rest: number; sent_corrupt: number; preprocessed: number; rejected: number; accounted_for: boolean };
+  images: {
+    sent: number;
+    sent_via_rest: number;
+    sent_corrupt: number;
+    preprocessed: number;
+    rejected: number;
+    accounted_for: boolean;
+  };
   rejected_by_reason: Record<string, number>;
   training_runs: Array<{
     run_id: string;
@@ -21,11 +28,21 @@ export interface DemoReport {
     duration_s: number;
   }>;
   models: { count: number; production: string | null; first_production: string | null };
-  live_accuracy: Array<{ model_version: string; predictions: number; accuracy: number; first_at: string; last_at: string }>;
+  live_accuracy: Array<{
+    model_version: string;
+    predictions: number;
+    accuracy: number;
+    first_at: string;
+    last_at: string;
+  }>;
   live_accuracy_over_time: Array<{ minute: string; model_version: string; predictions: number; accuracy: number }>;
   predictions: { production: number; candidate_shadow: number; test_images_sent: number };
   throughput_per_second: { ingest: number; preprocess: number; predict: number };
-  latency_ms: { upload_to_prediction: { p50: number; p90: number; p99: number }; preprocess_per_image: { p50: number; p99: number }; inference_batch: { p50: number; p99: number } };
+  latency_ms: {
+    upload_to_prediction: { p50: number; p90: number; p99: number };
+    preprocess_per_image: { p50: number; p99: number };
+    inference_batch: { p50: number; p99: number };
+  };
   final_model: { version: string | null; test_accuracy: number | null };
   next: Record<string, string>;
 }
@@ -34,9 +51,22 @@ const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 export async function buildReport(
   ch: ClickHouseAdapter,
-  facts: { mode: 'quick' | 'full'; startedAt: number; sent: number; sentViaRest: number; sentCorrupt: number; testImagesSent: number; firstProduction: string | null; production: string | null; baseUrl: string; prometheusUrl: string },
+  facts: {
+    mode: 'quick' | 'full';
+    startedAt: number;
+    sent: number;
+    sentViaRest: number;
+    sentCorrupt: number;
+    testImagesSent: number;
+    firstProduction: string | null;
+    production: string | null;
+    baseUrl: string;
+    prometheusUrl: string;
+  },
 ): Promise<DemoReport> {
-  const [img] = await ch.query<{ n: string; p: string }>('SELECT count() AS n, quantile(0.5)(processing_ms) AS p FROM images FINAL');
+  const [img] = await ch.query<{ n: string; p: string }>(
+    'SELECT count() AS n, quantile(0.5)(processing_ms) AS p FROM images FINAL',
+  );
   const [pq] = await ch.query<{ p99: string }>('SELECT quantile(0.99)(processing_ms) AS p99 FROM images FINAL');
   const rejections = await ch.query<{ reason_code: string; n: string }>(
     "SELECT reason_code, count() AS n FROM rejections FINAL WHERE stage = 'preprocess' GROUP BY reason_code ORDER BY reason_code",
@@ -51,7 +81,15 @@ export async function buildReport(
   const overTime = await ch.query<{ minute: string; model_version: string; n: string; acc: string }>(
     "SELECT toString(toStartOfMinute(predicted_at)) AS minute, model_version, count() AS n, avg(correct) AS acc FROM predictions FINAL WHERE role = 'production' AND has_label = 1 GROUP BY minute, model_version ORDER BY minute, model_version",
   );
-  const [pred] = await ch.query<{ prod: string; cand: string; p50: string; p90: string; p99: string; i50: string; i99: string }>(
+  const [pred] = await ch.query<{
+    prod: string;
+    cand: string;
+    p50: string;
+    p90: string;
+    p99: string;
+    i50: string;
+    i99: string;
+  }>(
     "SELECT countIf(role = 'production') AS prod, countIf(role = 'candidate') AS cand, " +
       "quantileIf(0.5)(latency_ms, role = 'production' AND origin = 'stream') AS p50, quantileIf(0.9)(latency_ms, role = 'production' AND origin = 'stream') AS p90, quantileIf(0.99)(latency_ms, role = 'production' AND origin = 'stream') AS p99, " +
       "quantileIf(0.5)(inference_ms, role = 'production') AS i50, quantileIf(0.99)(inference_ms, role = 'production') AS i99 FROM predictions FINAL",
@@ -91,7 +129,11 @@ export async function buildReport(
       test_samples: num(r.test_samples),
       duration_s: Math.round(num(r.duration_ms) / 100) / 10,
     })),
-    models: { count: new Set(runs.map((r) => String(r.model_version)).filter(Boolean)).size, production: facts.production, first_production: facts.firstProduction },
+    models: {
+      count: new Set(runs.map((r) => String(r.model_version)).filter(Boolean)).size,
+      production: facts.production,
+      first_production: facts.firstProduction,
+    },
     live_accuracy: live.map((r) => ({
       model_version: r.model_version,
       predictions: num(r.n),
@@ -99,19 +141,35 @@ export async function buildReport(
       first_at: new Date(num(r.t0)).toISOString(),
       last_at: new Date(num(r.t1)).toISOString(),
     })),
-    live_accuracy_over_time: overTime.map((r) => ({ minute: r.minute, model_version: r.model_version, predictions: num(r.n), accuracy: round(num(r.acc)) })),
-    predictions: { production: num(pred.prod), candidate_shadow: num(pred.cand), test_images_sent: facts.testImagesSent },
+    live_accuracy_over_time: overTime.map((r) => ({
+      minute: r.minute,
+      model_version: r.model_version,
+      predictions: num(r.n),
+      accuracy: round(num(r.acc)),
+    })),
+    predictions: {
+      production: num(pred.prod),
+      candidate_shadow: num(pred.cand),
+      test_images_sent: facts.testImagesSent,
+    },
     throughput_per_second: {
       ingest: await peak('images', 'ingested_at_ms'),
       preprocess: await peak('images', 'preprocessed_at_ms'),
       predict: await peak('predictions', 'predicted_at_ms', "role = 'production'"),
     },
     latency_ms: {
-      upload_to_prediction: { p50: round(num(pred.p50), 1), p90: round(num(pred.p90), 1), p99: round(num(pred.p99), 1) },
+      upload_to_prediction: {
+        p50: round(num(pred.p50), 1),
+        p90: round(num(pred.p90), 1),
+        p99: round(num(pred.p99), 1),
+      },
       preprocess_per_image: { p50: round(num(img.p), 2), p99: round(num(pq.p99), 2) },
       inference_batch: { p50: round(num(pred.i50), 2), p99: round(num(pred.i99), 2) },
     },
-    final_model: { version: last ? String(last.model_version) : null, test_accuracy: last ? round(num(last.test_accuracy)) : null },
+    final_model: {
+      version: last ? String(last.model_version) : null,
+      test_accuracy: last ? round(num(last.test_accuracy)) : null,
+    },
     next: {
       web_page: `${facts.baseUrl}/`,
       swagger: `${facts.baseUrl}/docs`,
@@ -132,7 +190,11 @@ export function formatReport(r: DemoReport): string {
     `images   sent ${r.images.sent} (${r.images.sent_via_rest} via REST, ${r.images.sent_corrupt} corrupt on purpose)  preprocessed ${r.images.preprocessed}  rejected ${r.images.rejected}  ${r.images.accounted_for ? 'all accounted for' : 'NOT all accounted for'}`,
   );
   if (Object.keys(r.rejected_by_reason).length) {
-    lines.push(`rejected ${Object.entries(r.rejected_by_reason).map(([k, v]) => `${k}=${v}`).join('  ')}`);
+    lines.push(
+      `rejected ${Object.entries(r.rejected_by_reason)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('  ')}`,
+    );
   }
   lines.push('', 'training runs');
   lines.push('  version  trigger    status     samples epochs  val acc  test acc  promoted  seconds');
@@ -142,7 +204,8 @@ export function formatReport(r: DemoReport): string {
     );
   }
   lines.push('', 'live accuracy (production predictions with a known label)');
-  for (const l of r.live_accuracy) lines.push(`  ${l.model_version.padEnd(8)} ${pct(l.accuracy).padStart(6)}  over ${l.predictions} predictions`);
+  for (const l of r.live_accuracy)
+    lines.push(`  ${l.model_version.padEnd(8)} ${pct(l.accuracy).padStart(6)}  over ${l.predictions} predictions`);
   lines.push(
     '',
     `predictions  ${r.predictions.production} production (${r.predictions.test_images_sent} test images sent), ${r.predictions.candidate_shadow} shadow`,

@@ -7,7 +7,7 @@
 // Usage: node infra/tensorflow/setup-native.mjs [--gpu] [--force]
 // Env:   PIXELFLOW_CACHE_DIR (default ~/.cache/pixelflow), PIXELFLOW_TF_WHEEL_VERSION (default 2.21.0)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,12 +124,17 @@ function build() {
 
 function localNodeDir() {
   const candidates = [resolve(process.execPath, '..', '..'), '/usr', '/usr/local'];
-  return candidates.find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi')));
+  return candidates.find(
+    (d) =>
+      existsSync(join(d, 'include', 'node', 'node_api.h')) && existsSync(join(d, 'include', 'node', 'common.gypi')),
+  );
 }
 
 function main() {
   if (!existsSync(pkgDir)) {
-    throw new Error(`@tensorflow/${pkgName} is not installed; run npm install first${gpu ? ' (npm install --no-save @tensorflow/tfjs-node-gpu)' : ''}`);
+    throw new Error(
+      `@tensorflow/${pkgName} is not installed; run npm install first${gpu ? ' (npm install --no-save @tensorflow/tfjs-node-gpu)' : ''}`,
+    );
   }
   if (!force && existsSync(marker) && readFileSync(marker, 'utf8') === tfVersion && addonBuilt()) {
     return log(`native ${pkgName} already built against TensorFlow ${tfVersion}`);

@@ -37,7 +37,10 @@ afterAll(async () => {
 
 describe('npm run demo -- --quick', () => {
   it('runs the pipeline end to end and reports what the README promises', async () => {
-    const child = spawn(process.execPath, [cli, 'demo', '--quick', '--report', reportFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'demo', '--quick', '--report', reportFile], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;

@@ -39,7 +39,10 @@ export async function createTestContext(service = 'test', overrides: Partial<Con
 }
 
 /** Polls fn until it returns a truthy value or the time runs out (then throws with the last value). */
-export async function eventually<T>(fn: () => Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let last: T | undefined;
   let lastErr: unknown;

@@ -13,7 +13,12 @@ export async function resolveServices(): Promise<{ endpoints: ServiceEndpoints; 
   const { KAFKA_BROKERS, CLICKHOUSE_URL, PROMETHEUS_URL } = process.env;
   if (KAFKA_BROKERS && CLICKHOUSE_URL && PROMETHEUS_URL) {
     return {
-      endpoints: { kafkaBrokers: KAFKA_BROKERS, clickhouseUrl: CLICKHOUSE_URL, prometheusUrl: PROMETHEUS_URL, via: 'env' },
+      endpoints: {
+        kafkaBrokers: KAFKA_BROKERS,
+        clickhouseUrl: CLICKHOUSE_URL,
+        prometheusUrl: PROMETHEUS_URL,
+        via: 'env',
+      },
     };
   }
   const containers = await tryTestcontainers();

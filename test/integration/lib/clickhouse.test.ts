@@ -8,7 +8,9 @@ const ctx = await createTestContext('clickhouse-smoke');
 
 describe('clickhouse adapter', () => {
   it('applies every migration once', async () => {
-    const rows = await ctx.clickhouse.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const rows = await ctx.clickhouse.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
     expect(rows.map((r) => Number(r.version))).toEqual(loadMigrations().map((m) => m.version));
     expect(await migrate(ctx.clickhouse)).toEqual([]);
   });
@@ -36,7 +38,9 @@ describe('clickhouse adapter', () => {
     await ctx.clickhouse.insert('predictions', [row]);
     const [final] = await ctx.clickhouse.query<{ n: string }>('SELECT count() AS n FROM predictions FINAL');
     expect(Number(final.n)).toBe(1);
-    const [hit] = await ctx.clickhouse.query<{ top_k_labels: string[] }>(sql`SELECT top_k_labels FROM predictions FINAL WHERE id = ${'img-1'}`);
+    const [hit] = await ctx.clickhouse.query<{ top_k_labels: string[] }>(
+      sql`SELECT top_k_labels FROM predictions FINAL WHERE id = ${'img-1'}`,
+    );
     expect(hit.top_k_labels).toEqual(['Bag', 'Coat']);
   });
 
@@ -44,14 +48,20 @@ describe('clickhouse adapter', () => {
     const nasty = "x'); DROP TABLE predictions; -- \\' \u0000 ☃";
     const rows = await ctx.clickhouse.query<{ s: string }>(sql`SELECT ${nasty} AS s`);
     expect(rows[0].s).toBe(nasty);
-    const [count] = await ctx.clickhouse.query<{ n: string }>('SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = \'predictions\'');
+    const [count] = await ctx.clickhouse.query<{ n: string }>(
+      "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'predictions'",
+    );
     expect(Number(count.n)).toBe(1);
   });
 
   it('refuses writes in read-only mode with a coded error', async () => {
-    await expect(ctx.clickhouse.query("INSERT INTO predictions (id) VALUES ('x')", { readonly: true })).rejects.toMatchObject({
+    await expect(
+      ctx.clickhouse.query("INSERT INTO predictions (id) VALUES ('x')", { readonly: true }),
+    ).rejects.toMatchObject({
       code: expect.stringMatching(/CLICKHOUSE_READONLY|CLICKHOUSE_QUERY_FAILED/),
     });
-    await expect(ctx.clickhouse.query('DROP TABLE predictions', { readonly: true })).rejects.toMatchObject({ code: 'CLICKHOUSE_READONLY' });
+    await expect(ctx.clickhouse.query('DROP TABLE predictions', { readonly: true })).rejects.toMatchObject({
+      code: 'CLICKHOUSE_READONLY',
+    });
   });
 });

@@ -56,7 +56,11 @@ describe('kafka adapter', () => {
     expect(await ctx.kafka.groupLag(groupId, topic)).toBe(1);
 
     const redelivered: IncomingMessage[] = [];
-    const healthy = ctx.kafka.runConsumer({ groupId, topics: [topic], handleBatch: async (m) => void redelivered.push(...m) });
+    const healthy = ctx.kafka.runConsumer({
+      groupId,
+      topics: [topic],
+      handleBatch: async (m) => void redelivered.push(...m),
+    });
     await eventually(async () => redelivered.some((m) => m.key === 'again'), { what: 'redelivery' });
     await healthy.close();
   });
@@ -68,7 +72,12 @@ describe('kafka adapter', () => {
     const t0 = Date.now() - 60_000;
     await producer.send(
       topic,
-      Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(String(i)), timestamp: t0 + i * 1000, partition: 0 })),
+      Array.from({ length: 10 }, (_, i) => ({
+        key: `k${i}`,
+        value: Buffer.from(String(i)),
+        timestamp: t0 + i * 1000,
+        partition: 0,
+      })),
     );
     const [{ offset }] = await ctx.kafka.offsetsForTime(topic, t0 + 3500);
     expect(offset).toBe(4);

@@ -64,7 +64,9 @@ describe('preprocess worker metrics', () => {
       intervalMs: 1000,
       what: 'Prometheus to see 20 images out',
     });
-    expect(await promValue(`sum(pixelflow_preprocess_images_rejected_total{service="${target}",reason="TRUNCATED_IMAGE"})`)).toBe(1);
+    expect(
+      await promValue(`sum(pixelflow_preprocess_images_rejected_total{service="${target}",reason="TRUNCATED_IMAGE"})`),
+    ).toBe(1);
     expect(await promValue(`pixelflow_preprocess_image_seconds_count{service="${target}",path="png-fast"}`)).toBe(20);
     await eventually(async () => (await promValue(`pixelflow_preprocess_consumer_lag${sel}`)) === 0, {
       timeoutMs: 30_000,

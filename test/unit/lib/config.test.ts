@@ -18,7 +18,11 @@ describe('config', () => {
     ['KAFKA_BROKERS', 'no-port', /KAFKA_BROKERS: expected a comma-separated list of host:port/],
     ['CLICKHOUSE_URL', 'ftp://x', /CLICKHOUSE_URL: expected an http\(s\) URL/],
     ['CLICKHOUSE_DATABASE', 'a;drop', /CLICKHOUSE_DATABASE/],
-    ['PIXELFLOW_TF_BACKEND', 'tpu', /PIXELFLOW_TF_BACKEND: expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu/],
+    [
+      'PIXELFLOW_TF_BACKEND',
+      'tpu',
+      /PIXELFLOW_TF_BACKEND: expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu/,
+    ],
     ['PIXELFLOW_SHADOW', 'maybe', /PIXELFLOW_SHADOW: expected true or false/],
   ])('loadConfig fails fast naming %s when it is %s', (name, value, message) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
 import { readImageHeader, sniffImage } from '../../../lib/image-sniff.ts';
 import { diagnoseStructure } from '../../../lib/image-structure.ts';
 import {
@@ -58,12 +58,18 @@ describe('readImageHeader', () => {
     ['webp', () => makeWebp(31, 17), 3],
     ['gif', () => makeGif(31, 17), 3],
     ['tiff', () => makeTiff(31, 17), 3],
-  ])('readImageHeader reads %s dimensions without decoding when the header is intact', async (format, make, channels) => {
-    expect(readImageHeader(await make(), format)).toEqual({ width: 31, height: 17, channels });
-  });
+  ])(
+    'readImageHeader reads %s dimensions without decoding when the header is intact',
+    async (format, make, channels) => {
+      expect(readImageHeader(await make(), format)).toEqual({ width: 31, height: 17, channels });
+    },
+  );
 
   it('readImageHeader reads a bomb header without allocating its pixels', () => {
-    expect(readImageHeader(makeDimensionBombPng(60_000, 50_000), 'png')).toMatchObject({ width: 60_000, height: 50_000 });
+    expect(readImageHeader(makeDimensionBombPng(60_000, 50_000), 'png')).toMatchObject({
+      width: 60_000,
+      height: 50_000,
+    });
   });
 
   it('readImageHeader gives undefined when a WebP bitstream signature is missing', async () => {
@@ -80,13 +86,19 @@ describe('diagnoseStructure', () => {
     tiff: () => makeTiff(48, 40),
   } as const;
 
-  it.each(Object.keys(makers) as Array<keyof typeof makers>)('diagnoseStructure calls a whole %s intact', async (format) => {
-    expect(diagnoseStructure(await makers[format](), format)).toBe('intact');
-  });
+  it.each(Object.keys(makers) as Array<keyof typeof makers>)(
+    'diagnoseStructure calls a whole %s intact',
+    async (format) => {
+      expect(diagnoseStructure(await makers[format](), format)).toBe('intact');
+    },
+  );
 
-  it.each(Object.keys(makers) as Array<keyof typeof makers>)('diagnoseStructure calls a %s cut at 60%% truncated', async (format) => {
-    expect(diagnoseStructure(truncate(await makers[format](), 0.6), format)).toBe('truncated');
-  });
+  it.each(Object.keys(makers) as Array<keyof typeof makers>)(
+    'diagnoseStructure calls a %s cut at 60%% truncated',
+    async (format) => {
+      expect(diagnoseStructure(truncate(await makers[format](), 0.6), format)).toBe('truncated');
+    },
+  );
 
   it.each([
     ['png', 40],
@@ -99,7 +111,9 @@ describe('diagnoseStructure', () => {
   });
 
   it('diagnoseStructure walks a progressive JPEG with several scans to its end', async () => {
-    const progressive = await sharp(await makePng(64, 64)).jpeg({ progressive: true }).toBuffer();
+    const progressive = await sharp(await makePng(64, 64))
+      .jpeg({ progressive: true })
+      .toBuffer();
     expect(diagnoseStructure(progressive, 'jpeg')).toBe('intact');
     expect(diagnoseStructure(truncate(progressive, 0.8), 'jpeg')).toBe('truncated');
   });

@@ -3,7 +3,7 @@ import { ident, quote, quoteString, raw, sql } from '../../../lib/sql.ts';
 
 describe('sql formatting', () => {
   it.each([
-    ["plain", 'abc', "'abc'"],
+    ['plain', 'abc', "'abc'"],
     ['quote', "O'Brien", "'O\\'Brien'"],
     ['backslash', 'a\\b', "'a\\\\b'"],
     ['backslash before quote', "\\'; DROP TABLE x; --", "'\\\\\\'; DROP TABLE x; --'"],

@@ -31,7 +31,16 @@ const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     scale: Math.fround(1 / 255),
     bias: 0,
     data: Buffer.alloc(784, 7),
-    quality: { source_width: 28, source_height: 28, source_channels: 1, source_format: 'png', source_bytes: 300, mean: 0.5, std: 0.25, blank: false },
+    quality: {
+      source_width: 28,
+      source_height: 28,
+      source_channels: 1,
+      source_format: 'png',
+      source_bytes: 300,
+      mean: 0.5,
+      std: 0.25,
+      blank: false,
+    },
     ingested_at: now,
     preprocessed_at: now + 5,
     attributes: {},
@@ -52,7 +61,10 @@ const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     id: randomUUID(),
     model_version: 'v0003',
     role: 'production',
-    top_k: [{ label: 'Sneaker', p: 0.75 }, { label: 'Sandal', p: 0.125 }],
+    top_k: [
+      { label: 'Sneaker', p: 0.75 },
+      { label: 'Sandal', p: 0.125 },
+    ],
     latency_ms: 12.5,
     inference_ms: 3.25,
     predicted_at: now,
@@ -105,17 +117,33 @@ describe('codec', () => {
   it('decodes an older writer schema with the newer reader, filling defaults', () => {
     // An earlier ImageRaw without dataset/split/label/attributes.
     const old = loadSchema('image-raw.v1') as { fields: Array<{ name: string }> };
-    const olderSchema = { ...old, fields: old.fields.filter((f) => !['dataset', 'split', 'label', 'attributes'].includes(f.name)) };
+    const olderSchema = {
+      ...old,
+      fields: old.fields.filter((f) => !['dataset', 'split', 'label', 'attributes'].includes(f.name)),
+    };
     const reader = createCodec('image-raw.v1');
     const fp = reader.addWriterSchema(olderSchema as never);
     expect(fp).not.toBe(reader.fingerprint);
     // Encode with the old schema by hand: header + body.
     const avsc = createRequire(import.meta.url)('avsc') as typeof import('avsc');
     const oldType = avsc.Type.forSchema(olderSchema as never, { wrapUnions: 'auto' });
-    const body = oldType.toBuffer({ id: 'abc', source: 'dir', content_type: 'image/png', bytes: Buffer.from([1, 2]), ingested_at: now });
+    const body = oldType.toBuffer({
+      id: 'abc',
+      source: 'dir',
+      content_type: 'image/png',
+      bytes: Buffer.from([1, 2]),
+      ingested_at: now,
+    });
     const msg = Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.from(fp, 'hex'), body]);
     const decoded = reader.decode(msg) as ImageRaw;
-    expect(decoded).toMatchObject({ id: 'abc', source: 'dir', dataset: null, split: null, label: null, attributes: {} });
+    expect(decoded).toMatchObject({
+      id: 'abc',
+      source: 'dir',
+      dataset: null,
+      split: null,
+      label: null,
+      attributes: {},
+    });
     expect(decoded.bytes).toEqual(Buffer.from([1, 2]));
   });
 
@@ -123,7 +151,11 @@ describe('codec', () => {
     ['empty', Buffer.alloc(0), 'CODEC_NOT_AVRO'],
     ['null', null, 'CODEC_NOT_AVRO'],
     ['garbage', Buffer.from('definitely not avro at all'), 'CODEC_NOT_AVRO'],
-    ['unknown fingerprint', Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.alloc(8, 0xab), Buffer.from([2, 0x61])]), 'CODEC_UNKNOWN_SCHEMA'],
+    [
+      'unknown fingerprint',
+      Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.alloc(8, 0xab), Buffer.from([2, 0x61])]),
+      'CODEC_UNKNOWN_SCHEMA',
+    ],
   ])('decode rejects %s input with a coded error', (_what, input, code) => {
     const codec = createCodec('image-raw.v1');
     let caught: unknown;
@@ -140,7 +172,9 @@ describe('codec', () => {
   it('decode rejects a truncated body with CODEC_DECODE_FAILED', () => {
     const codec = createCodec('image-raw.v1');
     const full = codec.encode(SAMPLES['image-raw.v1']);
-    expect(() => codec.decode(full.subarray(0, full.length - 3))).toThrow(expect.objectContaining({ code: 'CODEC_DECODE_FAILED' }));
+    expect(() => codec.decode(full.subarray(0, full.length - 3))).toThrow(
+      expect.objectContaining({ code: 'CODEC_DECODE_FAILED' }),
+    );
   });
 
   it('encode rejects a value that does not match the schema', () => {
