@@ -1,0 +1,397 @@
+// bench/inference: the inference service beside its anchors, in one run.
+//   raw     — tfjs small CNN: predict() (chunks of 32) vs predict({batchSize}) vs predictOnBatch vs execute
+//   keras   — Keras predict_on_batch on the same model and batch sizes (bench/keras venv); tfjs ÷ Keras
+//   threads — (full run) predictOnBatch in child processes with other intra-/inter-op thread counts
+//   stream  — predictions/s of the streaming consumer (Kafka → batcher → predictions topic +
+//             ClickHouse → commit) vs raw predictOnBatch at the same batch size; goal ≥ 0.8×
+//   rest    — POST /v1/predict p50/p99 at fixed rates (autocannon) against `pixelflow serve --no-stream`;
+//             goal p99 ≤ 20 ms at 200 req/s
+//   tensors — tf.memory().numTensors over 100k predictions through the batcher: must stay flat
+//
+//   npx tsx bench/inference.ts [--quick] [--sections raw,keras,threads,stream,rest,tensors]
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createModelStore } from '../inference/model-store.ts';
+import { createPredictor, type PredictInput, type PredictOutput } from '../inference/predictor.ts';
+import { createInferenceService } from '../inference/service.ts';
+import { loadConfig } from '../lib/config.ts';
+import { toMessage } from '../lib/events.ts';
+import { createMicroBatcher } from '../lib/micro-batcher.ts';
+import { createSmallCnn } from '../lib/models.ts';
+import { initTensorflow, type TfRuntime } from '../lib/tf-backend.ts';
+import {
+  BENCH_DIR,
+  formatStats,
+  machineInfo,
+  measureThroughput,
+  parseBenchArgs,
+  printTable,
+  ratio,
+  type Stats,
+  summarize,
+  writeResults,
+} from './harness.ts';
+import { benchContext, benchRegistry, dropContext, event, SPEC } from './inference-fixtures.ts';
+import { benchRest } from './inference-rest.ts';
+
+type Tensor = import('@tensorflow/tfjs').Tensor;
+const args = parseBenchArgs();
+const quick = args.quick;
+const SECTIONS = (args.value('sections') ?? 'raw,keras,threads,stream,rest,tensors').split(',');
+const want = (s: string) => SECTIONS.includes(s) && !(quick && s === 'threads');
+const results: Record<string, unknown> = { machine: machineInfo(), quick };
+
+// ---- raw tfjs and its API variants ------------------------------------------------------------
+type Variant = 'predict()' | 'predict(batchSize=n)' | 'predictOnBatch' | 'execute';
+
+async function rawThroughput(rt: TfRuntime, batches: number[], samples: number, variants: Variant[]) {
+  const { tf } = rt;
+  const model = createSmallCnn(tf, { seed: 42 });
+  const out: Record<string, Record<string, { perSecond: Stats; perCpuSecond: Stats }>> = {};
+  for (const n of batches) {
+    const x = tf.randomUniform([n, SPEC.height, SPEC.width, SPEC.channels]);
+    const call: Record<Variant, () => Tensor> = {
+      'predict()': () => model.predict(x) as Tensor,
+      'predict(batchSize=n)': () => model.predict(x, { batchSize: n }) as Tensor,
+      predictOnBatch: () => model.predictOnBatch(x) as Tensor,
+      execute: () => model.execute(x, model.outputs[0].name) as Tensor,
+    };
+    // Small batches are slow per sample: cap their iterations so every size takes similar time.
+    const iters = Math.max(3, Math.round(Math.min(samples, n * 128) / n));
+    out[n] = {};
+    for (const v of variants) {
+      out[n][v] = await measureThroughput({
+        items: n * iters,
+        warmup: 1,
+        repeats: 3,
+        run: async () => {
+          for (let i = 0; i < iters; i++) {
+            const y = call[v]();
+            await y.data();
+            y.dispose();
+          }
+        },
+      });
+    }
+    x.dispose();
+  }
+  model.dispose();
+  return out;
+}
+
+function kerasPython(): string | undefined {
+  const python = join(
+    process.env.PIXELFLOW_CACHE_DIR ?? join(homedir(), '.cache', 'pixelflow'),
+    'keras-venv',
+    'bin',
+    'python',
+  );
+  if (existsSync(python)) return python;
+  const setup = spawnSync('bash', [join(BENCH_DIR, 'keras', 'setup.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return setup.status === 0 && existsSync(python) ? python : undefined;
+}
+
+function kerasThroughput(python: string, batches: number[], samples: number) {
+  const res = spawnSync(
+    python,
+    [
+      join(BENCH_DIR, 'keras', 'predict_bench.py'),
+      '--batches',
+      batches.join(','),
+      '--samples',
+      String(samples),
+      '--repeats',
+      '3',
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? '' },
+    },
+  );
+  if (res.status !== 0) throw new Error(`keras bench failed: ${res.stderr.slice(-2000)}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+    tensorflow: string;
+    intra_op_threads: unknown;
+    inter_op_threads: unknown;
+    samples_per_s: Record<string, { median: number; min: number; max: number; runs: number[]; per_cpu_second: number }>;
+  };
+}
+
+async function rawAndKeras(rt: TfRuntime) {
+  const batches = quick ? [1, 64, 256] : [1, 64, 256, 1024];
+  const samples = quick ? 1024 : 2048;
+  const variants: Variant[] = ['predict()', 'predict(batchSize=n)', 'predictOnBatch', 'execute'];
+  const before = await rawThroughput(rt, batches, samples, variants);
+  results.raw = before;
+  const rows = batches.flatMap((n) =>
+    variants.map((v) => [String(n), v, formatStats(before[n][v].perSecond), formatStats(before[n][v].perCpuSecond)]),
+  );
+  printTable(`raw tfjs small CNN (${rt.describe()})`, ['batch', 'call', 'samples/s', 'per CPU-second'], rows);
+  if (!want('keras')) return;
+  const python = kerasPython();
+  if (!python) {
+    console.log('\nkeras: venv missing and bench/keras/setup.sh failed; skipped');
+    return;
+  }
+  const keras = kerasThroughput(python, batches, samples);
+  // tfjs again after Keras, so both sides saw the same stretch of machine load.
+  const after = await rawThroughput(rt, batches, samples, ['predictOnBatch']);
+  results.keras = keras;
+  const krows = batches.map((n) => {
+    const k = keras.samples_per_s[String(n)];
+    const tfjs = summarize([...before[n].predictOnBatch.perSecond.runs, ...after[n].predictOnBatch.perSecond.runs]);
+    const tfjsCpu = summarize([
+      ...before[n].predictOnBatch.perCpuSecond.runs,
+      ...after[n].predictOnBatch.perCpuSecond.runs,
+    ]);
+    // The call that did best per CPU-second at this size (predict() chunks into 32s, which pays off
+    // for very large batches), as a second line of evidence beside predictOnBatch.
+    const best = variants.reduce((a, v) =>
+      before[n][v].perCpuSecond.median > before[n][a].perCpuSecond.median ? v : a,
+    );
+    const bestCpu = before[n][best].perCpuSecond.median;
+    (results.keras as Record<string, unknown>)[`ratio_${n}`] = {
+      wall: tfjs.median / k.median,
+      cpu: tfjsCpu.median / k.per_cpu_second,
+      best: { call: best, cpu: bestCpu / k.per_cpu_second },
+    };
+    return [
+      String(n),
+      formatStats(tfjs),
+      formatStats(k),
+      ratio(tfjs.median, k.median),
+      ratio(tfjsCpu.median, k.per_cpu_second),
+      `${best}: ${ratio(bestCpu, k.per_cpu_second)}`,
+    ];
+  });
+  printTable(
+    `tfjs predictOnBatch vs Keras predict_on_batch (TF ${keras.tensorflow}; Keras threads intra ${keras.intra_op_threads}, inter ${keras.inter_op_threads}) — goal ≥ 1.0×`,
+    ['batch', 'tfjs samples/s', 'keras samples/s', 'ratio', 'ratio per CPU-s', 'best tfjs call per CPU-s'],
+    krows,
+  );
+}
+
+// ---- thread settings, each in its own process (libtensorflow reads them once) -------------------
+async function childRaw(): Promise<void> {
+  const rt = await initTensorflow({ log: () => {} });
+  const out = await rawThroughput(rt, [1, 64, 256], 1024, ['predictOnBatch']);
+  console.log(JSON.stringify({ describe: rt.describe(), out }));
+}
+
+function threads() {
+  const settings = [
+    { intra: 2, inter: 1 },
+    { intra: 1, inter: 1 },
+    { intra: 2, inter: 2 },
+    { intra: 4, inter: 1 },
+  ];
+  const rows: string[][] = [];
+  const out: unknown[] = [];
+  for (const s of settings) {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'inference.ts'), '--child-raw'], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_NUM_INTRAOP_THREADS: String(s.intra), TF_NUM_INTEROP_THREADS: String(s.inter) },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (res.status !== 0) throw new Error(`threads child failed: ${res.stderr.slice(-1000)}`);
+    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+      out: Record<string, { predictOnBatch: { perSecond: Stats } }>;
+    };
+    out.push({ ...s, ...r });
+    rows.push([`${s.intra} / ${s.inter}`, ...[1, 64, 256].map((n) => formatStats(r.out[n].predictOnBatch.perSecond))]);
+  }
+  results.threads = out;
+  printTable(
+    'predictOnBatch samples/s by native thread setting (intra-op / inter-op)',
+    ['threads', 'batch 1', 'batch 64', 'batch 256'],
+    rows,
+  );
+}
+
+// ---- streaming vs raw ---------------------------------------------------------------------------
+async function rawAtBatch(rt: TfRuntime, n: number, total: number): Promise<{ wall: number; cpu: number }> {
+  const { tf } = rt;
+  const model = createSmallCnn(tf, { seed: 42 });
+  const x = tf.randomUniform([n, SPEC.height, SPEC.width, SPEC.channels]);
+  const once = async () => {
+    const y = model.predictOnBatch(x) as Tensor;
+    await y.data();
+    y.dispose();
+  };
+  await once();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < total / n; i++) await once();
+  const wall = total / ((performance.now() - t0) / 1000);
+  const used = process.cpuUsage(cpu0);
+  x.dispose();
+  model.dispose();
+  return { wall, cpu: total / ((used.user + used.system) / 1e6) };
+}
+
+async function stream(rt: TfRuntime) {
+  const total = quick ? 3000 : 12_000;
+  const { registry, dir } = await benchRegistry(rt);
+  const streamRuns: number[] = [];
+  const rawRuns: number[] = [];
+  const streamCpu: number[] = [];
+  const rawCpu: number[] = [];
+  let batchSize = 0;
+  try {
+    for (let r = 0; r < 3; r++) {
+      const ctx = await benchContext('stream', dir);
+      batchSize = ctx.config.batchMaxSize;
+      try {
+        const producer = ctx.lifecycle.add('producer', await ctx.kafka.createProducer());
+        for (let i = 0; i < total; i += 1000) {
+          const chunk = Array.from({ length: Math.min(1000, total - i) }, (_, j) => event(i + j));
+          await producer.send(
+            ctx.topics.preprocessed,
+            chunk.map((e) => toMessage('preprocessed', e.id, e)),
+          );
+        }
+        const service = ctx.lifecycle.add(
+          'inference',
+          await createInferenceService({ ...ctx, tf: rt.tf, registry }, { followModels: false }),
+        );
+        await service.start();
+        // From the moment the consumer joined: model loading and warm-up are not throughput.
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const group = `${ctx.config.topicPrefix}.inference`;
+        while ((await ctx.kafka.groupLag(group, ctx.topics.preprocessed)) > 0)
+          await new Promise((res) => setTimeout(res, 50));
+        streamRuns.push(total / ((performance.now() - t0) / 1000));
+        const used = process.cpuUsage(cpu0);
+        streamCpu.push(total / ((used.user + used.system) / 1e6));
+        await service.close();
+        const raw = await rawAtBatch(rt, batchSize, total);
+        rawRuns.push(raw.wall);
+        rawCpu.push(raw.cpu);
+      } finally {
+        await dropContext(ctx);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const s = summarize(streamRuns);
+  const raw = summarize(rawRuns);
+  const sCpu = summarize(streamCpu);
+  const rCpu = summarize(rawCpu);
+  results.stream = {
+    events: total,
+    batchSize,
+    streaming: s,
+    raw,
+    ratio: s.median / raw.median,
+    perCpuSecond: { streaming: sCpu, raw: rCpu },
+  };
+  printTable(
+    `streaming predictions vs raw predictOnBatch at batch ${batchSize} (${total} events, ${loadConfig().topicPartitions} partitions) — goal ≥ 0.8×`,
+    ['path', 'predictions/s', 'ratio', 'per CPU-s of this process', 'ratio'],
+    [
+      [
+        'stream: Kafka → batcher → topic + ClickHouse → commit',
+        formatStats(s),
+        ratio(s.median, raw.median),
+        formatStats(sCpu),
+        ratio(sCpu.median, rCpu.median),
+      ],
+      ['raw predictOnBatch + data()', formatStats(raw), '1.00×', formatStats(rCpu), '1.00×'],
+    ],
+  );
+}
+
+// ---- tensor count over many predictions -----------------------------------------------------------
+async function tensors(rt: TfRuntime) {
+  const total = quick ? 10_000 : 100_000;
+  const { registry, dir } = await benchRegistry(rt);
+  const store = createModelStore({ tf: rt.tf, registry, warmupBatchSizes: [1, 64] });
+  await store.start();
+  const predictor = createPredictor({ tf: rt.tf, store });
+  const batcher = createMicroBatcher<PredictInput, PredictOutput>({
+    run: (items) => predictor.run(items),
+    maxBatchSize: 64,
+    maxWaitMs: 2,
+  });
+  const items: PredictInput[] = Array.from({ length: 1024 }, (_, i) => {
+    const e = event(i);
+    return {
+      spec_version: e.spec_version,
+      shape: e.shape,
+      dtype: e.dtype,
+      data: e.data,
+      scale: e.scale,
+      bias: e.bias,
+      k: 3,
+    };
+  });
+  const samples: Array<{ predictions: number; tensors: number; bytes: number; rssMb: number }> = [];
+  const sample = (n: number) => {
+    const m = rt.tf.memory();
+    samples.push({
+      predictions: n,
+      tensors: m.numTensors,
+      bytes: m.numBytes,
+      rssMb: Math.round(process.memoryUsage().rss / 1e6),
+    });
+  };
+  sample(0);
+  const t0 = performance.now();
+  let done = 0;
+  let nextSample = total / 10;
+  while (done < total) {
+    const results = await batcher.submitAll(items.slice(0, Math.min(items.length, total - done)));
+    if (results.some((r) => r instanceof Error)) throw new Error('a prediction failed');
+    done += results.length;
+    if (done >= nextSample && done < total) {
+      sample(done);
+      nextSample += total / 10;
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  sample(done);
+  await batcher.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  const counts = samples.map((s) => s.tensors);
+  results.tensors = {
+    predictions: total,
+    seconds,
+    samples,
+    flat: Math.max(...counts.slice(1)) === Math.min(...counts.slice(1)),
+  };
+  printTable(
+    `tf.memory() over ${total.toLocaleString('en-US')} predictions through the batcher (${(total / seconds).toFixed(0)} predictions/s)`,
+    ['predictions', 'tensors', 'tensor bytes', 'rss MB'],
+    samples.map((s) => [
+      s.predictions.toLocaleString('en-US'),
+      String(s.tensors),
+      s.bytes.toLocaleString('en-US'),
+      String(s.rssMb),
+    ]),
+  );
+}
+
+async function main() {
+  if (args.has('child-raw')) return childRaw();
+  const rt = await initTensorflow({ log: (m) => console.error(m) });
+  results.backend = rt.describe();
+  console.log(`bench/inference${quick ? ' --quick' : ''}: ${rt.describe()}`);
+  if (want('raw') || want('keras')) await rawAndKeras(rt);
+  if (want('threads')) threads();
+  if (want('stream')) await stream(rt);
+  if (want('rest')) results.rest = await benchRest(rt, quick);
+  if (want('tensors')) await tensors(rt);
+  results.machineAfter = machineInfo();
+  console.log(`\nresults: ${writeResults('inference', results)}`);
+}
+
+await main();

@@ -1,0 +1,120 @@
+// `pixelflow serve`: the one HTTP process. Inference (REST, web page, streaming predictions) plus
+// the upload, training and analytics routes of the other services, on one Fastify app; this is
+// the only place that listens. Registers its /metrics with the local Prometheus when the stack runs.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExtraPlugin } from '../../inference/app.ts';
+import { REPO_ROOT } from '../../lib/config.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
+import { createModelRegistry } from '../../lib/model-registry.ts';
+import { initTensorflow } from '../../lib/tf-backend.ts';
+import { parseArgs } from '../args.ts';
+import type { Command } from '../main.ts';
+
+/** Route plugins of the other services, mounted when their code is present. */
+async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
+  const plugins: ExtraPlugin[] = [];
+  const mounted: string[] = [];
+  const has = (rel: string) => existsSync(join(REPO_ROOT, rel));
+
+  if (has('inference/analytics-routes.ts')) {
+    const { analyticsRoutes } = await import('../../inference/analytics-routes.ts');
+    plugins.push({ plugin: analyticsRoutes, opts: { clickhouse: ctx.clickhouse } });
+    mounted.push('analytics');
+  }
+  if (has('producers/http/upload-routes.ts')) {
+    const { uploadRoutes } = await import('../../producers/http/upload-routes.ts');
+    const { createImageProducer } = await import('../../producers/image-producer.ts');
+    const producer = ctx.lifecycle.add('upload-producer', await ctx.kafka.createProducer());
+    const images = createImageProducer({ producer, topic: ctx.topics.raw, metrics: ctx.metrics });
+    plugins.push({
+      plugin: uploadRoutes({ producer: images, config: ctx.config, metrics: ctx.metrics, log: ctx.log }),
+    });
+    mounted.push('upload');
+  }
+  if (has('trainer/http/train-routes.ts')) {
+    const { trainRoutes } = await import('../../trainer/http/train-routes.ts');
+    const { publishingTrainEndpoint } = await import('../../trainer/train-endpoints.ts');
+    const { defaultParams } = await import('../../trainer/train-params.ts');
+    const producer = ctx.lifecycle.add('train-producer', await ctx.kafka.createProducer());
+    plugins.push({
+      plugin: trainRoutes,
+      opts: { trainer: publishingTrainEndpoint(producer, ctx.topics), defaults: defaultParams(ctx.config) },
+    });
+    mounted.push('train');
+  }
+  return { plugins, mounted };
+}
+
+export const command: Command = {
+  summary: 'run the inference service: REST, web page, streaming predictions',
+  usage: 'pixelflow serve [--host H] [--port P] [--no-stream]',
+  async run(args) {
+    const { values } = parseArgs(
+      args,
+      {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'no-stream': { type: 'boolean', default: false },
+      },
+      false,
+    );
+    const ctx = await createServiceContext('serve');
+    const { config, log, lifecycle } = ctx;
+    lifecycle.installSignalHandlers();
+    try {
+      const rt = await initTensorflow({
+        preferred: config.tfBackend,
+        intraOpThreads: config.tfIntraOpThreads,
+        interOpThreads: config.tfInterOpThreads,
+        log: (msg) => log.warn(msg),
+      });
+      log.info({ backend: rt.describe() }, 'tensorflow ready');
+      const { createInferenceService } = await import('../../inference/service.ts');
+      const { buildInferenceApp } = await import('../../inference/app.ts');
+      const registry = createModelRegistry(config.registryDir);
+      const service = lifecycle.add(
+        'inference',
+        await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),
+      );
+      const { plugins, mounted } = await servicePlugins(ctx);
+      const app = await buildInferenceApp(service.appDeps(plugins), {
+        // Per-request lines at info would drown the log; errors still come through.
+        loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
+      });
+      lifecycle.add('http', { close: () => app.close() });
+
+      const host = values.host ?? config.httpHost;
+      const port = values.port === undefined ? config.httpPort : Number(values.port);
+      // Listen before the models load: /health/live answers at once, /health/ready once a model serves.
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const boundPort = typeof address === 'object' && address ? address.port : port;
+      const url = `http://${host}:${boundPort}`;
+      await registerScrape(ctx, `${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundPort}`);
+      await service.start();
+      log.info({ url, mounted, docs: `${url}/docs` }, 'serving');
+      console.log(
+        `pixelflow serve: ${url}  (web page /, API docs /docs, metrics /metrics; routes: inference${mounted.map((m) => `, ${m}`).join('')})`,
+      );
+      await new Promise<void>((resolve) => lifecycle.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return 0;
+    } catch (err) {
+      await lifecycle.close('start-up failed');
+      throw err;
+    }
+  },
+};
+
+/** Best effort: without the local stack (e.g. docker compose), Prometheus is configured elsewhere. */
+async function registerScrape(ctx: ServiceContext, hostPort: string): Promise<void> {
+  try {
+    const stack = await import('../../infra/stack/index.ts');
+    // Same naming as the other workers: role and pid, so replicas never overwrite each other.
+    const name = `serve-${process.pid}`;
+    stack.registerScrapeTarget(ctx.config.stateDir, name, hostPort);
+    ctx.lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(ctx.config.stateDir, name) });
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'could not register with the local Prometheus');
+  }
+}

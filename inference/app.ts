@@ -1,0 +1,184 @@
+// The inference HTTP app: predict, models, recent predictions, health, metrics, OpenAPI + Swagger
+// UI at /docs, and the web page. Built as a Fastify instance that does not listen: the serve
+// command owns the port, tests use app.inject(). Other services' route plugins (upload, train,
+// analytics) are passed in by the composition root and registered beside ours.
+import { timingSafeEqual } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { PixelflowError } from '../lib/errors.ts';
+import { type DecodeLimits, decodeImage } from '../lib/image-decode.ts';
+import type { Registry } from '../lib/metrics.ts';
+import type { MicroBatcher } from '../lib/micro-batcher.ts';
+import type { ModelRegistry } from '../lib/model-registry.ts';
+import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { Tf } from '../lib/tf-backend.ts';
+import { errorHandler } from './http-errors.ts';
+import type { InferenceMetrics } from './metrics.ts';
+import type { ModelStore } from './model-store.ts';
+import type { PredictionSink, RecentPredictions } from './prediction-sink.ts';
+import type { PredictInput, PredictOutput } from './predictor.ts';
+import { modelRoutes } from './routes/model-routes.ts';
+import { opsRoutes } from './routes/ops-routes.ts';
+import { predictRoutes } from './routes/predict-routes.ts';
+import { webRoutes } from './routes/web-routes.ts';
+
+export interface ExtraPlugin {
+  plugin: FastifyPluginAsync<never> | FastifyPluginAsync;
+  opts?: unknown;
+}
+
+export interface InferenceAppDeps {
+  store: Pick<ModelStore, 'current'>;
+  batcher: Pick<MicroBatcher<PredictInput, PredictOutput>, 'submit' | 'depth' | 'full'>;
+  registry: Pick<ModelRegistry, 'list' | 'aliases'>;
+  recent: RecentPredictions;
+  /** Where REST predictions are recorded (topic + ClickHouse). Unset = not recorded. */
+  sink?: Pick<PredictionSink, 'enqueue'>;
+  metricsRegistry: Registry;
+  metrics: InferenceMetrics;
+  limits: { maxImageBytes: number; maxPixels: number };
+  /** Non-empty: POST routes need `x-api-key: <key>` or `authorization: Bearer <key>`. */
+  apiKeys?: readonly string[];
+  checkBroker?: (signal: AbortSignal) => Promise<void>;
+  /** For the tensor gauges on /metrics. */
+  tf?: Tf;
+  /** @default lib/image-decode.ts decodeImage */
+  decode?: (
+    bytes: Uint8Array,
+    spec: PreprocessSpec,
+    limits: DecodeLimits,
+  ) => Promise<{ data: Buffer; shape: [number, number, number] }>;
+  /** Route plugins of other services served by the same process. */
+  plugins?: ExtraPlugin[];
+}
+
+const MAX_CLIENT_LABELS = 50;
+
+/** A bounded set of client labels for metrics: the API key's index, or a sanitised x-client header. */
+function clientLabeller(apiKeys: readonly string[]) {
+  const seen = new Set<string>();
+  return (request: FastifyRequest): string => {
+    const key = apiKeyOf(request);
+    if (key !== undefined) {
+      const i = apiKeys.indexOf(key);
+      if (i >= 0) return `key${i + 1}`;
+    }
+    const raw = request.headers['x-client'];
+    const name =
+      typeof raw === 'string'
+        ? raw
+            .toLowerCase()
+            .replace(/[^a-z0-9_.-]/g, '')
+            .slice(0, 32)
+        : '';
+    if (!name) return 'anonymous';
+    if (seen.has(name)) return name;
+    if (seen.size >= MAX_CLIENT_LABELS) return 'other';
+    seen.add(name);
+    return name;
+  };
+}
+
+function apiKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header) return header;
+  const auth = request.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  return undefined;
+}
+
+function keyMatches(given: string, keys: readonly string[]): boolean {
+  const a = Buffer.from(given);
+  return keys.some((k) => {
+    const b = Buffer.from(k);
+    return a.length === b.length && timingSafeEqual(a, b);
+  });
+}
+
+export async function buildInferenceApp(
+  deps: InferenceAppDeps,
+  fastifyOpts: FastifyServerOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, ...fastifyOpts });
+  const apiKeys = deps.apiKeys ?? [];
+  const clientOf = clientLabeller(apiKeys);
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (apiKeys.length === 0 || request.method !== 'POST') return;
+    const key = apiKeyOf(request);
+    if (key === undefined || !keyMatches(key, apiKeys)) {
+      throw new PixelflowError(
+        'UNAUTHORIZED',
+        'a valid API key is required (x-api-key header or Authorization: Bearer)',
+      );
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { route, method: request.method };
+    deps.metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode), client: clientOf(request) });
+    deps.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'pixelflow',
+        description: 'Image classification: predictions, models, uploads, training and analytics over one API.',
+        version: '1',
+      },
+      tags: [
+        { name: 'inference', description: 'predictions' },
+        { name: 'models', description: 'model registry' },
+        { name: 'ops', description: 'health and metrics' },
+        { name: 'web', description: 'the web page' },
+      ],
+      components: {
+        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(predictRoutes, {
+    store: deps.store,
+    batcher: deps.batcher,
+    sink: deps.sink,
+    limits: deps.limits,
+    decode: deps.decode ?? decodeImage,
+  });
+  await app.register(modelRoutes, { store: deps.store, registry: deps.registry, recent: deps.recent });
+  await app.register(opsRoutes, {
+    store: deps.store,
+    metricsRegistry: deps.metricsRegistry,
+    checkBroker: deps.checkBroker,
+    beforeScrape: () => {
+      deps.metrics.queueDepth.set(deps.batcher.depth);
+      if (deps.tf) {
+        const mem = deps.tf.memory();
+        deps.metrics.tfTensors.set(mem.numTensors);
+        deps.metrics.tfBytes.set(mem.numBytes);
+      }
+    },
+  });
+  await app.register(webRoutes);
+  for (const extra of deps.plugins ?? []) {
+    await app.register(extra.plugin as FastifyPluginAsync, (extra.opts ?? {}) as Record<string, unknown>);
+  }
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,166 @@
+// Wires the inference pieces for one process: model store → predictor → the one micro-batcher,
+// shared by the streaming consumer and the REST app; predictions to the sink. The serve command
+// owns the process (ports, signals); tests and benchmarks build the same service.
+import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
+import type { Config } from '../lib/config.ts';
+import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Registry } from '../lib/metrics.ts';
+import { createMicroBatcher, type MicroBatcher } from '../lib/micro-batcher.ts';
+import type { ModelRegistry } from '../lib/model-registry.ts';
+import { getSpec } from '../lib/preprocess-spec.ts';
+import type { Tf } from '../lib/tf-backend.ts';
+import type { TopicNames } from '../schemas/index.ts';
+import type { ExtraPlugin, InferenceAppDeps } from './app.ts';
+import { createInferenceMetrics, type InferenceMetrics } from './metrics.ts';
+import { createModelStore, type ModelStore } from './model-store.ts';
+import {
+  createPredictionSink,
+  createRecentPredictions,
+  type PredictionSink,
+  type RecentPredictions,
+} from './prediction-sink.ts';
+import { createPredictor, type PredictInput, type PredictOutput } from './predictor.ts';
+import { createStreamConsumer, type StreamConsumer } from './stream-consumer.ts';
+
+export interface InferenceServiceDeps {
+  config: Config;
+  log: Logger;
+  metrics: Registry;
+  kafka: KafkaAdapter;
+  clickhouse: ClickHouseAdapter;
+  topics: TopicNames;
+  tf: Tf;
+  registry: ModelRegistry;
+}
+
+export interface InferenceServiceOptions {
+  /** Consume images.preprocessed. @default true */
+  stream?: boolean;
+  /** Follow ModelPublished events. @default true */
+  followModels?: boolean;
+}
+
+export interface InferenceService {
+  readonly store: ModelStore;
+  readonly batcher: MicroBatcher<PredictInput, PredictOutput>;
+  readonly sink: PredictionSink;
+  readonly recent: RecentPredictions;
+  readonly metrics: InferenceMetrics;
+  /** Loads models, joins the models topic, starts the stream. */
+  start(): Promise<void>;
+  /** What buildInferenceApp needs; extra route plugins are served beside ours. */
+  appDeps(plugins?: ExtraPlugin[]): InferenceAppDeps;
+  /** Stream first (stop fetching), then the batcher drains, the sink flushes, models go. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function createInferenceService(
+  deps: InferenceServiceDeps,
+  opts: InferenceServiceOptions = {},
+): Promise<InferenceService> {
+  const { config, log, tf } = deps;
+  const metrics = createInferenceMetrics(deps.metrics);
+  const store = createModelStore({
+    tf,
+    registry: deps.registry,
+    kafka: opts.followModels === false ? undefined : deps.kafka,
+    modelsTopic: deps.topics.models,
+    groupPrefix: `${config.topicPrefix}.inference.models`,
+    expectedSpecVersion: getSpec(config.spec).version,
+    shadow: config.shadow,
+    // Warming the largest batch too allocates its buffers before the first busy moment.
+    warmupBatchSizes: [...new Set([1, config.batchMaxSize])],
+    log,
+    metrics,
+  });
+  const predictor = createPredictor({ tf, store, shadow: config.shadow, metrics, log });
+  const batcher = createMicroBatcher<PredictInput, PredictOutput>({
+    run: (items) => predictor.run(items),
+    maxBatchSize: config.batchMaxSize,
+    maxWaitMs: config.batchMaxWaitMs,
+    queueMax: config.queueMax,
+    onBatch: (s) => {
+      metrics.batchSize.observe(s.size);
+      metrics.queueWaitSeconds.observe(s.waitMs / 1000);
+    },
+    onDepth: (d) => metrics.queueDepth.set(d),
+  });
+  const producer: PixelflowProducer = await deps.kafka.createProducer();
+  const recent = createRecentPredictions();
+  const sink = createPredictionSink({
+    producer,
+    clickhouse: deps.clickhouse,
+    predictionsTopic: deps.topics.predictions,
+    recent,
+    metrics,
+    log,
+  });
+  let consumer: StreamConsumer | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    store,
+    batcher,
+    sink,
+    recent,
+    metrics,
+    async start() {
+      await store.start();
+      if (opts.stream ?? true) {
+        consumer = createStreamConsumer({
+          kafka: deps.kafka,
+          producer,
+          clickhouse: deps.clickhouse,
+          topics: deps.topics,
+          groupId: `${config.topicPrefix}.inference`,
+          predictSplits: config.predictSplits,
+          batcher,
+          store,
+          sink,
+          partitionsConsumedConcurrently: config.topicPartitions,
+          metrics,
+          log,
+        });
+        await consumer.ready;
+      }
+      log.info(
+        { production: store.current()?.version ?? null, candidate: store.current('candidate')?.version ?? null },
+        'inference started',
+      );
+    },
+    appDeps(plugins = []) {
+      return {
+        store,
+        batcher,
+        registry: deps.registry,
+        recent,
+        sink,
+        metricsRegistry: deps.metrics,
+        metrics,
+        limits: { maxImageBytes: config.maxImageBytes, maxPixels: config.maxPixels },
+        apiKeys: config.apiKeys,
+        checkBroker: async (signal) => {
+          await Promise.race([
+            deps.kafka.listTopics(),
+            new Promise((_, reject) =>
+              signal.addEventListener('abort', () => reject(new Error('broker check timed out')), { once: true }),
+            ),
+          ]);
+        },
+        tf,
+        plugins,
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        await consumer?.close().catch((err) => log.error({ err }, 'closing the stream consumer failed'));
+        await batcher.close();
+        await sink.close();
+        await store.close();
+        await producer.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// The web page in headless Chromium against the real service: upload a real image, see the
+// prediction with its confidence bars, the live feed and the charts. Leaves a screenshot in
+// test/output/web-page.png (not committed) for people to look at.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyticsRoutes } from '../../inference/analytics-routes.ts';
+import { buildInferenceApp } from '../../inference/app.ts';
+import { createInferenceService } from '../../inference/service.ts';
+import { REPO_ROOT } from '../../lib/config.ts';
+import { toMessage } from '../../lib/events.ts';
+import { createModelRegistry } from '../../lib/model-registry.ts';
+import { createTestContext, eventually } from '../helpers/context.ts';
+import { makePng } from '../helpers/images.ts';
+import { LABELS, preprocessedEvent, saveTinyModel, tfRuntime } from '../unit/inference/fixtures.ts';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const tmp: string[] = [];
+const mktmp = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmp.push(d);
+  return d;
+};
+
+describe('web page', () => {
+  let app: FastifyInstance | undefined;
+  let browser: BrowserContext | undefined;
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    for (const d of tmp) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('web page uploads a real image and shows the prediction, the live feed and the charts', async () => {
+    const registryDir = mktmp('pf-web-registry-');
+    const ctx = await createTestContext('inference-web', { registryDir, shadow: false });
+    const rt = await tfRuntime();
+    const registry = createModelRegistry(registryDir);
+    const v1 = await saveTinyModel(rt, registry, { seed: 31 });
+    await registry.setAlias('production', v1.version);
+    const service = ctx.lifecycle.add('inference', await createInferenceService({ ...ctx, tf: rt.tf, registry }));
+    await service.start();
+    app = await buildInferenceApp(service.appDeps([{ plugin: analyticsRoutes, opts: { clickhouse: ctx.clickhouse } }]));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const base = `http://127.0.0.1:${port}`;
+
+    // Some streamed, labelled predictions so the feed and the accuracy chart have data.
+    const producer = ctx.lifecycle.add('producer', await ctx.kafka.createProducer());
+    const events = Array.from({ length: 40 }, (_, i) => preprocessedEvent({ split: 'test', label: LABELS[i % 10] }));
+    await producer.send(
+      ctx.topics.preprocessed,
+      events.map((e) => toMessage('preprocessed', e.id, e)),
+    );
+    await eventually(async () => service.recent.list(50).length >= 40, {
+      timeoutMs: 60_000,
+      what: 'streamed predictions',
+    });
+
+    browser = await chromium.launchPersistentContext(mktmp('pf-chromium-'), {
+      executablePath: '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 860 },
+    });
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (err) => consoleErrors.push(err.message));
+    await page.goto(base, { waitUntil: 'domcontentloaded' });
+    await expect.poll(() => page.textContent('#model-badge'), { timeout: 15_000 }).toContain(v1.version);
+    await expect.poll(() => page.textContent('#ready-badge'), { timeout: 15_000 }).toBe('ready');
+
+    // A real 120×120 RGB PNG made with sharp, through the file input.
+    const png = await makePng(120, 120, 3, 7);
+    await page.setInputFiles('#file', { name: 'sneaker.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('#top-label', { timeout: 30_000 });
+    const top = await page.textContent('#top-label');
+    expect(LABELS).toContain(top);
+    expect(await page.locator('#result .bar').count()).toBe(5);
+    const widths = await page
+      .locator('#result .fill')
+      .evaluateAll((els) => els.map((e) => Number.parseFloat((e as HTMLElement).style.width)));
+    expect(widths[0]).toBeGreaterThan(0);
+    expect([...widths].sort((a, b) => b - a)).toEqual(widths);
+
+    // Live feed: streamed rows with true labels, and the REST prediction on top.
+    await expect
+      .poll(() => page.locator('#feed tr:not(.empty)').count(), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(10);
+    await expect.poll(() => page.locator('#feed tr').first().textContent(), { timeout: 15_000 }).toContain('rest');
+    expect(await page.locator('#feed .good, #feed .bad').count()).toBeGreaterThan(0);
+
+    // Charts come from the analytics API (ClickHouse) when it is mounted.
+    await expect.poll(() => page.textContent('#accuracy-note'), { timeout: 20_000 }).toContain('ClickHouse');
+    await expect.poll(() => page.textContent('#throughput-note'), { timeout: 20_000 }).toContain('ClickHouse');
+
+    // Bad input shows a message, not a broken page.
+    await page.setInputFiles('#file', {
+      name: 'notes.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('not an image at all'),
+    });
+    await expect.poll(() => page.textContent('#predict-error'), { timeout: 15_000 }).toMatch(/not a recognised image/);
+    await page.setInputFiles('#file', { name: 'sneaker.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('#top-label', { timeout: 30_000 });
+
+    mkdirSync(join(REPO_ROOT, 'test', 'output'), { recursive: true });
+    await page.screenshot({ path: join(REPO_ROOT, 'test', 'output', 'web-page.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+    await service.close();
+  });
+});

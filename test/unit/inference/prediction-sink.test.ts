@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createPredictionSink,
+  createRecentPredictions,
+  type PredictionRecord,
+  toPredictionRow,
+} from '../../../inference/prediction-sink.ts';
+import { PixelflowError } from '../../../lib/errors.ts';
+import { codecs } from '../../../lib/events.ts';
+import type { OutgoingMessage } from '../../../lib/kafka.ts';
+import type { Prediction } from '../../../schemas/index.ts';
+
+function rec(
+  id: string,
+  over: Partial<PredictionRecord> = {},
+  role: 'production' | 'candidate' = 'production',
+): PredictionRecord {
+  return {
+    id,
+    answer: {
+      model_version: 'v0001',
+      role,
+      top_k: [
+        { label: 'Bag', p: 0.75 },
+        { label: 'Coat', p: 0.2 },
+      ],
+      inference_ms: 3,
+      batch_size: 8,
+    },
+    origin: 'stream',
+    latency_ms: 42,
+    predicted_at: 1_700_000_000_123,
+    ...over,
+  };
+}
+
+describe('prediction sink', () => {
+  it('toPredictionRow marks a labelled prediction correct when the top label matches', () => {
+    expect(toPredictionRow(rec('a', { label: 'Bag' }))).toMatchObject({
+      id: 'a',
+      predicted_label: 'Bag',
+      confidence: 0.75,
+      top_k_labels: ['Bag', 'Coat'],
+      top_k_p: [0.75, 0.2],
+      label: 'Bag',
+      has_label: 1,
+      correct: 1,
+      predicted_at: 1_700_000_000,
+      predicted_at_ms: 1_700_000_000_123,
+      role: 'production',
+    });
+    expect(toPredictionRow(rec('b', { label: 'Coat' }))).toMatchObject({ has_label: 1, correct: 0 });
+    expect(toPredictionRow(rec('c', { label: null }))).toMatchObject({ label: '', has_label: 0, correct: 0 });
+  });
+
+  it('recent predictions keep the newest production records, newest first, within capacity', () => {
+    const recent = createRecentPredictions(3);
+    recent.push([rec('1'), rec('2'), rec('x', {}, 'candidate')]);
+    recent.push([rec('3'), rec('4')]);
+    expect(recent.list(10).map((r) => r.id)).toEqual(['4', '3', '2']);
+    expect(recent.list(1).map((r) => r.id)).toEqual(['4']);
+    expect(createRecentPredictions().list()).toEqual([]);
+  });
+
+  it('prediction sink produces to the topic before inserting into ClickHouse', async () => {
+    const order: string[] = [];
+    const sent: OutgoingMessage[] = [];
+    const sink = createPredictionSink({
+      producer: {
+        send: async (topic, messages) => {
+          order.push(`send ${topic}`);
+          sent.push(...messages);
+          return [];
+        },
+      },
+      clickhouse: {
+        insert: async (table) => {
+          order.push(`insert ${table}`);
+        },
+      },
+      predictionsTopic: 'preds',
+    });
+    await sink.write([rec('a', { label: 'Bag' })]);
+    expect(order).toEqual(['send preds', 'insert predictions']);
+    const event = (codecs().predictions as { decode(b: Buffer): Prediction }).decode(sent[0].value);
+    expect(event).toMatchObject({
+      id: 'a',
+      model_version: 'v0001',
+      role: 'production',
+      origin: 'stream',
+      label: 'Bag',
+    });
+    expect(sent[0].key).toBe('a');
+    await sink.close();
+  });
+
+  it('prediction sink flushes buffered records in the background and retries after a failure', async () => {
+    let fail = true;
+    const rows: unknown[] = [];
+    const recent = createRecentPredictions();
+    const sink = createPredictionSink({
+      producer: { send: async () => [] },
+      clickhouse: {
+        insert: async (_t, r) => {
+          if (fail) throw new PixelflowError('CLICKHOUSE_UNAVAILABLE', 'down', { canRetry: true });
+          rows.push(...r);
+        },
+      },
+      predictionsTopic: 'preds',
+      recent,
+      flushIntervalMs: 10,
+    });
+    sink.enqueue([rec('a', { origin: 'rest' }), rec('b', { origin: 'rest' })]);
+    expect(recent.list().map((r) => r.id)).toEqual(['b', 'a']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(rows).toHaveLength(0);
+    fail = false;
+    await sink.close();
+    expect(rows).toHaveLength(2);
+    // Records are shown once on the page even though the write was retried.
+    expect(recent.list()).toHaveLength(2);
+  });
+});
