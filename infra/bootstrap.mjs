@@ -5,7 +5,7 @@
 //   3. the native TensorFlow addon (infra/tensorflow/setup-native.mjs)
 //   4. the local stack: Kafka, ClickHouse, Prometheus (`pixelflow up`) unless endpoints are given
 // Plain Node with no dependencies, because it runs before node_modules exists.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -49,6 +49,8 @@ type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
 /** Everything that touches the machine, so the fallback logic can be tested with fakes. */
 export interface TfLoaders {
   isInstalled(pkg: NativePackage): boolean;
+  /** Whether a native addon is already in this process (thread settings can no longer apply). */
+  nativeLoaded(): boolean;
   gpuPresent(): boolean;
   /** Loads the native addon; throws when it is missing or libtensorflow cannot be opened. */
   importNative(pkg: NativePackage): Promise<Tf>;
@@ -82,6 +84,9 @@ export const nodeLoaders: TfLoaders = {
       return false;
     }
   },
+  nativeLoaded() {
+    return Object.keys(requireHere.cache).some((path) => path.endsWith('tfjs_binding.node'));
+  },
   gpuPresent() {
     if (existsSync('/dev/nvidia0')) return true;
     return spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 }).status === 0;
@@ -110,15 +115,26 @@ function candidates(preferred: BackendPreference): BackendName[] {
 }
 
 /**
- * Sets the env vars libtensorflow reads when it loads (TF 2.21 honours both: measured, see
- * bench/tf-backend.ts). Inter-op threads mostly idle in eager mode, where tfjs issues one op at
- * a time, so on small machines one thread avoids oversubscribing the cores intra-op needs.
+ * Sets the env vars libtensorflow reads once, when it loads. TF 2.21 honours both (measured on
+ * 2 cores: intra-op 1 makes a 1024² matmul 1.6× slower than 2; inter-op 8 adds 12 threads).
+ * tfjs runs eager ops one at a time, so the inter-op pool mostly idles; one thread is enough on
+ * small machines (bench/tf-backend.ts --explore times 1/1, 2/1 and 2/2).
  */
-function applyThreadEnv(opts: InitTensorflowOptions, log: (msg: string) => void): void {
+function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (msg: string) => void): void {
+  const unset = process.env.TF_NUM_INTRAOP_THREADS === undefined;
+  if (loaders.nativeLoaded() && unset) {
+    // Someone imported tfjs-node directly, before us: too late to choose thread counts.
+    log('libtensorflow was loaded before initTensorflow, so its thread counts are its defaults');
+    return;
+  }
   const cores = availableParallelism();
   const settings: Array<{ name: string; configured?: number; fallback?: number }> = [
     { name: 'TF_NUM_INTRAOP_THREADS', configured: opts.intraOpThreads || undefined, fallback: cores },
-    { name: 'TF_NUM_INTEROP_THREADS', configured: opts.interOpThreads || undefined, fallback: cores <= 4 ? 1 : undefined },
+    {
+      name: 'TF_NUM_INTEROP_THREADS',
+      configured: opts.interOpThreads || undefined,
+      fallback: cores <= 4 ? 1 : undefined,
+    },
   ];
   for (const { name, configured, fallback } of settings) {
     const current = process.env[name];
@@ -138,19 +154,25 @@ interface Activated {
   detail: string;
 }
 
-async function activate(name: BackendName, loaders: TfLoaders, opts: InitTensorflowOptions, log: (msg: string) => void): Promise<Activated> {
+async function activate(
+  name: BackendName,
+  loaders: TfLoaders,
+  opts: InitTensorflowOptions,
+  log: (msg: string) => void,
+): Promise<Activated> {
   switch (name) {
     case 'tensorflow-gpu': {
-      if (!loaders.isInstalled('@tensorflow/tfjs-node-gpu')) throw new Error('@tensorflow/tfjs-node-gpu is not installed');
+      if (!loaders.isInstalled('@tensorflow/tfjs-node-gpu'))
+        throw new Error('@tensorflow/tfjs-node-gpu is not installed');
       if (!loaders.gpuPresent()) throw new Error('no GPU found');
-      applyThreadEnv(opts, log);
+      applyThreadEnv(opts, loaders, log);
       const tf = await loaders.importNative('@tensorflow/tfjs-node-gpu');
       await setBackendOrThrow(tf, 'tensorflow');
       if (!usesGpu(tf)) throw new Error('libtensorflow found no usable CUDA device');
       return { tf, detail: nativeDetail(tf) };
     }
     case 'tensorflow': {
-      applyThreadEnv(opts, log);
+      applyThreadEnv(opts, loaders, log);
       let tf: Tf;
       try {
         tf = await loaders.importNative('@tensorflow/tfjs-node');
@@ -202,7 +224,10 @@ function nativeDetail(tf: Tf): string {
  * tests and benchmarks that compare backends in one process. Backends share tfjs's global engine,
  * so activating one switches `tf` for every holder of a runtime.
  */
-export async function createTfRuntime(opts: InitTensorflowOptions = {}, loaders: TfLoaders = nodeLoaders): Promise<TfRuntime> {
+export async function createTfRuntime(
+  opts: InitTensorflowOptions = {},
+  loaders: TfLoaders = nodeLoaders,
+): Promise<TfRuntime> {
   const log = opts.log ?? ((msg: string) => console.warn(`[tf-backend] ${msg}`));
   const preferred = opts.preferred ?? 'auto';
   const order = candidates(preferred);
@@ -214,7 +239,8 @@ export async function createTfRuntime(opts: InitTensorflowOptions = {}, loaders:
       const { tf, detail } = await activate(name, loaders, opts, log);
       // Derived from the kernel registry, not assumed per backend: wasm lacks conv gradients.
       const canTrain = tf.getKernel('Conv2DBackpropFilter', TFJS_NAME[name]) !== undefined;
-      if (name === 'cpu') log('using the pure-JS cpu backend: training works but runs hundreds of times slower than native');
+      if (name === 'cpu')
+        log('using the pure-JS cpu backend: training works but runs hundreds of times slower than native');
       const text = `${name} (${detail}; tfjs ${tf.version.tfjs}; training ${canTrain ? 'yes' : 'no'})`;
       return Object.freeze({ tf, backend: name, canTrain, describe: () => text });
     } catch (err) {

@@ -1,16 +1,22 @@
 """Keras reference for bench/tf-backend.ts: the same small CNN (lib/models.ts createSmallCnn), the
-same Fashion-MNIST data and the same measuring protocol, on TensorFlow 2.21. Prints one JSON
-object on stdout; everything else goes to stderr.
+same Fashion-MNIST data and the same timing, on TensorFlow 2.21.
 
-Usage: python tf_backend_bench.py --train-batches 64,256 --train-samples 8192 --infer-batch 1024
-                                  --infer-batches 8 --repeats 3 [--data-dir DIR]
+A worker, so the Node bench can alternate tfjs and Keras repeats and a load spike on the shared
+machine hits both sides alike. Reads one JSON command per line on stdin, answers one JSON line on
+stdout (logs go to stderr):
+  {"op": "train", "batch": 64, "samples": 4096}    one timed fit over `samples` images
+  {"op": "predict", "batch": 1024, "batches": 4}   `batches` timed predict_on_batch calls
+  {"op": "quit"}
+The first command for a batch size builds the model and runs its warm-up (traces the tf.function)
+untimed. Answers carry wall and process CPU seconds (all threads).
+
+Manual run: echo '{"op": "train", "batch": 64, "samples": 2048}' | python tf_backend_bench.py
 """
 
 import argparse
 import gzip
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -39,15 +45,13 @@ def load(data_dir, split):
 
 
 def small_cnn(seed):
-    """Mirror of createSmallCnn: keep the two in step."""
+    """Mirror of createSmallCnn in lib/models.ts: change both together."""
     layers = keras.layers
     init = lambda i: keras.initializers.GlorotUniform(seed=seed + i)  # noqa: E731
     model = keras.Sequential(name="small_cnn")
     model.add(keras.Input(shape=(28, 28, 1)))
     for i, filters in enumerate((32, 64)):
-        model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init(i)))
-        model.add(layers.BatchNormalization())
-        model.add(layers.ReLU())
+        model.add(layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=init(i)))
         model.add(layers.MaxPooling2D(2))
     model.add(layers.Flatten())
     model.add(layers.Dropout(0.25))
@@ -62,66 +66,68 @@ def small_cnn(seed):
     return model
 
 
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+def timed(run):
+    c0, t0 = time.process_time(), time.perf_counter()
+    run()
+    return {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
-def bench_train(x, y, batch, samples, repeats):
-    model = small_cnn(seed=42)
-    xs, ys = x[:samples], y[:samples]
-    # Warm-up traces the train step (tf.function) and fills the thread pools.
-    model.fit(xs[: batch * 4], ys[: batch * 4], batch_size=batch, epochs=1, shuffle=False, verbose=0)
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(xs, ys, batch_size=batch, epochs=1, shuffle=False, verbose=0)
-        runs.append(samples / (time.perf_counter() - start))
-    return summary(runs)
+class Worker:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+        self.train_models = {}
+        self.predict_model = None
 
+    def train(self, batch, samples):
+        xs, ys = self.x[:samples], self.y[:samples]
+        model = self.train_models.get(batch)
+        if model is None:
+            model = self.train_models[batch] = small_cnn(seed=42)
+            model.fit(xs[: batch * 4], ys[: batch * 4], batch_size=batch, epochs=1, shuffle=False, verbose=0)
+        return timed(lambda: model.fit(xs, ys, batch_size=batch, epochs=1, shuffle=False, verbose=0))
 
-def bench_infer(x, batch, batches, repeats):
-    model = small_cnn(seed=42)
-    chunks = [x[i * batch : (i + 1) * batch] for i in range(batches)]
-    model.predict_on_batch(chunks[0])
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for chunk in chunks:
-            np.asarray(model.predict_on_batch(chunk))
-        runs.append(batch * batches / (time.perf_counter() - start))
-    return summary(runs)
+    def predict(self, batch, batches):
+        chunks = [self.x[i * batch : (i + 1) * batch] for i in range(batches)]
+        if self.predict_model is None:
+            self.predict_model = small_cnn(seed=42)
+            self.predict_model.predict_on_batch(chunks[0])
+
+        def run():
+            for chunk in chunks:
+                np.asarray(self.predict_model.predict_on_batch(chunk))
+
+        return timed(run)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
-    ap.add_argument("--train-batches", default="64,256")
-    ap.add_argument("--train-samples", type=int, default=8192)
-    ap.add_argument("--infer-batch", type=int, default=1024)
-    ap.add_argument("--infer-batches", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-
     x, y = load(args.data_dir, "train")
-    train = {
-        str(b): bench_train(x, y, b, args.train_samples, args.repeats)
-        for b in (int(s) for s in args.train_batches.split(","))
-    }
-    infer = bench_infer(x, args.infer_batch, args.infer_batches, args.repeats)
+    worker = Worker(x, y)
     threading = tf.config.threading
-    json.dump(
-        {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "intra_op_threads": threading.get_intra_op_parallelism_threads() or "default",
-            "inter_op_threads": threading.get_inter_op_parallelism_threads() or "default",
-            "env": {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS") if k in os.environ},
-            "train_samples_per_s": train,
-            "infer_samples_per_s": {str(args.infer_batch): infer},
-        },
-        sys.stdout,
-    )
-    sys.stdout.write("\n")
+    hello = {
+        "ready": True,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "intra_op_threads": threading.get_intra_op_parallelism_threads() or "default",
+        "inter_op_threads": threading.get_inter_op_parallelism_threads() or "default",
+        "env": {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS") if k in os.environ},
+        # Keras resolves jit_compile="auto" to no XLA on CPU-only machines; recorded so a change shows.
+        "jit_compile": bool(small_cnn(seed=42).jit_compile),
+    }
+    print(json.dumps(hello), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        if cmd["op"] == "train":
+            out = worker.train(int(cmd["batch"]), int(cmd["samples"]))
+        elif cmd["op"] == "predict":
+            out = worker.predict(int(cmd["batch"]), int(cmd["batches"]))
+        else:
+            out = {"error": f"unknown op {cmd['op']}"}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,259 @@
+// `pixelflow train`: the trainer service (count, schedule and TrainRequest triggers, /metrics), or
+// one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
+import { SingleBar } from 'cli-progress';
+import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
+import { PixelflowError } from '../../lib/errors.ts';
+import { toMessage } from '../../lib/events.ts';
+import { startMetricsServer } from '../../lib/metrics.ts';
+import { initTensorflow } from '../../lib/tf-backend.ts';
+import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
+import type { RunRecord } from '../../trainer/run-recorder.ts';
+import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
+import { defaultParams, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';
+import type { RunProgress } from '../../trainer/train-run.ts';
+import { createTrainerService } from '../../trainer/trainer-service.ts';
+import { parseArgs } from '../args.ts';
+import type { Command } from '../main.ts';
+
+const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
+       pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
+       pixelflow train --request [range] [params]        ask the running trainer for a run (TrainRequest)
+
+range:  --from <ISO time | epoch ms | offsets 0:100-200,1:0-50>  --to <ISO time | epoch ms>   (default: everything)
+params: --epochs N --batch-size N --lr X --lr-schedule cosine|step|constant --patience N --seed N
+        --val-fraction X --test-fraction X
+service: --no-count --no-schedule (disable those triggers)`;
+
+const OPTIONS = {
+  once: { type: 'boolean' },
+  request: { type: 'boolean' },
+  json: { type: 'boolean' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'lr-schedule': { type: 'string' },
+  patience: { type: 'string' },
+  seed: { type: 'string' },
+  'val-fraction': { type: 'string' },
+  'test-fraction': { type: 'string' },
+  'no-count': { type: 'boolean' },
+  'no-schedule': { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<typeof OPTIONS>>['values'];
+
+function overridesOf(v: Values): ParamOverrides {
+  const o: ParamOverrides = {
+    epochs: v.epochs,
+    batch_size: v['batch-size'],
+    learning_rate: v.lr,
+    lr_schedule: v['lr-schedule'],
+    patience: v.patience,
+    seed: v.seed,
+    val_fraction: v['val-fraction'],
+    test_fraction: v['test-fraction'],
+  };
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as ParamOverrides;
+}
+
+async function tensorflow(ctx: ServiceContext) {
+  const rt = await initTensorflow({
+    preferred: ctx.config.tfBackend,
+    intraOpThreads: ctx.config.tfIntraOpThreads,
+    interOpThreads: ctx.config.tfInterOpThreads,
+    log: (msg) => ctx.log.warn(msg),
+  });
+  ctx.log.info({ backend: rt.describe() }, 'tensorflow ready');
+  return rt;
+}
+
+/** A bar per phase on a terminal; one line per epoch otherwise (logs, CI). */
+function progressPrinter(): { onProgress: (p: RunProgress) => void; stop: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let bar: SingleBar | undefined;
+  let phase = '';
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  const start = (name: string, total: number, format: string) => {
+    stop();
+    phase = name;
+    if (!tty) return;
+    bar = new SingleBar({ stream: process.stderr, format, hideCursor: true, clearOnComplete: false, etaBuffer: 50 });
+    bar.start(total, 0, { loss: '-' });
+  };
+  return {
+    stop,
+    onProgress(p) {
+      switch (p.phase) {
+        case 'loading':
+          if (phase !== 'loading')
+            start('loading', p.total, 'replaying  [{bar}] {value}/{total} events  {eta_formatted}');
+          bar?.setTotal(Math.max(1, p.total));
+          bar?.update(p.read);
+          break;
+        case 'epoch-start':
+          start(
+            `epoch-${p.epoch}`,
+            p.batches,
+            `epoch ${p.epoch}/${p.epochs} [{bar}] {value}/{total} batches  loss {loss}  {eta_formatted}`,
+          );
+          break;
+        case 'batch':
+          bar?.update(p.batch + 1, { loss: p.loss === undefined ? '-' : p.loss.toFixed(4) });
+          break;
+        case 'epoch-end': {
+          stop();
+          const e = p.log;
+          process.stderr.write(
+            `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)}  val_loss ${e.valLoss.toFixed(4)} val_acc ${e.valAccuracy.toFixed(4)}  lr ${e.learningRate.toExponential(2)}  ${Math.round(e.samplesPerSec)} samples/s  ${(e.durationMs / 1000).toFixed(1)} s\n`,
+          );
+          break;
+        }
+        case 'evaluating':
+        case 'publishing':
+          stop();
+          process.stderr.write(`${p.phase}…\n`);
+          break;
+      }
+    },
+  };
+}
+
+async function runOnce(v: Values): Promise<number> {
+  const ctx = await createServiceContext('trainer');
+  ctx.lifecycle.installSignalHandlers({ exit: false });
+  const printer = progressPrinter();
+  try {
+    const selector = selectorFromArgs(v.from, v.to);
+    const params = overridesOf(v);
+    resolveParams(defaultParams(ctx.config), params);
+    const rt = await tensorflow(ctx);
+    let record: RunRecord | undefined;
+    const service = ctx.lifecycle.add(
+      'trainer',
+      await createTrainerService(ctx, rt, {
+        triggers: { count: false, schedule: false, requests: false },
+        onProgress: (_run, p) => printer.onProgress(p),
+        onRunFinished: (r) => {
+          record = r;
+        },
+      }),
+    );
+    process.stderr.write(
+      `training on ${describeSelector(selector)} of ${ctx.topics.preprocessed} (${rt.describe()})\n`,
+    );
+    const receipt = service.request({ trigger: 'manual', selector, params, source: 'cli' });
+    const outcome = await receipt.done;
+    printer.stop();
+    if (v.json) {
+      process.stdout.write(`${JSON.stringify({ outcome, run: record ?? null }, null, 2)}\n`);
+    } else if (record) {
+      const r = record;
+      const lines = [
+        `run ${r.run_id}: ${r.status}${r.error ? ` (${r.error})` : ''}`,
+        `  data       ${r.train_samples} train, ${r.val_samples} val, ${r.test_samples} test; skipped ${JSON.stringify(r.skipped)}`,
+        `  epochs     ${r.epochs}, median ${Math.round(r.samples_per_sec)} samples/s on ${r.backend}`,
+        `  val        loss ${r.val_loss.toFixed(4)}  accuracy ${r.val_accuracy.toFixed(4)}`,
+        `  test       loss ${r.test_loss.toFixed(4)}  accuracy ${r.test_accuracy.toFixed(4)}`,
+        `  model      ${r.model_version || '-'} ${r.model_version ? (r.promoted ? '→ production' : '→ candidate') : ''}`,
+        `  why        ${r.promotion_reason || '-'}`,
+        `  took       ${((r.finished_at_ms - r.started_at_ms) / 1000).toFixed(1)} s`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } else {
+      process.stdout.write(`run ${outcome.runId}: ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}\n`);
+    }
+    return outcome.status === 'succeeded' ? 0 : 1;
+  } finally {
+    printer.stop();
+    await ctx.lifecycle.close('train --once done');
+  }
+}
+
+async function sendRequest(v: Values): Promise<number> {
+  const ctx = await createServiceContext('trainer-cli', { migrate: false });
+  try {
+    const selector = selectorFromArgs(v.from, v.to);
+    const params = overridesOf(v);
+    resolveParams(defaultParams(ctx.config), params);
+    const producer = await ctx.kafka.createProducer();
+    const req = buildTrainRequest('manual', selector, params as Record<string, string | number>);
+    await producer.send(ctx.topics.trainRequests, [toMessage('trainRequests', req.id, req)]);
+    process.stdout.write(
+      `train request ${req.id} queued on ${ctx.topics.trainRequests} (${describeSelector(selector)})\n`,
+    );
+    return 0;
+  } finally {
+    await ctx.lifecycle.close('train --request done');
+  }
+}
+
+async function runService(v: Values): Promise<number> {
+  const ctx = await createServiceContext('trainer');
+  const { config, log, lifecycle } = ctx;
+  lifecycle.installSignalHandlers();
+  try {
+    const rt = await tensorflow(ctx);
+    const service = lifecycle.add(
+      'trainer',
+      await createTrainerService(ctx, rt, {
+        triggers: { count: !v['no-count'], schedule: !v['no-schedule'], requests: true },
+      }),
+    );
+    const metrics = lifecycle.add('metrics', await startMetricsServer(ctx.metrics, { port: config.metricsPort }));
+    await registerScrape(ctx, `127.0.0.1:${metrics.port}`);
+    await service.ready;
+    log.info(
+      {
+        metrics: metrics.url,
+        train_every: config.trainEvery,
+        interval_ms: config.trainIntervalMs,
+        registry: service.registry.dir,
+      },
+      'trainer ready',
+    );
+    process.stderr.write(
+      `pixelflow train: waiting for triggers (every ${config.trainEvery || '-'} labelled events, every ${config.trainIntervalMs ? `${config.trainIntervalMs} ms` : '-'}, TrainRequests on ${ctx.topics.trainRequests}); metrics ${metrics.url}\n`,
+    );
+    await new Promise<void>((resolve) => lifecycle.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return 0;
+  } catch (err) {
+    await lifecycle.close('start-up failed');
+    throw err;
+  }
+}
+
+/** Best effort, like serve: without the local stack, Prometheus is configured elsewhere. */
+async function registerScrape(ctx: ServiceContext, hostPort: string): Promise<void> {
+  try {
+    const stack = await import('../../infra/stack/index.ts');
+    const name = `trainer-${process.pid}`;
+    stack.registerScrapeTarget(ctx.config.stateDir, name, hostPort);
+    ctx.lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(ctx.config.stateDir, name) });
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'could not register with the local Prometheus');
+  }
+}
+
+export const command: Command = {
+  summary: 'run the trainer service, or one training run with --once',
+  usage: USAGE,
+  async run(args) {
+    const { values } = parseArgs(args, OPTIONS, false);
+    if (values.once && values.request)
+      throw new PixelflowError('BAD_REQUEST', '--once and --request exclude each other');
+    if (values.once) return runOnce(values);
+    if (values.request) return sendRequest(values);
+    if (values.from || values.to || Object.keys(overridesOf(values)).length) {
+      throw new PixelflowError(
+        'BAD_REQUEST',
+        'range and params flags need --once or --request; the service takes them per request',
+      );
+    }
+    return runService(values);
+  },
+};

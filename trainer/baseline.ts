@@ -1,0 +1,61 @@
+// The current production model, scored on the new run's validation split: the other half of the
+// promotion rule. Ids hash into the same split in every run, so the production model never saw
+// these images in training either, and the comparison is fair.
+import { describeError, isPixelflowError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { ModelRegistry } from '../lib/model-registry.ts';
+import type { Tf } from '../lib/tf-backend.ts';
+import { evaluate, type SplitTensors } from './tf-training.ts';
+
+export type Baseline =
+  | { kind: 'none' }
+  | { kind: 'evaluated'; version: string; loss: number; accuracy: number }
+  /** a different spec or label set: the two cannot be compared on these inputs */
+  | { kind: 'incompatible'; version: string; reason: string }
+  /** missing or corrupt artifact: production cannot serve either */
+  | { kind: 'unusable'; version: string; reason: string };
+
+export async function evaluateBaseline(
+  tf: Tf,
+  registry: ModelRegistry,
+  val: SplitTensors,
+  expect: { specVersion: string; labels: string[] },
+  log?: Logger,
+): Promise<Baseline> {
+  const version = (await registry.aliases()).production;
+  if (!version) return { kind: 'none' };
+  let manifest: Awaited<ReturnType<ModelRegistry['get']>>;
+  try {
+    manifest = await registry.get(version);
+    await registry.verify(version);
+  } catch (err) {
+    return { kind: 'unusable', version, reason: describeError(err) };
+  }
+  if (manifest.spec_version !== expect.specVersion) {
+    return { kind: 'incompatible', version, reason: `spec ${manifest.spec_version}, this run ${expect.specVersion}` };
+  }
+  if (manifest.labels.join('\u0000') !== expect.labels.join('\u0000')) {
+    return {
+      kind: 'incompatible',
+      version,
+      reason: `labels [${manifest.labels.join(', ')}], this run [${expect.labels.join(', ')}]`,
+    };
+  }
+  let model: import('@tensorflow/tfjs').LayersModel | undefined;
+  try {
+    model = await tf.loadLayersModel(registry.loadHandler(version));
+    // Only loss and accuracy are needed; the optimizer is never stepped.
+    model.compile({ optimizer: tf.train.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const { loss, accuracy } = await evaluate(model, val);
+    return { kind: 'evaluated', version, loss, accuracy };
+  } catch (err) {
+    log?.warn({ err: describeError(err), version }, 'could not evaluate the production model');
+    return isPixelflowError(err, 'NOT_FOUND') || isPixelflowError(err, 'MODEL_INCOMPATIBLE')
+      ? { kind: 'unusable', version, reason: describeError(err) }
+      : { kind: 'incompatible', version, reason: describeError(err) };
+  } finally {
+    const optimizer = model?.optimizer;
+    model?.dispose();
+    optimizer?.dispose();
+  }
+}

@@ -1,0 +1,71 @@
+// Turns a RangeSelector into concrete [from, to) offsets per partition, fixed at the moment the
+// run starts, so the dataset (and its lineage) does not grow while it is being read.
+import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { LineageRange } from '../lib/model-registry.ts';
+import type { RangeSelector } from './range-spec.ts';
+
+export interface ResolvedRange {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+export interface ResolvedSelection {
+  topic: string;
+  ranges: ResolvedRange[];
+  /**
+   * For time ranges: also keep only messages whose own timestamp is in [fromMs, toMs). Offsets for
+   * a timestamp come from Kafka's time index, which bounds the range; this makes the selection
+   * exact when producers wrote timestamps out of order inside it.
+   */
+  timeFilter?: { fromMs?: number; toMs?: number };
+}
+
+export async function resolveSelection(
+  kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime'>,
+  topic: string,
+  sel: RangeSelector,
+): Promise<ResolvedSelection> {
+  const bounds = await kafka.topicOffsets(topic);
+  const clamp = (partition: number, from: number, to: number | undefined): ResolvedRange | null => {
+    const b = bounds.find((x) => x.partition === partition);
+    if (!b) return null;
+    const lo = Math.max(from, b.low);
+    const hi = Math.min(to ?? b.high, b.high);
+    return { partition, from: lo, to: Math.max(lo, hi) };
+  };
+  switch (sel.kind) {
+    case 'all':
+      return { topic, ranges: bounds.map((b) => ({ partition: b.partition, from: b.low, to: b.high })) };
+    case 'offsets':
+      return {
+        topic,
+        ranges: sel.ranges.map((r) => clamp(r.partition, r.from, r.to)).filter((r): r is ResolvedRange => r !== null),
+      };
+    case 'time': {
+      const starts = sel.fromMs === undefined ? undefined : await kafka.offsetsForTime(topic, sel.fromMs);
+      const ends = sel.toMs === undefined ? undefined : await kafka.offsetsForTime(topic, sel.toMs);
+      const ranges = bounds.map((b) => {
+        const from = starts?.find((s) => s.partition === b.partition)?.offset ?? b.low;
+        const to = ends?.find((s) => s.partition === b.partition)?.offset ?? b.high;
+        return clamp(b.partition, from, to) as ResolvedRange;
+      });
+      return { topic, ranges, timeFilter: { fromMs: sel.fromMs, toMs: sel.toMs } };
+    }
+  }
+}
+
+export function inTimeFilter(filter: ResolvedSelection['timeFilter'], timestamp: number): boolean {
+  if (!filter) return true;
+  if (filter.fromMs !== undefined && timestamp < filter.fromMs) return false;
+  if (filter.toMs !== undefined && timestamp >= filter.toMs) return false;
+  return true;
+}
+
+export function toLineage(sel: ResolvedSelection): LineageRange[] {
+  return sel.ranges.map((r) => ({ topic: sel.topic, partition: r.partition, from_offset: r.from, to_offset: r.to }));
+}
+
+export function rangeSize(sel: ResolvedSelection): number {
+  return sel.ranges.reduce((n, r) => n + (r.to - r.from), 0);
+}

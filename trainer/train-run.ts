@@ -1,0 +1,302 @@
+// One training run, start to finish: record it as running, replay the dataset, train, evaluate,
+// compare with the production model on the same validation split, register the artifact, move
+// aliases, record the outcome. A failure at any step is recorded as such and rethrown.
+
+import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
+import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { ModelRegistry } from '../lib/model-registry.ts';
+import { compileForTraining, createModelForSpec } from '../lib/models.ts';
+import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import { assertCanTrain, type TfRuntime } from '../lib/tf-backend.ts';
+import { evaluateBaseline } from './baseline.ts';
+import { loadTrainingData, type TrainingData } from './dataset.ts';
+import type { Promotion } from './promotion.ts';
+import type { RangeSelector } from './range-spec.ts';
+import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
+import {
+  confusionMatrix,
+  disposeSplit,
+  type EpochLog,
+  evaluate,
+  type FitHooks,
+  fitModel,
+  type SplitTensors,
+  toTensors,
+} from './tf-training.ts';
+import { paramsRecord, type TrainParams } from './train-params.ts';
+import type { TrainerMetrics } from './trainer-metrics.ts';
+
+export interface RunDeps {
+  rt: TfRuntime;
+  kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>;
+  registry: ModelRegistry;
+  promotion: Promotion;
+  recorder: RunRecorder;
+  metrics?: TrainerMetrics;
+  log: Logger;
+  /** the topic the dataset is replayed from (images.preprocessed) */
+  topic: string;
+  spec: PreprocessSpec;
+}
+
+export interface RunJob {
+  runId: string;
+  trigger: string;
+  selector: RangeSelector;
+  params: TrainParams;
+  /** requests folded into this run besides the first */
+  coalesced?: number;
+}
+
+export type RunProgress =
+  | { phase: 'loading'; read: number; total: number }
+  | { phase: 'epoch-start'; epoch: number; epochs: number; batches: number }
+  | { phase: 'batch'; batch: number; loss?: number }
+  | { phase: 'epoch-end'; log: EpochLog }
+  | { phase: 'evaluating' }
+  | { phase: 'publishing' };
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+  /** Sees the final record whether the run succeeded or not. */
+  onFinished?: (record: RunRecord) => void;
+}
+
+/** Fewest samples a run needs: one per split is enough for the machinery, not for a good model. */
+function checkTrainable(data: TrainingData): void {
+  const train = data.splits.train.store.count;
+  const val = data.splits.val.store.count;
+  if (train === 0 || val === 0) {
+    throw new PixelflowError(
+      'TRAINING_FAILED',
+      `not enough labelled data: ${train} training and ${val} validation samples (read ${data.read} events, skipped ${JSON.stringify(data.skipped)})`,
+    );
+  }
+  if (data.labels.length < 2)
+    throw new PixelflowError(
+      'TRAINING_FAILED',
+      `need at least 2 classes, found ${data.labels.length} (${data.labels.join(', ')})`,
+    );
+}
+
+export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = {}): Promise<RunRecord> {
+  const { rt, log } = deps;
+  const tf = rt.tf;
+  const record: RunRecord = {
+    ...emptyRun(job.runId, job.trigger, rt.backend, Date.now()),
+    params: paramsRecord(job.params),
+    coalesced: job.coalesced ?? 0,
+  };
+  const runLog = log.child({ run_id: job.runId, trigger: job.trigger });
+  deps.metrics?.running.set(1);
+  await deps.recorder.saveRun(record);
+  let train: SplitTensors | undefined;
+  let val: SplitTensors | undefined;
+  let test: SplitTensors | undefined;
+  let model: import('@tensorflow/tfjs').LayersModel | undefined;
+  try {
+    assertCanTrain(rt);
+    const data = await loadTrainingData(deps.kafka, {
+      topic: deps.topic,
+      selector: job.selector,
+      spec: deps.spec,
+      ratios: { valFraction: job.params.valFraction, testFraction: job.params.testFraction },
+      signal: opts.signal,
+      onProgress: (read, total) => opts.onProgress?.({ phase: 'loading', read, total }),
+    });
+    Object.assign(record, {
+      lineage: data.lineage,
+      class_counts: data.classCounts,
+      skipped: data.skipped,
+      train_samples: data.splits.train.store.count,
+      val_samples: data.splits.val.store.count,
+      test_samples: data.splits.test.store.count,
+    });
+    runLog.info(
+      {
+        train: record.train_samples,
+        val: record.val_samples,
+        test: record.test_samples,
+        labels: data.labels,
+        skipped: data.skipped,
+      },
+      'dataset replayed',
+    );
+    await deps.recorder.saveRun(record);
+    checkTrainable(data);
+
+    train = toTensors(tf, data, 'train');
+    val = toTensors(tf, data, 'val');
+    test = toTensors(tf, data, 'test');
+    for (const s of ['train', 'val', 'test'] as const) data.splits[s].store.release();
+
+    model = createModelForSpec(tf, deps.spec, data.labels.length, job.params.seed);
+    compileForTraining(tf, model, { learningRate: job.params.learningRate });
+    const hooks: FitHooks = {
+      onEpochStart: (epoch, epochs, batches) => opts.onProgress?.({ phase: 'epoch-start', epoch, epochs, batches }),
+      onBatchEnd: opts.onProgress
+        ? (batch, l) => opts.onProgress?.({ phase: 'batch', batch, loss: l.loss })
+        : undefined,
+      onEpochEnd: async (e) => {
+        await deps.recorder.saveEpoch({
+          run_id: job.runId,
+          epoch: e.epoch,
+          loss: e.loss,
+          accuracy: e.accuracy,
+          val_loss: e.valLoss,
+          val_accuracy: e.valAccuracy,
+          learning_rate: e.learningRate,
+          samples_per_sec: e.samplesPerSec,
+          duration_ms: e.durationMs,
+          at_ms: Date.now(),
+        });
+        deps.metrics?.epochSeconds.observe(e.durationMs / 1000);
+        deps.metrics?.samplesPerSecond.set(e.samplesPerSec);
+        runLog.info(
+          {
+            epoch: e.epoch,
+            loss: e.loss,
+            val_loss: e.valLoss,
+            val_accuracy: e.valAccuracy,
+            lr: e.learningRate,
+            samples_per_sec: Math.round(e.samplesPerSec),
+          },
+          'epoch done',
+        );
+        opts.onProgress?.({ phase: 'epoch-end', log: e });
+      },
+    };
+    const fit = await fitModel(tf, model, train, val, job.params, hooks, opts.signal);
+
+    opts.onProgress?.({ phase: 'evaluating' });
+    const v = await evaluate(model, val);
+    const scored = test.count > 0 ? test : val;
+    const t = await evaluate(model, test);
+    const confusion = await confusionMatrix(tf, model, scored, data.labels.length);
+    Object.assign(record, {
+      epochs: fit.epochs.length,
+      val_loss: v.loss,
+      val_accuracy: v.accuracy,
+      test_loss: t.loss,
+      test_accuracy: t.accuracy,
+      confusion: { labels: data.labels, matrix: confusion.matrix, split: test.count > 0 ? 'test' : 'val' },
+      samples_per_sec: median(fit.epochs.map((e) => e.samplesPerSec)),
+    });
+
+    const baseline = await evaluateBaseline(
+      tf,
+      deps.registry,
+      val,
+      { specVersion: deps.spec.version, labels: data.labels },
+      runLog,
+    );
+    // The rule: production moves only when the new model's validation LOSS is strictly lower than
+    // the production model's loss on this very validation split. Loss rather than accuracy
+    // because it also rewards calibrated confidence and does not tie on small splits.
+    let promote: boolean;
+    if (baseline.kind === 'none') {
+      promote = true;
+      record.promotion_reason = 'no production model yet';
+    } else if (baseline.kind === 'unusable') {
+      promote = true;
+      record.baseline_version = baseline.version;
+      record.promotion_reason = `production ${baseline.version} is unusable (${baseline.reason})`;
+    } else if (baseline.kind === 'incompatible') {
+      promote = false;
+      record.baseline_version = baseline.version;
+      record.promotion_reason = `production ${baseline.version} is not comparable (${baseline.reason}); kept as candidate`;
+    } else {
+      record.baseline_version = baseline.version;
+      record.baseline_val_loss = baseline.loss;
+      record.baseline_val_accuracy = baseline.accuracy;
+      promote = v.loss < baseline.loss;
+      record.promotion_reason = `val_loss ${v.loss.toFixed(4)} ${promote ? '<' : '≥'} production ${baseline.version} ${baseline.loss.toFixed(4)} on the same ${val.count} validation images`;
+    }
+
+    opts.onProgress?.({ phase: 'publishing' });
+    const manifest = await deps.registry.save(model, {
+      run_id: job.runId,
+      spec_version: deps.spec.version,
+      labels: data.labels,
+      metrics: finiteOnly({
+        val_loss: v.loss,
+        val_accuracy: v.accuracy,
+        test_loss: t.loss,
+        test_accuracy: t.accuracy,
+        epochs: fit.epochs.length,
+        best_epoch: fit.bestEpoch,
+        train_samples: train.count,
+        val_samples: val.count,
+        test_samples: test.count,
+        samples_per_sec: record.samples_per_sec,
+        ...(baseline.kind === 'evaluated'
+          ? { baseline_val_loss: baseline.loss, baseline_val_accuracy: baseline.accuracy }
+          : {}),
+      }),
+      lineage: data.lineage,
+      backend: rt.backend,
+      params: paramsRecord(job.params),
+    });
+    record.model_version = manifest.version;
+    if (promote) await deps.promotion.promote(manifest.version);
+    else await deps.promotion.markCandidate(manifest.version);
+    record.promoted = promote;
+    record.status = 'succeeded';
+    record.finished_at_ms = Date.now();
+    await deps.recorder.saveRun(record);
+    deps.metrics?.runs.inc({ trigger: job.trigger, outcome: 'succeeded' });
+    deps.metrics?.lastValAccuracy.set(v.accuracy);
+    deps.metrics?.lastValLoss.set(v.loss);
+    runLog.info(
+      {
+        version: manifest.version,
+        promoted: promote,
+        reason: record.promotion_reason,
+        val_loss: v.loss,
+        val_accuracy: v.accuracy,
+        test_accuracy: t.accuracy,
+        duration_ms: record.finished_at_ms - record.started_at_ms,
+      },
+      'run succeeded',
+    );
+    opts.onFinished?.(record);
+    return record;
+  } catch (err) {
+    const aborted = isPixelflowError(err, 'ABORTED') || opts.signal?.aborted === true;
+    record.status = aborted ? 'aborted' : 'failed';
+    record.error = describeError(err);
+    record.finished_at_ms = Date.now();
+    await deps.recorder.saveRun(record).catch((e) => runLog.error({ err: e }, 'could not record the failed run'));
+    deps.metrics?.runs.inc({ trigger: job.trigger, outcome: record.status });
+    runLog.error({ err: record.error }, `run ${record.status}`);
+    opts.onFinished?.(record);
+    throw isPixelflowError(err) ? err : new PixelflowError('TRAINING_FAILED', record.error, { cause: err });
+  } finally {
+    deps.metrics?.running.set(0);
+    disposeSplit(train);
+    disposeSplit(val);
+    disposeSplit(test);
+    disposeModel(model);
+  }
+}
+
+/** LayersModel.dispose() leaves an optimizer passed in as an object (Adam's moments) alive. */
+export function disposeModel(model: import('@tensorflow/tfjs').LayersModel | undefined): void {
+  if (!model) return;
+  const optimizer = model.optimizer;
+  model.dispose();
+  optimizer?.dispose();
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function finiteOnly(m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
+}
