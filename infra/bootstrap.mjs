@@ -39,8 +39,11 @@ function npmDeps() {
   const stamp = join(root, 'node_modules', '.pixelflow-lock');
   const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
-  log('installing npm dependencies (npm ci)');
-  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
+  log('installing npm dependencies (npm install, versions from package-lock.json)');
+  // Not `npm ci`: npm 11 writes locks without other platforms' optional packages (rollup, biome,
+  // esbuild binaries) and then refuses them in `npm ci` as "out of sync". `npm install --no-save`
+  // installs the locked versions and leaves the lock as it is.
+  run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error']);
   writeFileSync(stamp, hash);
 }
 
