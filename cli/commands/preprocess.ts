@@ -6,6 +6,7 @@ import { startMetricsServer } from '../../lib/metrics.ts';
 import { getSpec } from '../../lib/preprocess-spec.ts';
 import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
+import { registerScrapeTarget } from '../scrape-target.ts';
 
 const USAGE = `pixelflow preprocess [--spec NAME] [--concurrency N] [--partitions N] [--group ID] [--session-timeout MS] [--no-register]
 
@@ -46,17 +47,15 @@ export const command: Command = {
 
     const server = lifecycle.add(
       'metrics-server',
-      await startMetricsServer(ctx.metrics, { host: '127.0.0.1', port: config.metricsPort }),
+      await startMetricsServer(ctx.metrics, { host: config.httpHost, port: config.metricsPort }),
     );
     if (!values['no-register']) {
-      const name = `preprocess-${process.pid}`;
-      try {
-        const stack = await import('../../infra/stack/index.ts');
-        stack.registerScrapeTarget(config.stateDir, name, `127.0.0.1:${server.port}`);
-        lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(config.stateDir, name) });
-      } catch (err) {
-        log.warn({ err }, 'could not register /metrics with the local Prometheus');
-      }
+      await registerScrapeTarget(
+        { stateDir: config.stateDir, lifecycle, log },
+        'preprocess',
+        config.httpHost,
+        server.port,
+      );
     }
 
     const { defaultGroupId, startPreprocessWorker } = await import('../../processors/preprocess-worker.ts');

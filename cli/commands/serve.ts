@@ -10,6 +10,7 @@ import { createModelRegistry } from '../../lib/model-registry.ts';
 import { initTensorflow } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
+import { registerScrapeTarget } from '../scrape-target.ts';
 
 /** Route plugins of the other services, mounted when their code is present. */
 async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
@@ -91,7 +92,7 @@ export const command: Command = {
       const address = app.server.address();
       const boundPort = typeof address === 'object' && address ? address.port : port;
       const url = `http://${host}:${boundPort}`;
-      await registerScrape(ctx, `${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundPort}`);
+      await registerScrapeTarget({ stateDir: ctx.config.stateDir, lifecycle, log: ctx.log }, 'serve', host, boundPort);
       await service.start();
       log.info({ url, mounted, docs: `${url}/docs` }, 'serving');
       console.log(
@@ -105,16 +106,3 @@ export const command: Command = {
     }
   },
 };
-
-/** Best effort: without the local stack (e.g. docker compose), Prometheus is configured elsewhere. */
-async function registerScrape(ctx: ServiceContext, hostPort: string): Promise<void> {
-  try {
-    const stack = await import('../../infra/stack/index.ts');
-    // Same naming as the other workers: role and pid, so replicas never overwrite each other.
-    const name = `serve-${process.pid}`;
-    stack.registerScrapeTarget(ctx.config.stateDir, name, hostPort);
-    ctx.lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(ctx.config.stateDir, name) });
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'could not register with the local Prometheus');
-  }
-}

@@ -14,6 +14,7 @@ import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
+import { registerScrapeTarget } from '../scrape-target.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
        pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
@@ -204,8 +205,16 @@ async function runService(v: Values): Promise<number> {
         triggers: { count: !v['no-count'], schedule: !v['no-schedule'], requests: true },
       }),
     );
-    const metrics = lifecycle.add('metrics', await startMetricsServer(ctx.metrics, { port: config.metricsPort }));
-    await registerScrape(ctx, `127.0.0.1:${metrics.port}`);
+    const metrics = lifecycle.add(
+      'metrics',
+      await startMetricsServer(ctx.metrics, { host: config.httpHost, port: config.metricsPort }),
+    );
+    await registerScrapeTarget(
+      { stateDir: config.stateDir, lifecycle, log: ctx.log },
+      'trainer',
+      config.httpHost,
+      metrics.port,
+    );
     await service.ready;
     log.info(
       {
@@ -224,18 +233,6 @@ async function runService(v: Values): Promise<number> {
   } catch (err) {
     await lifecycle.close('start-up failed');
     throw err;
-  }
-}
-
-/** Best effort, like serve: without the local stack, Prometheus is configured elsewhere. */
-async function registerScrape(ctx: ServiceContext, hostPort: string): Promise<void> {
-  try {
-    const stack = await import('../../infra/stack/index.ts');
-    const name = `trainer-${process.pid}`;
-    stack.registerScrapeTarget(ctx.config.stateDir, name, hostPort);
-    ctx.lifecycle.add('scrape-target', { close: () => stack.unregisterScrapeTarget(ctx.config.stateDir, name) });
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'could not register with the local Prometheus');
   }
 }
 
