@@ -117,8 +117,9 @@ function candidates(preferred: BackendPreference): BackendName[] {
 /**
  * Sets the env vars libtensorflow reads once, when it loads. TF 2.21 honours both (measured on
  * 2 cores: intra-op 1 makes a 1024² matmul 1.6× slower than 2; inter-op 8 adds 12 threads).
- * tfjs runs eager ops one at a time, so the inter-op pool mostly idles; one thread is enough on
- * small machines (bench/tf-backend.ts --explore times 1/1, 2/1 and 2/2).
+ * tfjs runs eager ops one at a time, so the inter-op pool mostly idles: 1 vs 2 made no
+ * difference beyond noise to training throughput here (bench/tf-backend.ts --explore), and one
+ * thread keeps small machines from oversubscribing the cores the intra-op pool needs.
  */
 function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (msg: string) => void): void {
   const unset = process.env.TF_NUM_INTRAOP_THREADS === undefined;
