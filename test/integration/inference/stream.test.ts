@@ -140,9 +140,11 @@ describe('inference stream', () => {
     // Nothing may be committed or predicted while there is no model.
     await new Promise((r) => setTimeout(r, 3000));
     expect(await scalar(ctx, 'SELECT count() AS n FROM predictions')).toBe(0);
-    expect(await ctx.kafka.groupLag(`${ctx.config.topicPrefix}.inference`, ctx.topics.preprocessed)).toBe(
-      events.length,
-    );
+    // Nothing committed: the lag is everything in the log (a send retried under load may have
+    // written some events twice, at-least-once; the sinks dedupe them).
+    const inLog = (await ctx.kafka.topicOffsets(ctx.topics.preprocessed)).reduce((n, p) => n + p.high - p.low, 0);
+    expect(inLog).toBeGreaterThanOrEqual(events.length);
+    expect(await ctx.kafka.groupLag(`${ctx.config.topicPrefix}.inference`, ctx.topics.preprocessed)).toBe(inLog);
 
     const v1 = await saveTinyModel(rt, registry, { seed: 7 });
     await registry.setAlias('production', v1.version);

@@ -53,7 +53,7 @@ describe('kafka adapter', () => {
     });
     await eventually(async () => failures >= 1, { what: 'a failed batch' });
     await failing.close();
-    expect(await ctx.kafka.groupLag(groupId, topic)).toBe(1);
+    expect(await ctx.kafka.groupLag(groupId, topic)).toBeGreaterThanOrEqual(1); // a retried send may write twice
 
     const redelivered: IncomingMessage[] = [];
     const healthy = ctx.kafka.runConsumer({
