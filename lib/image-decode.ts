@@ -62,11 +62,40 @@ const TRUNCATION =
   /premature end|end of stream|unexpected end|truncated|not enough data|bad seek|out of data|end of file|short read/i;
 
 // libvips collects error messages in one process-wide buffer, so a failure's text can carry
-// another concurrent image's message. Failures are rare: running them again one at a time gives
-// a clean message for the DLQ at no cost to the hot path.
+// another concurrent image's message. Failures are rare: a failed decode runs again with the
+// decoder to itself (no other decode of this module in flight, new ones wait), which gives a clean
+// message for the DLQ at no cost to the hot path.
+let inFlight = 0;
+let drained: (() => void) | null = null;
+let gate: Promise<void> | null = null;
 let failureQueue: Promise<unknown> = Promise.resolve();
+
+async function shared<T>(run: () => Promise<T>): Promise<T> {
+  while (gate) await gate;
+  inFlight++;
+  try {
+    return await run();
+  } finally {
+    inFlight--;
+    if (inFlight === 0 && drained) drained();
+  }
+}
+
 function alone<T>(run: () => Promise<T>): Promise<T> {
-  const attempt = failureQueue.then(run);
+  const attempt = failureQueue.then(async () => {
+    let open = () => {};
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+      drained = null;
+      return await run();
+    } finally {
+      gate = null;
+      open();
+    }
+  });
   failureQueue = attempt.catch(() => {});
   return attempt;
 }
@@ -138,7 +167,7 @@ export async function decodeImage(
       .toBuffer({ resolveWithObject: true });
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await run();
+    out = await shared(run);
   } catch (first) {
     // sharp's own pixel-limit check does not go through the shared buffer: no second try needed
     if (/exceeds pixel limit/i.test((first as Error)?.message ?? '')) throw classify(first, bytes, sniff);
@@ -176,7 +205,7 @@ async function metadataOf(
   sniff: SniffResult,
 ): Promise<{ width: number; height: number; channels: number }> {
   try {
-    const m = await sharp(bytes).metadata();
+    const m = await shared(() => sharp(bytes).metadata());
     return { width: m.width ?? 0, height: m.height ?? 0, channels: m.channels ?? 0 };
   } catch {
     return { width: 0, height: 0, channels: sniff.format === 'tiff' ? 0 : 3 };

@@ -256,7 +256,7 @@ describe('decodeImage under concurrency', () => {
     const jpeg = await makeJpeg(64, 64, 3, 9);
     const png = await makePng(64, 64, 3, 9);
     const errs = await Promise.allSettled(
-      Array.from({ length: 12 }, (_, i) => decodeImage(i % 2 ? truncate(jpeg) : corruptBody(png, 40), gray28, limits)),
+      Array.from({ length: 40 }, (_, i) => decodeImage(i % 2 ? truncate(jpeg) : corruptBody(png, 40), gray28, limits)),
     );
     errs.forEach((e, i) => {
       const msg = ((e as PromiseRejectedResult).reason as Error).message;
