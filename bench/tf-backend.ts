@@ -5,7 +5,7 @@
 //   --quick     CI smoke size (about a minute on an idle machine)
 //   --no-keras  skip the Python reference (no venv on this machine)
 //   --explore   also time where the tfjs/Keras gap comes from: fit vs trainOnBatch, larger
-//               batches, native Step and BatchNorm kernels, and thread settings (child
+//               batches, a native BatchNorm kernel, and thread settings (child
 //               processes, since libtensorflow reads its thread counts once at load)
 //   --accuracy  instead: train the small CNN on all 60k images, test accuracy per epoch on the
 //               10k test set (checks the claim in lib/models.ts; minutes per epoch)
@@ -187,31 +187,6 @@ interface NativeBackend {
   binding: Record<'TF_ATTR_TYPE' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_FLOAT', number>;
   executeSingleOutput(op: string, attrs: unknown[], inputs: unknown[]): Tensor;
   executeMultipleOutputs(op: string, attrs: unknown[], inputs: unknown[], n: number): Tensor[];
-}
-
-/** tfjs-node's Step kernel (relu's gradient) allocates ones() and fill() in JS and runs 5 ops; sign(relu(x)) is 2. */
-function installNativeStep(tf: Tf): () => void {
-  const stock = tf.getKernel('Step', 'tensorflow');
-  tf.unregisterKernel('Step', 'tensorflow');
-  tf.registerKernel({
-    kernelName: 'Step',
-    backendName: 'tensorflow',
-    kernelFunc: (args) => {
-      const x = args.inputs.x as Tensor;
-      if (args.attrs?.alpha !== 0 || x.dtype !== 'float32') return stock.kernelFunc(args);
-      const backend = args.backend as unknown as NativeBackend;
-      const T = { name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
-      // For alpha 0, NaN included: relu(NaN) and sign(NaN) are NaN.
-      const relu = backend.executeSingleOutput('Relu', [T], [x]);
-      const out = backend.executeSingleOutput('Sign', [T], [relu]);
-      tf.dispose(relu);
-      return out as unknown as import('@tensorflow/tfjs').TensorInfo;
-    },
-  });
-  return () => {
-    tf.unregisterKernel('Step', 'tensorflow');
-    tf.registerKernel(stock);
-  };
 }
 
 interface BatchNormLayer {
@@ -400,15 +375,12 @@ async function explore(tf: Tf, data: Data, sizes: Sizes): Promise<Record<string,
   await measure(`trainOnBatch loop bs${batch}`, trainOnBatchCase(tf, data, batch, samples));
   await measure(`fit bs${batch * 16}`, trainCase(tf, data, batch * 16, samples));
   let patched: Awaited<ReturnType<typeof kernelsPerStep>> | undefined;
-  for (const [label, patches] of [
-    ['native Step kernel', [installNativeStep]],
-    ['native BatchNorm', [installNativeBatchNorm]],
-    ['native Step + BatchNorm', [installNativeStep, installNativeBatchNorm]],
-  ] as const) {
+  // The native Step kernel (lib/tf-native-kernels.ts) is always installed; BatchNorm stays a prototype.
+  for (const [label, patches] of [['native BatchNorm', [installNativeBatchNorm]]] as const) {
     const restores = patches.map((install) => install(tf));
     try {
       await measure(`fit bs${batch} + ${label}`, trainCase(tf, data, batch, samples));
-      if (patches.length === 2) patched = await kernelsPerStep(tf, data, batch);
+      patched = await kernelsPerStep(tf, data, batch);
     } finally {
       for (const restore of restores.reverse()) restore();
     }
@@ -435,7 +407,7 @@ async function explore(tf: Tf, data: Data, sizes: Sizes): Promise<Record<string,
     ),
   );
   console.log(
-    `kernels per training step at bs${batch}: ${kernels.kernels} stock, ${patched?.kernels} with both native patches`,
+    `kernels per training step at bs${batch}: ${kernels.kernels} stock, ${patched?.kernels} with the native BatchNorm patch`,
   );
   console.log(`most frequent (stock): ${JSON.stringify(kernels.top)}`);
   console.log(

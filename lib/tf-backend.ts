@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { PixelflowError } from './errors.ts';
+import { installNativeKernels } from './tf-native-kernels.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -52,7 +53,7 @@ export interface TfLoaders {
   /** Whether a native addon is already in this process (thread settings can no longer apply). */
   nativeLoaded(): boolean;
   gpuPresent(): boolean;
-  /** Loads the native addon; throws when it is missing or libtensorflow cannot be opened. */
+  /** Loads the native addon (with lib/tf-native-kernels.ts); throws when it is missing or libtensorflow cannot be opened. */
   importNative(pkg: NativePackage): Promise<Tf>;
   importWasm(): Promise<Tf>;
   importJs(): Promise<Tf>;
@@ -92,7 +93,9 @@ export const nodeLoaders: TfLoaders = {
     return spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 }).status === 0;
   },
   async importNative(pkg) {
-    return defaultImport<Tf>(await import(pkg));
+    const tf = defaultImport<Tf>(await import(pkg));
+    installNativeKernels(tf);
+    return tf;
   },
   async importWasm() {
     // In Node the backend finds its .wasm files next to its own dist/ (they ship in the npm
