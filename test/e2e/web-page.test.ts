@@ -1,6 +1,7 @@
 // The web page in headless Chromium against the real service: upload a real image, see the
-// prediction with its confidence bars, the live feed and the charts. Leaves a screenshot in
-// test/output/web-page.png (not committed) for people to look at.
+// prediction with its confidence bars, the live feed and the charts, and the Swagger UI. Leaves
+// screenshots in test/output/ (web-page.png, swagger.png); `npm run screenshots` copies them to
+// docs/screenshots/ for the README.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +13,10 @@ import { buildInferenceApp } from '../../inference/app.ts';
 import { createInferenceService } from '../../inference/service.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { toMessage } from '../../lib/events.ts';
+import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../../lib/fashion-mnist.ts';
+import { encodeImage } from '../../lib/image-decode.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
 import { createTestContext, eventually } from '../helpers/context.ts';
-import { makePng } from '../helpers/images.ts';
 import { LABELS, preprocessedEvent, saveTinyModel, tfRuntime } from '../unit/inference/fixtures.ts';
 
 const CHROMIUM_ARGS = [
@@ -83,9 +85,9 @@ describe('web page', () => {
     await expect.poll(() => page.textContent('#model-badge'), { timeout: 15_000 }).toContain(v1.version);
     await expect.poll(() => page.textContent('#ready-badge'), { timeout: 15_000 }).toBe('ready');
 
-    // A real 120×120 RGB PNG made with sharp, through the file input.
-    const png = await makePng(120, 120, 3, 7);
-    await page.setInputFiles('#file', { name: 'sneaker.png', mimeType: 'image/png', buffer: png });
+    // A real Fashion-MNIST test image, as a user's photo would arrive: a JPEG, through the file input.
+    const photo = await fashionPhoto('Sneaker');
+    await page.setInputFiles('#file', { name: 'sneaker.jpg', mimeType: 'image/jpeg', buffer: photo });
     await page.waitForSelector('#top-label', { timeout: 30_000 });
     const top = await page.textContent('#top-label');
     expect(LABELS).toContain(top);
@@ -114,12 +116,33 @@ describe('web page', () => {
       buffer: Buffer.from('not an image at all'),
     });
     await expect.poll(() => page.textContent('#predict-error'), { timeout: 15_000 }).toMatch(/not a recognised image/);
-    await page.setInputFiles('#file', { name: 'sneaker.png', mimeType: 'image/png', buffer: png });
+    await page.setInputFiles('#file', { name: 'sneaker.jpg', mimeType: 'image/jpeg', buffer: photo });
     await page.waitForSelector('#top-label', { timeout: 30_000 });
 
-    mkdirSync(join(REPO_ROOT, 'test', 'output'), { recursive: true });
-    await page.screenshot({ path: join(REPO_ROOT, 'test', 'output', 'web-page.png'), fullPage: true });
+    const out = join(REPO_ROOT, 'test', 'output');
+    mkdirSync(out, { recursive: true });
+    await page.screenshot({ path: join(out, 'web-page.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+
+    // Swagger UI renders the OpenAPI document, assets served by the process itself (no CDN).
+    await page.goto(`${base}/docs`, { waitUntil: 'domcontentloaded' });
+    await expect
+      .poll(() => page.locator('.opblock-summary-path').allTextContents(), { timeout: 20_000 })
+      .toContain('/v1/predict');
+    await page.screenshot({ path: join(out, 'swagger.png') });
     expect(consoleErrors).toEqual([]);
     await service.close();
   });
 });
+
+/** A Fashion-MNIST test image of the class, enlarged 8× (224×224, nearest) and encoded as JPEG. */
+async function fashionPhoto(label: string): Promise<Buffer> {
+  const ds = await readFashionMnist('test');
+  let i = 0;
+  while (fashionMnistLabel(ds, i) !== label) i++;
+  const small = fashionMnistImage(ds, i);
+  const side = 224;
+  const big = new Uint8Array(side * side);
+  for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) big[y * side + x] = small[(y >> 3) * 28 + (x >> 3)];
+  return encodeImage({ data: big, width: side, height: side, channels: 1 }, 'jpeg');
+}
