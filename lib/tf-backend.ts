@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { PixelflowError } from './errors.ts';
-import { installNativeKernels } from './tf-native-kernels.ts';
+import { installNativeKernels, nativeKernels } from './tf-native-kernels.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -220,7 +220,8 @@ function usesGpu(tf: Tf): boolean {
 
 function nativeDetail(tf: Tf): string {
   const env = process.env;
-  return `libtensorflow ${binding(tf).TF_Version ?? '?'}, intra-op threads ${env.TF_NUM_INTRAOP_THREADS ?? 'default'}, inter-op threads ${env.TF_NUM_INTEROP_THREADS ?? 'default'}`;
+  const kernels = nativeKernels(tf);
+  return `libtensorflow ${binding(tf).TF_Version ?? '?'}, intra-op threads ${env.TF_NUM_INTRAOP_THREADS ?? 'default'}, inter-op threads ${env.TF_NUM_INTEROP_THREADS ?? 'default'}${kernels.length ? `, native kernels ${kernels.join(' ')}` : ''}`;
 }
 
 /**
