@@ -12,14 +12,16 @@ import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart]
-       pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled]
+       pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled] [--tag T]
 
 <dir>            an ImageFolder (one sub-folder per class; the folder name is the label) or a folder of
                  unlabelled images; hidden files are skipped, the type of each file is read from its bytes.
                  Resumable: files already acknowledged are skipped on a re-run (--restart sends all again).
 fashion-mnist    Debian's dataset-fashion-mnist (installed if missing), each image encoded as a PNG.
   --rate R       images per second (default: as fast as the broker takes them)
-  --as-split S   write another split into the events (unlabeled also drops the label)`;
+  --as-split S   write another split into the events (unlabeled also drops the label)
+  --tag T        event ids derive from the image and T: the same images again under a new tag are new
+                 events (predicted again, never deduplicated against the first send)`;
 
 const SPLIT_VALUES = ['train', 'val', 'test', 'unlabeled'];
 
@@ -45,6 +47,7 @@ export const command: Command = {
       unlabelled: { type: 'boolean' },
       unlabeled: { type: 'boolean' },
       restart: { type: 'boolean' },
+      tag: { type: 'string' },
     });
     if (positionals.length !== 1)
       throw new PixelflowError('BAD_REQUEST', `expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
@@ -93,7 +96,7 @@ export const command: Command = {
           limit,
           rate,
           asSplit: splitFlag(values['as-split'], 'as-split'),
-          idNamespace: topics.raw,
+          idNamespace: values.tag ? `${topics.raw}#${values.tag}` : topics.raw,
           signal: controller.signal,
           onProgress: (sent) => progress.update(sent),
         });

@@ -43,7 +43,7 @@ export interface DemoReport {
     preprocess_per_image: { p50: number; p99: number };
     inference_batch: { p50: number; p99: number };
   };
-  final_model: { version: string | null; test_accuracy: number | null };
+  final_model: { version: string | null; test_accuracy: number | null; test_samples: number };
   next: Record<string, string>;
 }
 
@@ -169,6 +169,7 @@ export async function buildReport(
     final_model: {
       version: last ? String(last.model_version) : null,
       test_accuracy: last ? round(num(last.test_accuracy)) : null,
+      test_samples: last ? num(last.test_samples) : 0,
     },
     next: {
       web_page: `${facts.baseUrl}/`,
@@ -212,7 +213,7 @@ export function formatReport(r: DemoReport): string {
     `peak rate    ingest ${r.throughput_per_second.ingest}/s  preprocess ${r.throughput_per_second.preprocess}/s  predict ${r.throughput_per_second.predict}/s`,
     `latency      upload → prediction p50 ${r.latency_ms.upload_to_prediction.p50} ms  p90 ${r.latency_ms.upload_to_prediction.p90} ms  p99 ${r.latency_ms.upload_to_prediction.p99} ms`,
     `             preprocess p50 ${r.latency_ms.preprocess_per_image.p50} ms/image   inference batch p50 ${r.latency_ms.inference_batch.p50} ms`,
-    `final model  ${r.final_model.version ?? '-'}  test accuracy ${r.final_model.test_accuracy === null ? '-' : pct(r.final_model.test_accuracy)}`,
+    `final model  ${r.final_model.version ?? '-'}  test accuracy ${r.final_model.test_accuracy === null ? '-' : `${pct(r.final_model.test_accuracy)} on ${r.final_model.test_samples} test images`}`,
     '',
     'where to look next',
     ...Object.entries(r.next).map(([k, v]) => `  ${k.padEnd(16)} ${v}`),
