@@ -94,7 +94,8 @@ export const nodeLoaders: TfLoaders = {
   },
   async importNative(pkg) {
     const tf = defaultImport<Tf>(await import(pkg));
-    installNativeKernels(tf);
+    // Off switch for comparing against tfjs-node's own kernels.
+    if (process.env.PIXELFLOW_TF_NATIVE_KERNELS !== 'off') installNativeKernels(tf);
     return tf;
   },
   async importWasm() {
