@@ -16,7 +16,7 @@ import { loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
-import { initTensorflow } from '../lib/tf-backend.ts';
+import { initTensorflow, tensorflowOptions } from '../lib/tf-backend.ts';
 import type { RunRecord } from '../trainer/run-recorder.ts';
 import { createTrainerService } from '../trainer/trainer-service.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
@@ -123,11 +123,7 @@ async function main() {
     const rejected = await messages(ctx, ctx.topics.dlq);
     log(`${preprocessed} preprocessed events (${rejected} rejected) in ${ctx.topics.preprocessed}`);
 
-    const rt = await initTensorflow({
-      preferred: config.tfBackend,
-      intraOpThreads: config.tfIntraOpThreads,
-      interOpThreads: config.tfInterOpThreads,
-    });
+    const rt = await initTensorflow(tensorflowOptions(config, log));
     let record: RunRecord | undefined;
     let replayStarted = 0;
     let trainStarted = 0;

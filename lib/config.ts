@@ -202,6 +202,12 @@ export const CONFIG_SPEC = {
     parse: parsers.int(0, 1024),
     doc: 'native TF inter-op threads (0 = auto)',
   },
+  tfNativeKernels: {
+    env: 'PIXELFLOW_TF_NATIVE_KERNELS',
+    default: 'true',
+    parse: parsers.bool,
+    doc: "replace two slow tfjs-node kernels with TensorFlow's own (lib/tf-native-kernels.ts); false to compare",
+  },
   trainEvery: {
     env: 'PIXELFLOW_TRAIN_EVERY',
     default: '5000',

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import type { Config } from './config.ts';
 import { PixelflowError } from './errors.ts';
 import { installNativeKernels, nativeKernels } from './tf-native-kernels.ts';
 
@@ -41,8 +42,28 @@ export interface InitTensorflowOptions {
    * @default 1 on machines with ≤ 4 cores, else TensorFlow's own default (cores)
    */
   interOpThreads?: number;
+  /**
+   * Replace tfjs-node kernels that TensorFlow runs faster natively (lib/tf-native-kernels.ts).
+   * Read when the addon loads, so only the first initialisation decides.
+   * @default true
+   */
+  nativeKernels?: boolean;
   /** @default console.warn */
   log?: (msg: string) => void;
+}
+
+/** The options a service reads from its config. */
+export function tensorflowOptions(
+  config: Pick<Config, 'tfBackend' | 'tfIntraOpThreads' | 'tfInterOpThreads' | 'tfNativeKernels'>,
+  log: (msg: string) => void,
+): InitTensorflowOptions {
+  return {
+    preferred: config.tfBackend,
+    intraOpThreads: config.tfIntraOpThreads,
+    interOpThreads: config.tfInterOpThreads,
+    nativeKernels: config.tfNativeKernels,
+    log,
+  };
 }
 
 type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
@@ -53,8 +74,8 @@ export interface TfLoaders {
   /** Whether a native addon is already in this process (thread settings can no longer apply). */
   nativeLoaded(): boolean;
   gpuPresent(): boolean;
-  /** Loads the native addon (with lib/tf-native-kernels.ts); throws when it is missing or libtensorflow cannot be opened. */
-  importNative(pkg: NativePackage): Promise<Tf>;
+  /** Loads the native addon (with lib/tf-native-kernels.ts unless told not to); throws when it is missing or libtensorflow cannot be opened. */
+  importNative(pkg: NativePackage, opts?: { nativeKernels?: boolean }): Promise<Tf>;
   importWasm(): Promise<Tf>;
   importJs(): Promise<Tf>;
 }
@@ -92,10 +113,9 @@ export const nodeLoaders: TfLoaders = {
     if (existsSync('/dev/nvidia0')) return true;
     return spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 }).status === 0;
   },
-  async importNative(pkg) {
+  async importNative(pkg, opts = {}) {
     const tf = defaultImport<Tf>(await import(pkg));
-    // Off switch for comparing against tfjs-node's own kernels.
-    if (process.env.PIXELFLOW_TF_NATIVE_KERNELS !== 'off') installNativeKernels(tf);
+    if (opts.nativeKernels !== false) installNativeKernels(tf);
     return tf;
   },
   async importWasm() {
@@ -171,7 +191,7 @@ async function activate(
         throw new Error('@tensorflow/tfjs-node-gpu is not installed');
       if (!loaders.gpuPresent()) throw new Error('no GPU found');
       applyThreadEnv(opts, loaders, log);
-      const tf = await loaders.importNative('@tensorflow/tfjs-node-gpu');
+      const tf = await loaders.importNative('@tensorflow/tfjs-node-gpu', opts);
       await setBackendOrThrow(tf, 'tensorflow');
       if (!usesGpu(tf)) throw new Error('libtensorflow found no usable CUDA device');
       return { tf, detail: nativeDetail(tf) };
@@ -180,7 +200,7 @@ async function activate(
       applyThreadEnv(opts, loaders, log);
       let tf: Tf;
       try {
-        tf = await loaders.importNative('@tensorflow/tfjs-node');
+        tf = await loaders.importNative('@tensorflow/tfjs-node', opts);
       } catch (err) {
         throw new Error(`native addon unavailable (${firstLine(err)}); ${SETUP_HINT}`, { cause: err });
       }

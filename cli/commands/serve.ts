@@ -7,7 +7,7 @@ import type { ExtraPlugin } from '../../inference/app.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
-import { initTensorflow } from '../../lib/tf-backend.ts';
+import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
@@ -64,12 +64,7 @@ export const command: Command = {
     const { config, log, lifecycle } = ctx;
     lifecycle.installSignalHandlers();
     try {
-      const rt = await initTensorflow({
-        preferred: config.tfBackend,
-        intraOpThreads: config.tfIntraOpThreads,
-        interOpThreads: config.tfInterOpThreads,
-        log: (msg) => log.warn(msg),
-      });
+      const rt = await initTensorflow(tensorflowOptions(config, (msg) => log.warn(msg)));
       log.info({ backend: rt.describe() }, 'tensorflow ready');
       const { createInferenceService } = await import('../../inference/service.ts');
       const { buildInferenceApp } = await import('../../inference/app.ts');

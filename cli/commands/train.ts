@@ -5,7 +5,7 @@ import { createServiceContext, type ServiceContext } from '../../lib/context.ts'
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
-import { initTensorflow } from '../../lib/tf-backend.ts';
+import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
@@ -60,12 +60,7 @@ function overridesOf(v: Values): ParamOverrides {
 }
 
 async function tensorflow(ctx: ServiceContext) {
-  const rt = await initTensorflow({
-    preferred: ctx.config.tfBackend,
-    intraOpThreads: ctx.config.tfIntraOpThreads,
-    interOpThreads: ctx.config.tfInterOpThreads,
-    log: (msg) => ctx.log.warn(msg),
-  });
+  const rt = await initTensorflow(tensorflowOptions(ctx.config, (msg) => ctx.log.warn(msg)));
   ctx.log.info({ backend: rt.describe() }, 'tensorflow ready');
   return rt;
 }
