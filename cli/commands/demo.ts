@@ -27,6 +27,8 @@ interface Plan {
    * a second look at the first ones, as new events, for the final model's live accuracy.
    */
   test: [number, number, number];
+  /** Images/s of the step-4 test stream: slow enough that it spans the retraining and its hot swaps. */
+  testRate: number;
   /** Epochs of the count-triggered runs. */
   epochs: number;
   trainEvery: number;
@@ -42,6 +44,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     viaRest: 100,
     rest: 2500,
     test: [300, 700, 400],
+    testRate: 12,
     epochs: 4,
     trainEvery: 1500,
     final: { epochs: 4 },
@@ -53,6 +56,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     viaRest: 500,
     rest: 55_000,
     test: [4000, 6000, 4000],
+    testRate: 20,
     epochs: 6,
     trainEvery: 5000,
     // bench/fashion-mnist-train.ts reached 0.9226 on the 10k test images with 12 epochs; 15 for margin.
@@ -191,7 +195,12 @@ export const command: Command = {
     let trainOffset = 0;
     let testOffset = 0;
 
-    const ingest = async (split: 'train' | 'test', n: number, label: string, again = false) => {
+    const ingest = async (
+      split: 'train' | 'test',
+      n: number,
+      label: string,
+      { again = false, rate = 0 }: { again?: boolean; rate?: number } = {},
+    ) => {
       const offset = again ? 0 : split === 'train' ? trainOffset : testOffset;
       await runCli(
         [
@@ -204,6 +213,7 @@ export const command: Command = {
           '--limit',
           String(n),
           ...(again ? ['--tag', 'second-look'] : []),
+          ...(rate > 0 ? ['--rate', String(rate)] : []),
         ],
         env,
       );
@@ -294,7 +304,10 @@ export const command: Command = {
         4,
         `streaming the other ${plan.rest} training images while ${plan.test[1]} test images keep flowing; retraining fires`,
       );
-      await Promise.all([ingest('train', plan.rest, 'importer'), ingest('test', plan.test[1], 'test stream')]);
+      await Promise.all([
+        ingest('train', plan.rest, 'importer'),
+        ingest('test', plan.test[1], 'test stream', { rate: plan.testRate }),
+      ]);
       testSent += plan.test[1];
       await waitPreprocessed();
       await waitTrainerIdle('retraining to finish');
@@ -329,7 +342,7 @@ export const command: Command = {
       );
       // The final run tested on every test image sent so far; a second look at the first ones
       // gives the final model live predictions of its own.
-      await ingest('test', plan.test[2], 'test stream', true);
+      await ingest('test', plan.test[2], 'test stream', { again: true });
       testSent += plan.test[2];
       await waitPreprocessed();
       await waitPredicted();
