@@ -13,11 +13,20 @@ import { buildInferenceApp } from '../../inference/app.ts';
 import { createInferenceService } from '../../inference/service.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { toMessage } from '../../lib/events.ts';
-import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../../lib/fashion-mnist.ts';
+import {
+  FASHION_MNIST_LABELS,
+  type FashionMnist,
+  fashionMnistImage,
+  fashionMnistLabel,
+  readFashionMnist,
+} from '../../lib/fashion-mnist.ts';
 import { encodeImage } from '../../lib/image-decode.ts';
-import { createModelRegistry } from '../../lib/model-registry.ts';
+import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../lib/model-registry.ts';
+import { compileForTraining, createModelForSpec } from '../../lib/models.ts';
+import { getSpec } from '../../lib/preprocess-spec.ts';
+import type { TfRuntime } from '../../lib/tf-backend.ts';
 import { createTestContext, eventually } from '../helpers/context.ts';
-import { LABELS, preprocessedEvent, saveTinyModel, tfRuntime } from '../unit/inference/fixtures.ts';
+import { preprocessedEvent, tfRuntime } from '../unit/inference/fixtures.ts';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -51,7 +60,8 @@ describe('web page', () => {
     const ctx = await createTestContext('inference-web', { registryDir, shadow: false });
     const rt = await tfRuntime();
     const registry = createModelRegistry(registryDir);
-    const v1 = await saveTinyModel(rt, registry, { seed: 31 });
+    const fashion = await readFashionMnist('test');
+    const v1 = await saveFashionModel(rt, registry);
     await registry.setAlias('production', v1.version);
     const service = ctx.lifecycle.add('inference', await createInferenceService({ ...ctx, tf: rt.tf, registry }));
     await service.start();
@@ -60,9 +70,15 @@ describe('web page', () => {
     const { port } = app.server.address() as { port: number };
     const base = `http://127.0.0.1:${port}`;
 
-    // Some streamed, labelled predictions so the feed and the accuracy chart have data.
+    // Streamed, labelled predictions of real test images, so the feed and the accuracy chart have data.
     const producer = ctx.lifecycle.add('producer', await ctx.kafka.createProducer());
-    const events = Array.from({ length: 40 }, (_, i) => preprocessedEvent({ split: 'test', label: LABELS[i % 10] }));
+    const events = Array.from({ length: 40 }, (_, i) =>
+      preprocessedEvent({
+        split: 'test',
+        label: fashionMnistLabel(fashion, i),
+        data: Buffer.from(fashionMnistImage(fashion, i)),
+      }),
+    );
     await producer.send(
       ctx.topics.preprocessed,
       events.map((e) => toMessage('preprocessed', e.id, e)),
@@ -86,11 +102,11 @@ describe('web page', () => {
     await expect.poll(() => page.textContent('#ready-badge'), { timeout: 15_000 }).toBe('ready');
 
     // A real Fashion-MNIST test image, as a user's photo would arrive: a JPEG, through the file input.
-    const photo = await fashionPhoto('Sneaker');
+    const photo = await fashionPhoto(fashion, 'Sneaker');
     await page.setInputFiles('#file', { name: 'sneaker.jpg', mimeType: 'image/jpeg', buffer: photo });
     await page.waitForSelector('#top-label', { timeout: 30_000 });
     const top = await page.textContent('#top-label');
-    expect(LABELS).toContain(top);
+    expect(FASHION_MNIST_LABELS).toContain(top);
     expect(await page.locator('#result .bar').count()).toBe(5);
     const widths = await page
       .locator('#result .fill')
@@ -136,8 +152,7 @@ describe('web page', () => {
 });
 
 /** A Fashion-MNIST test image of the class, enlarged 8× (224×224, nearest) and encoded as JPEG. */
-async function fashionPhoto(label: string): Promise<Buffer> {
-  const ds = await readFashionMnist('test');
+async function fashionPhoto(ds: FashionMnist, label: string): Promise<Buffer> {
   let i = 0;
   while (fashionMnistLabel(ds, i) !== label) i++;
   const small = fashionMnistImage(ds, i);
@@ -145,4 +160,31 @@ async function fashionPhoto(label: string): Promise<Buffer> {
   const big = new Uint8Array(side * side);
   for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) big[y * side + x] = small[(y >> 3) * 28 + (x >> 3)];
   return encodeImage({ data: big, width: side, height: side, channels: 1 }, 'jpeg');
+}
+
+/** The small CNN after one epoch on 3,000 real training images (seconds): predictions worth looking at. */
+async function saveFashionModel(rt: TfRuntime, registry: ModelRegistry): Promise<ModelManifest> {
+  const { tf } = rt;
+  const ds = await readFashionMnist('train');
+  const n = 3000;
+  const pixels = new Float32Array(n * 784);
+  for (let i = 0; i < n * 784; i++) pixels[i] = ds.images[i] / 255;
+  const xs = tf.tensor4d(pixels, [n, 28, 28, 1]);
+  const ys = tf.tensor1d(Array.from(ds.labels.subarray(0, n)), 'float32');
+  const model = compileForTraining(tf, createModelForSpec(tf, getSpec('gray28'), 10, 31));
+  try {
+    await model.fit(xs, ys, { epochs: 1, batchSize: 64, verbose: 0 });
+    return await registry.save(model, {
+      run_id: 'web-page-test',
+      spec_version: getSpec('gray28').version,
+      labels: [...FASHION_MNIST_LABELS],
+      metrics: {},
+      lineage: [],
+      backend: rt.backend,
+      params: { epochs: 1, samples: n },
+    });
+  } finally {
+    tf.dispose([xs, ys]);
+    model.dispose();
+  }
 }
