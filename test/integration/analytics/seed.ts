@@ -3,20 +3,12 @@
 // runs, live labelled and unlabelled inputs scored by both models, and some rejections. Every
 // number a test checks is returned in `expected`, computed from the same rows that were inserted.
 import type { ClickHouseAdapter } from '../../../lib/clickhouse.ts';
+import { seededRandom } from '../../../trainer/schedule.ts';
 
 export const LABELS = ['bird', 'cat', 'dog'] as const;
 
-/** Deterministic PRNG so every run inserts the same data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so every run inserts the same data (the trainer's mulberry32). */
+export const mulberry32 = seededRandom;
 
 export function gaussian(rand: () => number, mean: number, sd: number): number {
   const u = Math.max(rand(), 1e-12);
