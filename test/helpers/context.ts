@@ -38,6 +38,21 @@ export async function createTestContext(service = 'test', overrides: Partial<Con
   return ctx;
 }
 
+/** The environment of a `pixelflow` child process that works in the given test namespace. */
+export function childEnv(
+  config: Pick<Config, 'kafkaBrokers' | 'clickhouseUrl' | 'topicPrefix' | 'clickhouseDatabase'>,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKA_BROKERS: config.kafkaBrokers.join(','),
+    CLICKHOUSE_URL: config.clickhouseUrl,
+    PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
+    CLICKHOUSE_DATABASE: config.clickhouseDatabase,
+    ...extra,
+  };
+}
+
 /** Polls fn until it returns a truthy value or the time runs out (then throws with the last value). */
 export async function eventually<T>(
   fn: () => Promise<T>,

@@ -9,7 +9,7 @@ import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs } from '../../../lib/events.ts';
 import { buildRawEvent, createImageProducer, type ImageProducer } from '../../../producers/image-producer.ts';
 import type { ImagePreprocessed } from '../../../schemas/index.ts';
-import { createTestContext, eventually } from '../../helpers/context.ts';
+import { childEnv, createTestContext, eventually } from '../../helpers/context.ts';
 import { makeJpeg, makePng } from '../../helpers/images.ts';
 import { readTopic } from '../../helpers/topics.ts';
 
@@ -43,15 +43,7 @@ function spawnWorker(): Worker {
     [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'preprocess', '--no-register', '--session-timeout', '8000'],
     {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: ctx.config.kafkaBrokers.join(','),
-        CLICKHOUSE_URL: ctx.config.clickhouseUrl,
-        PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-        CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
-        PIXELFLOW_METRICS_PORT: '0',
-        LOG_LEVEL: 'info',
-      },
+      env: childEnv(ctx.config, { PIXELFLOW_METRICS_PORT: '0', LOG_LEVEL: 'info' }),
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

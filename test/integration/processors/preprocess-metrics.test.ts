@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { buildRawEvent, createImageProducer } from '../../../producers/image-producer.ts';
-import { createTestContext, eventually } from '../../helpers/context.ts';
+import { childEnv, createTestContext, eventually } from '../../helpers/context.ts';
 import { makePng, truncate } from '../../helpers/images.ts';
 
 let ctx: ServiceContext;
@@ -31,15 +31,7 @@ describe('preprocess worker metrics', () => {
   it('Prometheus scrapes the worker and sees images out and rejections by reason when it runs registered', async () => {
     child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'preprocess'], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: ctx.config.kafkaBrokers.join(','),
-        CLICKHOUSE_URL: ctx.config.clickhouseUrl,
-        PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-        CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
-        PIXELFLOW_METRICS_PORT: '0',
-        LOG_LEVEL: 'info',
-      },
+      env: childEnv(ctx.config, { PIXELFLOW_METRICS_PORT: '0', LOG_LEVEL: 'info' }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';

@@ -13,7 +13,7 @@ import { FASHION_MNIST_LABELS, readFashionMnist } from '../../../lib/fashion-mni
 import { decodeImage } from '../../../lib/image-decode.ts';
 import { SPECS } from '../../../lib/preprocess-spec.ts';
 import type { ImageRaw } from '../../../schemas/index.ts';
-import { createTestContext } from '../../helpers/context.ts';
+import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { makeJpeg, makePng, notImages } from '../../helpers/images.ts';
 import { readTopic } from '../../helpers/topics.ts';
 
@@ -30,13 +30,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function cli(args: string[]) {
   return run(process.execPath, [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'ingest', ...args], {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: ctx.config.kafkaBrokers.join(','),
-      PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-      PIXELFLOW_STATE_DIR: join(work, 'state'),
-      LOG_LEVEL: 'error',
-    },
+    env: childEnv(ctx.config, { PIXELFLOW_STATE_DIR: join(work, 'state'), LOG_LEVEL: 'error' }),
   });
 }
 

@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs } from '../../../lib/events.ts';
 import type { Codec, TrainRequest } from '../../../schemas/index.ts';
-import { createTestContext } from '../../helpers/context.ts';
+import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
 import { modelEvents, producePreprocessed, readAll } from './helpers.ts';
 
@@ -31,15 +31,12 @@ afterAll(async () => {
 function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/pixelflow.js'), ...args], {
-      env: {
-        ...process.env,
-        PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-        CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
+      env: childEnv(ctx.config, {
         PIXELFLOW_REGISTRY_DIR: registryDir,
         PIXELFLOW_TRAIN_BATCH_SIZE: '16',
         PIXELFLOW_VAL_FRACTION: '0.2',
         LOG_LEVEL: 'warn',
-      },
+      }),
     });
     let out = '';
     let err = '';

@@ -11,7 +11,7 @@ import { getSpec } from '../../../lib/preprocess-spec.ts';
 import type { Codec, ImagePreprocessed } from '../../../schemas/index.ts';
 import { loadTrainingData } from '../../../trainer/dataset.ts';
 import { REPLAYED_FROM_HEADER, replayRange } from '../../../trainer/replay.ts';
-import { createTestContext } from '../../helpers/context.ts';
+import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
 import { producePreprocessed, readAll } from './helpers.ts';
 
@@ -113,12 +113,7 @@ describe('replay', () => {
     const run = (args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/pixelflow.js'), 'replay', ...args], {
-          env: {
-            ...process.env,
-            PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-            CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
-            LOG_LEVEL: 'warn',
-          },
+          env: childEnv(ctx.config, { LOG_LEVEL: 'warn' }),
         });
         let out = '';
         let err = '';

@@ -14,7 +14,7 @@ import { initTensorflow } from '../../../lib/tf-backend.ts';
 import type { Codec, ImageRejected } from '../../../schemas/index.ts';
 import { buildTrainRequest } from '../../../trainer/train-endpoints.ts';
 import { createTrainerService } from '../../../trainer/trainer-service.ts';
-import { createTestContext, eventually } from '../../helpers/context.ts';
+import { childEnv, createTestContext, eventually } from '../../helpers/context.ts';
 
 const eventuallyDefined = async <T>(
   fn: () => Promise<T | undefined>,
@@ -140,16 +140,13 @@ describe('train requests', () => {
         process.execPath,
         [join(REPO_ROOT, 'bin/pixelflow.js'), 'train', '--no-count', '--no-schedule'],
         {
-          env: {
-            ...process.env,
-            PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
-            CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
+          env: childEnv(ctx.config, {
             PIXELFLOW_REGISTRY_DIR: registryDir,
             PIXELFLOW_STATE_DIR: stateDir,
             PIXELFLOW_TRAIN_BATCH_SIZE: '16',
             PIXELFLOW_TRAIN_EVERY: '0',
             LOG_LEVEL: 'info',
-          },
+          }),
         },
       );
       child.stderr?.on('data', (d) => logs.push(String(d)));
