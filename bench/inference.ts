@@ -4,7 +4,7 @@
 //   threads — (full run) predictOnBatch in child processes with other intra-/inter-op thread counts
 //   stream  — predictions/s of the streaming consumer (Kafka → batcher → predictions topic +
 //             ClickHouse → commit) vs raw predictOnBatch at the same batch size; goal ≥ 0.8×
-//   rest    — POST /v1/predict p50/p99 at fixed rates (autocannon) against `pixelflow serve --no-stream`;
+//   rest    — POST /v1/predict p50/p99 at fixed arrival rates (open loop, bench/open-loop-load.ts) against `pixelflow serve --no-stream`;
 //             goal p99 ≤ 20 ms at 200 req/s
 //   tensors — tf.memory().numTensors over 100k predictions through the batcher: must stay flat
 //
