@@ -315,7 +315,7 @@ async function tensors(rt: TfRuntime) {
   const { registry, dir } = await benchRegistry(rt);
   const store = createModelStore({ tf: rt.tf, registry, warmupBatchSizes: [1, 64] });
   await store.start();
-  const predictor = createPredictor({ tf: rt.tf, store });
+  const predictor = createPredictor({ store });
   const batcher = createMicroBatcher<PredictInput, PredictOutput>({
     run: (items) => predictor.run(items),
     maxBatchSize: 64,

@@ -17,9 +17,9 @@ import type { Registry } from '../lib/metrics.ts';
 import type { MicroBatcher } from '../lib/micro-batcher.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { Tf } from '../lib/tf-backend.ts';
 import { errorHandler } from './http-errors.ts';
 import type { InferenceMetrics } from './metrics.ts';
+import type { ModelMemory } from './model-runner.ts';
 import type { ModelStore } from './model-store.ts';
 import type { PredictionSink, RecentPredictions } from './prediction-sink.ts';
 import type { PredictInput, PredictOutput } from './predictor.ts';
@@ -46,8 +46,8 @@ export interface InferenceAppDeps {
   /** Non-empty: POST routes need `x-api-key: <key>` or `authorization: Bearer <key>`. */
   apiKeys?: readonly string[];
   checkBroker?: (signal: AbortSignal) => Promise<void>;
-  /** For the tensor gauges on /metrics. */
-  tf?: Tf;
+  /** Live tensors where the models run, for the tensor gauges on /metrics (the runner's memory()). */
+  memory?: () => ModelMemory;
   /** @default lib/image-decode.ts decodeImage */
   decode?: (
     bytes: Uint8Array,
@@ -168,10 +168,10 @@ export async function buildInferenceApp(
     checkBroker: deps.checkBroker,
     beforeScrape: () => {
       deps.metrics.queueDepth.set(deps.batcher.depth);
-      if (deps.tf) {
-        const mem = deps.tf.memory();
-        deps.metrics.tfTensors.set(mem.numTensors);
-        deps.metrics.tfBytes.set(mem.numBytes);
+      if (deps.memory) {
+        const mem = deps.memory();
+        deps.metrics.tfTensors.set(mem.tensors);
+        deps.metrics.tfBytes.set(mem.bytes);
       }
     },
   });

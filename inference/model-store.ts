@@ -2,7 +2,8 @@
 // Loads them from the registry at start, then follows ModelPublished events. A new version is
 // loaded, checked against the preprocessing spec, warmed up, and only then swapped in; the old
 // one is disposed once the batches holding it have finished (a reference count), so a swap never
-// fails a request.
+// fails a request. The models themselves run in a ModelRunner (model-runner.ts): in this thread,
+// or in a worker thread so that predictions never block the event loop.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeError, PixelflowError } from '../lib/errors.ts';
@@ -13,11 +14,8 @@ import type { ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
 import { getSpec, type PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { Tf } from '../lib/tf-backend.ts';
 import type { Codec, ModelPublished } from '../schemas/index.ts';
-import { optimizeForInference } from './inference-model.ts';
 import type { InferenceMetrics } from './metrics.ts';
-
-type LayersModel = import('@tensorflow/tfjs').LayersModel;
-type Tensor = import('@tensorflow/tfjs').Tensor;
+import { createInProcessRunner, type ModelRunner, type ServingModel } from './model-runner.ts';
 
 export type ModelRole = 'production' | 'candidate';
 
@@ -27,7 +25,7 @@ export interface LoadedModel {
   readonly manifest: ModelManifest;
   readonly spec: PreprocessSpec;
   readonly labels: readonly string[];
-  readonly model: LayersModel;
+  readonly model: ServingModel;
   readonly loadedAt: number;
 }
 
@@ -38,7 +36,10 @@ export interface ModelLease {
 }
 
 export interface ModelStoreOptions {
-  tf: Tf;
+  /** Where models load and run. @default an in-process runner on `tf` */
+  runner?: ModelRunner;
+  /** For the default in-process runner. */
+  tf?: Tf;
   registry: Pick<ModelRegistry, 'aliases' | 'get' | 'loadHandler' | 'verify'>;
   /** Subscribe to ModelPublished here; without it the store only loads at start (tests, benches). */
   kafka?: Pick<KafkaAdapter, 'runConsumer'>;
@@ -55,9 +56,9 @@ export interface ModelStoreOptions {
    * @default 10000
    */
   aliasPollMs?: number;
-  /** Fold batch-norms into convolutions for serving (inference-model.ts). @default true */
+  /** Default runner only: fold batch-norms into convolutions for serving (inference-model.ts). @default true */
   optimize?: boolean;
-  /** Batch sizes to warm up on (one predict on zeros each) before a model serves. @default [1] */
+  /** Default runner only: batch sizes to warm up on before a model serves. @default [1] */
   warmupBatchSizes?: number[];
   log?: Logger;
   metrics?: InferenceMetrics;
@@ -85,9 +86,9 @@ interface Slot {
 }
 
 export function createModelStore(opts: ModelStoreOptions): ModelStore {
-  const { tf, registry, log, metrics } = opts;
+  const { registry, log, metrics } = opts;
   const shadow = opts.shadow ?? false;
-  const warmupSizes = opts.warmupBatchSizes ?? [1];
+  const runner = opts.runner ?? defaultRunner(opts);
   const slots: Partial<Record<ModelRole, Slot>> = {};
   const retiring = new Set<Slot>();
   const waiters: Array<(m: LoadedModel) => void> = [];
@@ -102,38 +103,6 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
     if (slot.retired && slot.refs === 0 && retiring.delete(slot)) {
       slot.loaded.model.dispose();
       log?.info({ role: slot.loaded.role, version: slot.loaded.version }, 'model disposed');
-    }
-  }
-
-  function checkInput(model: LayersModel, spec: PreprocessSpec, version: string): void {
-    const shape = model.inputs[0]?.shape ?? [];
-    const [, h, w, c] = shape;
-    if (shape.length !== 4 || h !== spec.height || w !== spec.width || c !== spec.channels) {
-      throw new PixelflowError(
-        'MODEL_INCOMPATIBLE',
-        `model ${version} takes input [${shape.join(',')}] but spec ${spec.version} makes [${spec.height},${spec.width},${spec.channels}]`,
-      );
-    }
-  }
-
-  async function warmUp(model: LayersModel, spec: PreprocessSpec, labels: number): Promise<void> {
-    for (const n of warmupSizes) {
-      const out = tf.tidy(
-        // The call the predictor makes, so its first real batch pays no first-call costs.
-        () => model.predictOnBatch(tf.zeros([n, spec.height, spec.width, spec.channels])) as Tensor,
-      );
-      try {
-        const classes = out.shape[1];
-        if (out.shape.length !== 2 || classes !== labels) {
-          throw new PixelflowError(
-            'MODEL_INCOMPATIBLE',
-            `model outputs [${out.shape.join(',')}] but has ${labels} labels`,
-          );
-        }
-        await out.data();
-      } finally {
-        out.dispose();
-      }
     }
   }
 
@@ -152,41 +121,8 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
       );
     }
     await registry.verify(version);
-    const loadedModel = await tf.loadLayersModel(registry.loadHandler(version));
-    const model = opts.optimize === false ? loadedModel : await servingCopy(loadedModel, spec, version);
-    try {
-      checkInput(model, spec, version);
-      await warmUp(model, spec, manifest.labels.length);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
+    const model = await runner.load({ version, spec, classes: manifest.labels.length });
     return Object.freeze({ role, version, manifest, spec, labels: manifest.labels, model, loadedAt: Date.now() });
-  }
-
-  /** The batch-norm-folded copy when it answers like the original (else the original). */
-  async function servingCopy(model: LayersModel, spec: PreprocessSpec, version: string): Promise<LayersModel> {
-    let folded: LayersModel | undefined;
-    try {
-      folded = optimizeForInference(tf, model);
-    } catch (err) {
-      log?.warn({ err: describeError(err), version }, 'could not fold batch-norms; serving the model as trained');
-    }
-    if (!folded) return model;
-    const x = tf.randomUniform([4, spec.height, spec.width, spec.channels], 0, 1, 'float32', 7);
-    const a = model.predictOnBatch(x) as Tensor;
-    const b = folded.predictOnBatch(x) as Tensor;
-    const diff = tf.tidy(() => a.sub(b).abs().max());
-    const maxDiff = (await diff.data())[0];
-    tf.dispose([x, a, b, diff]);
-    if (!(maxDiff <= 1e-4)) {
-      log?.warn({ version, maxDiff }, 'folded model disagrees with the original; serving the model as trained');
-      folded.dispose();
-      return model;
-    }
-    model.dispose();
-    log?.info({ version, layers: folded.layers.length }, 'batch-norms folded for serving');
-    return folded;
   }
 
   function install(loaded: LoadedModel): void {
@@ -393,6 +329,19 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
       await Promise.all(Object.values(chains));
       retire('candidate');
       retire('production');
+      // The runner was ours to make, so it is ours to end; one passed in belongs to the caller.
+      if (!opts.runner) await runner.close();
     },
   };
+}
+
+function defaultRunner(opts: ModelStoreOptions): ModelRunner {
+  if (!opts.tf) throw new PixelflowError('INTERNAL', 'createModelStore needs a runner or tf');
+  return createInProcessRunner({
+    tf: opts.tf,
+    registry: opts.registry,
+    optimize: opts.optimize,
+    warmupBatchSizes: opts.warmupBatchSizes,
+    log: opts.log,
+  });
 }

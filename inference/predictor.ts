@@ -1,17 +1,15 @@
 // Runs one micro-batch through the production model (and the candidate, in shadow) and turns the
 // probabilities into top-k labels. This is the batcher's `run`: items from the stream and from
-// REST arrive mixed. Tensors live inside tidy() or are disposed here; results are read with
-// await data(), never dataSync(), so the event loop keeps serving while TensorFlow works.
+// REST arrive mixed. The model runs in the store's ModelRunner (in this thread or a worker); this
+// file only packs the batch and reads the probabilities.
 import { describeError, PixelflowError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type PreprocessSpec, tensorLength } from '../lib/preprocess-spec.ts';
 import { packBatch } from '../lib/tensor-batch.ts';
-import type { Tf } from '../lib/tf-backend.ts';
 import type { Dtype, ScoredLabel } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
+import type { ModelMemory } from './model-runner.ts';
 import type { LoadedModel, ModelRole, ModelStore } from './model-store.ts';
-
-type Tensor = import('@tensorflow/tfjs').Tensor;
 
 /** One preprocessed image: value = data[i] * scale + bias, HWC. */
 export interface PredictInput {
@@ -41,14 +39,13 @@ export interface PredictOutput {
 }
 
 export interface PredictorOptions {
-  tf: Tf;
   store: Pick<ModelStore, 'acquire'>;
+  /** Live tensors where the models run, for the tensor gauges (the runner's memory()). */
+  memory?: () => ModelMemory;
   /** Score the candidate too when one is loaded. @default false */
   shadow?: boolean;
   metrics?: InferenceMetrics;
   log?: Logger;
-  /** Run the model through predict() (splits into chunks of 32) instead of predictOnBatch(). For benchmarks. */
-  usePredict?: boolean;
 }
 
 export interface Predictor {
@@ -92,7 +89,7 @@ function incompatible(message: string): PixelflowError {
 }
 
 export function createPredictor(opts: PredictorOptions): Predictor {
-  const { tf, store, metrics, log } = opts;
+  const { store, metrics, log } = opts;
 
   async function score(loaded: LoadedModel, items: PredictInput[]): Promise<{ probs: Float32Array; ms: number }> {
     const started = performance.now();
@@ -107,15 +104,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
     const probs = new Float32Array(n * classes);
     for (let start = 0; start < n; start += MAX_MODEL_BATCH) {
       const m = Math.min(MAX_MODEL_BATCH, n - start);
-      const out = tf.tidy(() => {
-        const x = tf.tensor4d(packed.data.subarray(start * per, (start + m) * per), [m, h, w, c], 'float32');
-        return (opts.usePredict ? loaded.model.predict(x) : loaded.model.predictOnBatch(x)) as Tensor;
-      });
-      try {
-        probs.set((await out.data()) as Float32Array, start * classes);
-      } finally {
-        out.dispose();
-      }
+      const slice = packed.data.subarray(start * per, (start + m) * per);
+      probs.set(await loaded.model.predict(slice, [m, h, w, c]), start * classes);
     }
     return { probs, ms: performance.now() - started };
   }
@@ -177,10 +167,10 @@ export function createPredictor(opts: PredictorOptions): Predictor {
         ok.forEach((i, j) => {
           results[i] = { production: prod[j], candidate: shadow.get(i) };
         });
-        if (metrics) {
-          const mem = tf.memory();
-          metrics.tfTensors.set(mem.numTensors);
-          metrics.tfBytes.set(mem.numBytes);
+        if (metrics && opts.memory) {
+          const mem = opts.memory();
+          metrics.tfTensors.set(mem.tensors);
+          metrics.tfBytes.set(mem.bytes);
         }
         return results;
       } finally {

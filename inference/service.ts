@@ -9,11 +9,13 @@ import type { Registry } from '../lib/metrics.ts';
 import { createMicroBatcher, type MicroBatcher } from '../lib/micro-batcher.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';
-import type { Tf } from '../lib/tf-backend.ts';
+import { type Tf, tensorflowOptions } from '../lib/tf-backend.ts';
 import type { TopicNames } from '../schemas/index.ts';
 import type { ExtraPlugin, InferenceAppDeps } from './app.ts';
 import { createInferenceMetrics, type InferenceMetrics } from './metrics.ts';
+import { createInProcessRunner, type ModelRunner } from './model-runner.ts';
 import { createModelStore, type ModelStore } from './model-store.ts';
+import { createWorkerRunner } from './model-worker-runner.ts';
 import {
   createPredictionSink,
   createRecentPredictions,
@@ -61,20 +63,29 @@ export async function createInferenceService(
 ): Promise<InferenceService> {
   const { config, log, tf } = deps;
   const metrics = createInferenceMetrics(deps.metrics);
+  // Warming the largest batch too allocates its buffers before the first busy moment.
+  const warmupBatchSizes = [...new Set([1, config.batchMaxSize])];
+  const runner: ModelRunner = config.inferenceWorker
+    ? await createWorkerRunner({
+        registryDir: deps.registry.dir,
+        tf: withoutLog(tensorflowOptions(config, () => {})),
+        warmupBatchSizes,
+        log,
+      })
+    : createInProcessRunner({ tf, registry: deps.registry, warmupBatchSizes, log });
   const store = createModelStore({
-    tf,
+    runner,
     registry: deps.registry,
     kafka: opts.followModels === false ? undefined : deps.kafka,
     modelsTopic: deps.topics.models,
     groupPrefix: `${config.topicPrefix}.inference.models`,
     expectedSpecVersion: getSpec(config.spec).version,
     shadow: config.shadow,
-    // Warming the largest batch too allocates its buffers before the first busy moment.
-    warmupBatchSizes: [...new Set([1, config.batchMaxSize])],
     log,
     metrics,
   });
-  const predictor = createPredictor({ tf, store, shadow: config.shadow, metrics, log });
+  const memory = () => runner.memory();
+  const predictor = createPredictor({ store, memory, shadow: config.shadow, metrics, log });
   const batcher = createMicroBatcher<PredictInput, PredictOutput>({
     run: (items) => predictor.run(items),
     maxBatchSize: config.batchMaxSize,
@@ -148,7 +159,7 @@ export async function createInferenceService(
             ),
           ]);
         },
-        tf,
+        memory,
         plugins,
       };
     },
@@ -158,9 +169,15 @@ export async function createInferenceService(
         await batcher.close();
         await sink.close();
         await store.close();
+        await runner.close();
         await producer.close();
       })();
       return closing;
     },
   };
+}
+
+function withoutLog<T extends { log?: unknown }>(o: T): Omit<T, 'log'> {
+  const { log: _log, ...rest } = o;
+  return rest;
 }

@@ -274,6 +274,12 @@ export const CONFIG_SPEC = {
     parse: parsers.int(0, 10_000),
     doc: 'inference micro-batch: longest wait for a batch to fill',
   },
+  inferenceWorker: {
+    env: 'PIXELFLOW_INFERENCE_WORKER',
+    default: 'true',
+    parse: parsers.bool,
+    doc: 'run served models in a worker thread, so predictions never block the event loop',
+  },
   queueMax: {
     env: 'PIXELFLOW_QUEUE_MAX',
     default: '2048',

@@ -26,7 +26,7 @@ describe('inference app', () => {
   function deps(over: Partial<InferenceAppDeps> = {}): InferenceAppDeps {
     const metricsRegistry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
     const metrics = createInferenceMetrics(metricsRegistry);
-    const predictor = createPredictor({ tf: rt.tf, store, metrics });
+    const predictor = createPredictor({ store, metrics });
     const recent = createRecentPredictions();
     const batcher = createMicroBatcher<PredictInput, PredictOutput>({
       run: (items) => predictor.run(items),
@@ -51,7 +51,10 @@ describe('inference app', () => {
       checkBroker: async () => {
         if (!brokerUp) throw new Error('connection refused');
       },
-      tf: rt.tf,
+      memory: () => {
+        const m = rt.tf.memory();
+        return { tensors: m.numTensors, bytes: m.numBytes };
+      },
       ...over,
     };
   }
@@ -220,7 +223,7 @@ describe('inference app', () => {
     const gate = new Promise<void>((r) => {
       open = r;
     });
-    const predictor = createPredictor({ tf: rt.tf, store });
+    const predictor = createPredictor({ store });
     const batcher = createMicroBatcher<PredictInput, PredictOutput>({
       run: async (items) => {
         await gate;

@@ -67,7 +67,7 @@ describe('predictor', () => {
   });
 
   it('predictor answers every item with top-k of the production model when the batch is mixed with bad items', async () => {
-    const p = createPredictor({ tf: rt.tf, store });
+    const p = createPredictor({ store });
     const results = await p.run([input({ k: 3 }), input({ shape: [1, 2, 3] }), input({ k: 10 })]);
     const [a, bad, c] = results;
     expect(a).not.toBeInstanceOf(Error);
@@ -83,7 +83,7 @@ describe('predictor', () => {
   });
 
   it('predictor scores the candidate in shadow beside production when shadow is on', async () => {
-    const p = createPredictor({ tf: rt.tf, store: shadowStore, shadow: true });
+    const p = createPredictor({ store: shadowStore, shadow: true });
     const [r] = await p.run([input()]);
     if (r instanceof Error) throw r;
     expect(r.production.role).toBe('production');
@@ -107,7 +107,7 @@ describe('predictor', () => {
         return { model: model as never, release: lease.release };
       },
     };
-    const p = createPredictor({ tf: rt.tf, store: broken, shadow: true });
+    const p = createPredictor({ store: broken, shadow: true });
     const [r] = await p.run([input()]);
     if (r instanceof Error) throw r;
     expect(r.production.model_version).toBe('v0001');
@@ -115,7 +115,7 @@ describe('predictor', () => {
   });
 
   it('predictor fails the batch with a retryable NO_MODEL when nothing is loaded', async () => {
-    const p = createPredictor({ tf: rt.tf, store: { acquire: () => undefined } });
+    const p = createPredictor({ store: { acquire: () => undefined } });
     const err = await p.run([input()]).catch((e: unknown) => e);
     expect(isPixelflowError(err, 'NO_MODEL')).toBe(true);
     expect((err as { canRetry: boolean }).canRetry).toBe(true);
@@ -125,13 +125,13 @@ describe('predictor', () => {
     const floats = new Float32Array(GRAY28.width * GRAY28.height).fill(0.5);
     const backing = Buffer.alloc(floats.byteLength + 1);
     Buffer.from(floats.buffer).copy(backing, 1);
-    const p = createPredictor({ tf: rt.tf, store });
+    const p = createPredictor({ store });
     const [r] = await p.run([input({ dtype: 'float32', data: backing.subarray(1), scale: 1, bias: 0 })]);
     expect(r).not.toBeInstanceOf(Error);
   });
 
   it('predictor slices batches larger than MAX_MODEL_BATCH and answers each item as if alone', async () => {
-    const p = createPredictor({ tf: rt.tf, store });
+    const p = createPredictor({ store });
     const items = Array.from({ length: MAX_MODEL_BATCH + 44 }, () => input({ k: 10 }));
     const all = await p.run(items);
     expect(all).toHaveLength(items.length);
@@ -145,7 +145,7 @@ describe('predictor', () => {
   });
 
   it('predictor leaves the tensor count flat over many batches', async () => {
-    const p = createPredictor({ tf: rt.tf, store: shadowStore, shadow: true });
+    const p = createPredictor({ store: shadowStore, shadow: true });
     await p.run([input()]);
     const before = rt.tf.memory().numTensors;
     for (let i = 0; i < 30; i++) await p.run(Array.from({ length: 4 }, () => input()));

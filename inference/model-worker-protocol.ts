@@ -1,0 +1,26 @@
+// Messages between the parent thread (model-worker-runner.ts) and the model worker (model-worker.ts).
+import type { ErrorCode } from '../lib/errors.ts';
+import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { InitTensorflowOptions } from '../lib/tf-backend.ts';
+import type { BatchShape, ModelMemory } from './model-runner.ts';
+
+export interface WorkerInit {
+  registryDir: string;
+  tf: Omit<InitTensorflowOptions, 'log'>;
+  optimize?: boolean;
+  warmupBatchSizes?: number[];
+}
+
+export type ToWorker =
+  | { op: 'load'; id: number; version: string; spec: PreprocessSpec; classes: number }
+  | { op: 'predict'; id: number; handle: number; data: ArrayBuffer; shape: BatchShape }
+  | { op: 'dispose'; handle: number }
+  | { op: 'close' };
+
+export type ToParent =
+  | { op: 'ready'; backend: string }
+  | { op: 'init-failed'; message: string }
+  | { op: 'loaded'; id: number; handle: number; memory: ModelMemory }
+  | { op: 'predicted'; id: number; probs: ArrayBuffer; memory: ModelMemory }
+  | { op: 'error'; id: number; error: { code: ErrorCode; message: string; canRetry: boolean } }
+  | { op: 'log'; level: 'info' | 'warn'; obj: object; msg?: string };

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInProcessRunner, type ModelRunner } from '../../../inference/model-runner.ts';
+import { createWorkerRunner } from '../../../inference/model-worker-runner.ts';
+import { isPixelflowError } from '../../../lib/errors.ts';
+import type { ModelManifest } from '../../../lib/model-registry.ts';
+import { getSpec } from '../../../lib/preprocess-spec.ts';
+import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import { GRAY28, LABELS, saveTinyModel, tempRegistry, tfRuntime } from './fixtures.ts';
+
+function batch(n: number, seed: number): Float32Array {
+  const data = new Float32Array(n * 28 * 28);
+  for (let i = 0; i < data.length; i++) data[i] = ((i * 31 + seed * 17) % 97) / 97;
+  return data;
+}
+
+describe('model worker runner', () => {
+  let rt: TfRuntime;
+  const reg = tempRegistry();
+  let gray: ModelManifest;
+  let rgb: ModelManifest;
+  let worker: ModelRunner;
+  let local: ModelRunner;
+  const lines: string[] = [];
+  const log = {
+    info: (_o: object, msg?: string) => void lines.push(`info ${msg}`),
+    warn: (_o: object, msg?: string) => void lines.push(`warn ${msg}`),
+    error: (_o: object, msg?: string) => void lines.push(`error ${msg}`),
+  };
+
+  beforeAll(async () => {
+    rt = await tfRuntime();
+    gray = await saveTinyModel(rt, reg.registry, { seed: 5 });
+    rgb = await saveTinyModel(rt, reg.registry, { spec: getSpec('rgb96'), labels: ['a', 'b'], seed: 6 });
+    worker = await createWorkerRunner({ registryDir: reg.dir, tf: { preferred: 'tensorflow' }, log });
+    local = createInProcessRunner({ tf: rt.tf, registry: reg.registry });
+  }, 180_000);
+  afterAll(async () => {
+    await worker?.close();
+    await local?.close();
+    reg.cleanup();
+  });
+
+  it('worker runner answers with the same probabilities as the in-process runner when given the same batch', async () => {
+    const req = { version: gray.version, spec: GRAY28, classes: LABELS.length };
+    const [a, b] = await Promise.all([worker.load(req), local.load(req)]);
+    try {
+      for (const n of [1, 5, 64]) {
+        const x = batch(n, n);
+        const [pa, pb] = await Promise.all([a.predict(x, [n, 28, 28, 1]), b.predict(x, [n, 28, 28, 1])]);
+        expect(pa.length).toBe(n * LABELS.length);
+        let maxDiff = 0;
+        for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i] - pb[i]));
+        expect(maxDiff).toBeLessThan(1e-5);
+        // The caller's buffer is still its own after the batch went to the thread.
+        expect(x.length).toBe(n * 28 * 28);
+      }
+      expect(worker.memory().tensors).toBeGreaterThan(0);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('worker runner keeps many concurrent batches apart when they overlap', async () => {
+    const model = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    const reference = await local.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    try {
+      const inputs = Array.from({ length: 12 }, (_, i) => batch(1 + (i % 4), 100 + i));
+      const got = await Promise.all(inputs.map((x) => model.predict(x, [x.length / 784, 28, 28, 1])));
+      for (const [i, x] of inputs.entries()) {
+        const want = await reference.predict(x, [x.length / 784, 28, 28, 1]);
+        expect(Array.from(got[i]).map((p) => p.toFixed(4))).toEqual(Array.from(want).map((p) => p.toFixed(4)));
+      }
+    } finally {
+      model.dispose();
+      reference.dispose();
+    }
+  });
+
+  it('worker runner passes a coded MODEL_INCOMPATIBLE error across the thread when the spec does not fit', async () => {
+    const err = await worker.load({ version: rgb.version, spec: GRAY28, classes: 2 }).catch((e) => e);
+    expect(isPixelflowError(err, 'MODEL_INCOMPATIBLE')).toBe(true);
+    expect(String(err.message)).toMatch(/takes input \[.*96,96,3\]/);
+  });
+
+  it('worker runner frees a disposed model in the thread (tensor count back to where it was)', async () => {
+    const probe = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    await probe.predict(batch(1, 1), [1, 28, 28, 1]);
+    const base = worker.memory().tensors;
+    const extra = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    await extra.predict(batch(1, 2), [1, 28, 28, 1]);
+    expect(worker.memory().tensors).toBeGreaterThan(base);
+    extra.dispose();
+    await probe.predict(batch(1, 3), [1, 28, 28, 1]);
+    expect(worker.memory().tensors).toBe(base);
+    probe.dispose();
+  });
+
+  it('worker runner answers calls made after its thread ended with a clear error, not a hang', async () => {
+    const ended = await createWorkerRunner({ registryDir: reg.dir, tf: { preferred: 'tensorflow' }, log });
+    const model = await ended.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    await ended.close();
+    const after = await model.predict(batch(1, 1), [1, 28, 28, 1]).catch((e) => e);
+    expect(isPixelflowError(after, 'INTERNAL')).toBe(true);
+    expect(String(after.message)).toMatch(/model worker exited/);
+    await ended.close(); // idempotent
+  });
+});
