@@ -117,6 +117,18 @@ describe('grafana dashboards against the real Prometheus', () => {
     expect(broken.map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
   });
 
+  it('scraped series keep the service label their process gave them, with no exported_service copy', async () => {
+    for (const s of driver.services) {
+      const name = targets[driver.services.indexOf(s)];
+      const [own] = await promQuery(
+        `count({job="pixelflow", instance="127.0.0.1:${s.server.port}", service="${s.name}"})`,
+      );
+      expect(Number(own?.value[1] ?? 0), `series of ${name} labelled service="${s.name}"`).toBeGreaterThan(0);
+      const renamed = await promQuery(`count({instance="127.0.0.1:${s.server.port}", exported_service!=""})`);
+      expect(renamed, `series of ${name} with exported_service`).toEqual([]);
+    }
+  });
+
   it('every panel query of every dashboard runs and returns data', async () => {
     const queries = dashboardQueries(loadDashboards());
     expect(queries.length).toBeGreaterThan(40);
