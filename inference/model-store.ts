@@ -263,6 +263,7 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
           // A fresh group would otherwise replay every announcement ever made; the registry read
           // above already gave us the current state.
           fromBeginning: false,
+          ephemeral: true,
           handleBatch: async (messages) => {
             const events: ModelPublished[] = [];
             for (const m of messages) {

@@ -69,6 +69,12 @@ export interface ConsumerOptions {
   /** Longest a fetch waits for data. @default 100 ms (low latency) */
   maxWaitTimeInMs?: number;
   sessionTimeout?: number;
+  /**
+   * The group belongs to this one consumer (a per-process subscription that must see every
+   * event): close() deletes it, so restarts do not leave a group behind in the broker each time.
+   * @default false
+   */
+  ephemeral?: boolean;
 }
 
 export interface ConsumerHandle {
@@ -402,6 +408,8 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
             controller.abort();
             await start;
             await consumer.disconnect();
+            // Best effort: a broker that is gone takes the group with it anyway.
+            if (copts.ephemeral) await (await admin()).deleteGroups([copts.groupId]).catch(() => {});
           })();
           return closing;
         },

@@ -65,6 +65,29 @@ describe('kafka adapter', () => {
     await healthy.close();
   });
 
+  it('deletes an ephemeral group on close and keeps a durable one', async () => {
+    const topic = `${ctx.topics.models}.${uniqueName('eph')}`;
+    await ctx.kafka.ensureTopics([{ topic, partitions: 1 }]);
+    const producer = await ctx.kafka.createProducer();
+    await producer.send(topic, [{ key: 'a', value: Buffer.from('x') }]);
+    const committed = async (groupId: string) => (await ctx.kafka.groupOffsets(groupId, topic))[0]?.offset ?? -1;
+    for (const ephemeral of [true, false]) {
+      const groupId = uniqueName(ephemeral ? 'ephemeral' : 'durable');
+      let seen = 0;
+      const c = ctx.kafka.runConsumer({
+        groupId,
+        topics: [topic],
+        ephemeral,
+        handleBatch: async (m) => void (seen += m.length),
+      });
+      await eventually(async () => seen >= 1, { what: 'one message' });
+      await eventually(async () => (await committed(groupId)) === 1, { what: 'the commit' });
+      await c.close();
+      expect(await committed(groupId), `committed offset of the ${groupId} group after close`).toBe(ephemeral ? -1 : 1);
+    }
+    await producer.close();
+  });
+
   it('finds offsets for a timestamp and reads exactly a range', async () => {
     const topic = `${ctx.topics.preprocessed}.${uniqueName('r')}`;
     await ctx.kafka.ensureTopics([{ topic, partitions: 1 }]);
