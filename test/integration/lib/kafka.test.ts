@@ -78,7 +78,9 @@ describe('kafka adapter', () => {
         groupId,
         topics: [topic],
         ephemeral,
-        handleBatch: async (m) => void (seen += m.length),
+        handleBatch: async (m) => {
+          seen += m.length;
+        },
       });
       await eventually(async () => seen >= 1, { what: 'one message' });
       await eventually(async () => (await committed(groupId)) === 1, { what: 'the commit' });
