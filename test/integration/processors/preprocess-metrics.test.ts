@@ -1,7 +1,7 @@
 // `pixelflow preprocess` registers its /metrics with the local Prometheus, which then answers
 // PromQL over the worker's counters; the target is removed again on SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../../../lib/config.ts';
@@ -50,16 +50,19 @@ describe('preprocess worker metrics', () => {
       buildRawEvent({ bytes: truncate(png), source: 'metrics-test' }),
     ]);
 
-    const sel = `{service="${target}"}`;
+    // The target file names the endpoint; the series carry the process's own service label.
+    const [{ targets }] = JSON.parse(readFileSync(targetFile, 'utf8')) as Array<{ targets: string[] }>;
+    const sel = `{instance="${targets[0]}",service="preprocess"}`;
+    const selWith = (extra: string) => sel.replace('}', `,${extra}}`);
     await eventually(async () => (await promValue(`pixelflow_preprocess_images_out_total${sel}`)) === 20, {
       timeoutMs: 60_000,
       intervalMs: 1000,
       what: 'Prometheus to see 20 images out',
     });
     expect(
-      await promValue(`sum(pixelflow_preprocess_images_rejected_total{service="${target}",reason="TRUNCATED_IMAGE"})`),
+      await promValue(`sum(pixelflow_preprocess_images_rejected_total${selWith('reason="TRUNCATED_IMAGE"')})`),
     ).toBe(1);
-    expect(await promValue(`pixelflow_preprocess_image_seconds_count{service="${target}",path="png-fast"}`)).toBe(20);
+    expect(await promValue(`pixelflow_preprocess_image_seconds_count${selWith('path="png-fast"')}`)).toBe(20);
     await eventually(async () => (await promValue(`pixelflow_preprocess_consumer_lag${sel}`)) === 0, {
       timeoutMs: 30_000,
       intervalMs: 1000,
