@@ -45,6 +45,8 @@ export interface ModelRunner {
   load(req: LoadRequest): Promise<ServingModel>;
   /** Live tensors where the models run (must stay flat). */
   memory(): ModelMemory;
+  /** Why models can no longer run here (the worker thread ended), or undefined while they can. */
+  failure(): string | undefined;
   /** Disposes what is still loaded; for the worker runner, ends the thread. Idempotent. */
   close(): Promise<void>;
 }
@@ -167,6 +169,7 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
       const m = tf.memory();
       return { tensors: m.numTensors, bytes: m.numBytes };
     },
+    failure: () => undefined,
     async close() {
       for (const m of [...live]) m.dispose();
     },

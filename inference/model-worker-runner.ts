@@ -122,6 +122,7 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
       return serving(answer.handle);
     },
     memory: () => memory,
+    failure: () => dead?.message,
     close() {
       closing ??= (async () => {
         if (dead) return;

@@ -160,6 +160,7 @@ export async function createInferenceService(
           ]);
         },
         memory,
+        modelFailure: () => runner.failure(),
         plugins,
       };
     },

@@ -1,4 +1,5 @@
-// GET /health/live, GET /health/ready (a model is serving and the broker answers), GET /metrics.
+// GET /health/live (503 once the model worker is gone: only a restart helps), GET /health/ready
+// (a model is serving and the broker answers), GET /metrics.
 import type { FastifyInstance } from 'fastify';
 import { describeError } from '../../lib/errors.ts';
 import type { Registry } from '../../lib/metrics.ts';
@@ -13,6 +14,8 @@ export interface OpsRoutesOptions {
   beforeScrape?: () => void;
   /** How long a broker check result is reused. @default 2000 */
   brokerCheckCacheMs?: number;
+  /** Why the models can no longer run (the runner's failure()), or undefined while they can. */
+  modelFailure?: () => string | undefined;
 }
 
 interface ReadyBody {
@@ -54,14 +57,23 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
     '/health/live',
     {
       schema: {
-        summary: 'The process is up',
+        summary: 'The process is up and can still run its models (503 means restart it)',
         tags: ['ops'],
         response: {
           200: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
+          503: {
+            type: 'object',
+            required: ['status', 'reason'],
+            properties: { status: { type: 'string', enum: ['failed'] }, reason: { type: 'string' } },
+          },
         },
       },
     },
-    async () => ({ status: 'ok' as const }),
+    async (_request, reply) => {
+      const failure = opts.modelFailure?.();
+      if (failure) return reply.status(503).send({ status: 'failed', reason: failure });
+      return { status: 'ok' as const };
+    },
   );
 
   app.get<{ Reply: ReadyBody }>(
@@ -75,11 +87,12 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
     },
     async (_request, reply) => {
       const model = opts.store.current('production');
+      const failure = opts.modelFailure?.();
       const checks = {
-        model: model ? `ok (${model.version})` : 'no production model loaded',
+        model: failure ? `failed: ${failure}` : model ? `ok (${model.version})` : 'no production model loaded',
         broker: await brokerState(),
       };
-      const ok = model !== undefined && (checks.broker === 'ok' || checks.broker === 'not checked');
+      const ok = model !== undefined && !failure && (checks.broker === 'ok' || checks.broker === 'not checked');
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
     },
   );

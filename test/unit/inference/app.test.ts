@@ -218,6 +218,20 @@ describe('inference app', () => {
     });
   });
 
+  it('health says failed (live) and not ready when the model worker is gone', async () => {
+    const failedApp = await buildInferenceApp(deps({ modelFailure: () => 'model worker exited (code 1)' }));
+    try {
+      const live = await failedApp.inject({ url: '/health/live' });
+      expect(live.statusCode).toBe(503);
+      expect(live.json()).toEqual({ status: 'failed', reason: 'model worker exited (code 1)' });
+      const ready = await failedApp.inject({ url: '/health/ready' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks.model).toBe('failed: model worker exited (code 1)');
+    } finally {
+      await failedApp.close();
+    }
+  });
+
   it('POST /v1/predict answers 429 with retry-after when the queue is full', async () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => {

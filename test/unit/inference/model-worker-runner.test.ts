@@ -99,7 +99,9 @@ describe('model worker runner', () => {
   it('worker runner answers calls made after its thread ended with a clear error, not a hang', async () => {
     const ended = await createWorkerRunner({ registryDir: reg.dir, tf: { preferred: 'tensorflow' }, log });
     const model = await ended.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    expect(ended.failure()).toBeUndefined();
     await ended.close();
+    expect(ended.failure()).toMatch(/model worker exited/);
     const after = await model.predict(batch(1, 1), [1, 28, 28, 1]).catch((e) => e);
     expect(isPixelflowError(after, 'INTERNAL')).toBe(true);
     expect(String(after.message)).toMatch(/model worker exited/);
