@@ -173,6 +173,11 @@ async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): P
         meta.length === topics.length &&
         meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
       ) {
+        // Metadata names a leader a moment before that broker serves the partition. A produce in
+        // that window fails for the partitions not yet served, and kafkajs retries the whole
+        // request, so the partitions that took it write twice (6 of 30 fresh topics measured).
+        // ListOffsets is answered only by a serving leader: wait for every partition to answer.
+        for (const topic of topics) await a.fetchTopicOffsets(topic);
         return;
       }
     } catch (err) {

@@ -15,6 +15,31 @@ describe('kafka adapter', () => {
     expect(offsets.map((o) => o.partition)).toEqual([0, 1]);
   });
 
+  it('a fresh topic takes a first send on every partition exactly once when ensureTopics has returned', async () => {
+    // Before ensureTopics waited for serving leaders, 6 of 30 fresh topics got duplicates here:
+    // kafkajs retried the whole request after the partitions not yet served refused it.
+    const producer = await ctx.kafka.createProducer();
+    const topics = Array.from({ length: 20 }, (_, i) => `${ctx.topics.raw}.${uniqueName(`fresh${i}`)}`);
+    try {
+      for (const topic of topics) {
+        await ctx.kafka.ensureTopics([{ topic, partitions: 3 }]);
+        await producer.send(
+          topic,
+          Array.from({ length: 30 }, (_, j) => ({ key: `k${j}`, value: Buffer.from('x') })),
+        );
+        const offsets = await ctx.kafka.topicOffsets(topic);
+        expect(offsets.filter((o) => o.high > 0).length, `${topic}: partitions written`).toBe(3);
+        expect(
+          offsets.reduce((n, o) => n + o.high - o.low, 0),
+          `${topic}: records for 30 sent`,
+        ).toBe(30);
+      }
+    } finally {
+      await producer.close();
+      await ctx.kafka.deleteTopics(topics).catch(() => {});
+    }
+  });
+
   it('consumes in a group and commits only what the handler finished', async () => {
     const topic = ctx.topics.raw;
     const producer = await ctx.kafka.createProducer();
