@@ -8,25 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processCommandLine } from '../../infra/stack/process.ts';
+import { freePorts } from '../helpers/ports.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 const SERVICES = ['kafka', 'clickhouse', 'prometheus'] as const;
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((r) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => r(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** Running, as opposed to exited; an exited child left for init to reap (a zombie) holds nothing. */
 const alive = (pid: number): boolean => processCommandLine(pid) !== undefined;

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePorts } from '../../helpers/ports.ts';
 
 const cli = join(import.meta.dirname, '..', '..', '..', 'bin', 'pixelflow.js');
 
@@ -15,22 +16,6 @@ function run(args: string[], env: Record<string, string>) {
     timeout: 120_000,
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((r) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => r(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 function noStackTrace(text: string) {
