@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
-import { createModelStore } from '../../../inference/model-store.ts';
+import { createModelStore, type ModelStoreOptions } from '../../../inference/model-store.ts';
 import { isPixelflowError } from '../../../lib/errors.ts';
 import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
@@ -55,6 +55,20 @@ describe('model store', () => {
   }, 120_000);
   afterAll(() => reg.cleanup());
 
+  /** A started store on the test registry, following a fake models topic the test feeds. */
+  async function followingStore(extra: Partial<ModelStoreOptions> = {}) {
+    const fk = fakeKafka();
+    const store = createModelStore({
+      tf: rt.tf,
+      registry: reg.registry,
+      kafka: fk.kafka,
+      modelsTopic: 'models',
+      ...extra,
+    });
+    await store.start();
+    return { fk, store };
+  }
+
   it('model store loads the production alias at start and serves it', async () => {
     const store = createModelStore({ tf: rt.tf, registry: reg.registry });
     await store.start();
@@ -66,15 +80,7 @@ describe('model store', () => {
 
   it('model store swaps in a published version and disposes the old one only after its lease ends', async () => {
     const metrics = createInferenceMetrics(createMetricsRegistry({ service: 't', defaultMetrics: false }));
-    const fk = fakeKafka();
-    const store = createModelStore({
-      tf: rt.tf,
-      registry: reg.registry,
-      kafka: fk.kafka,
-      modelsTopic: 'models',
-      metrics,
-    });
-    await store.start();
+    const { fk, store } = await followingStore({ metrics });
     expect(fk.options?.fromBeginning).toBe(false);
     const lease = store.acquire()!;
     expect(lease.model.version).toBe(v1.version);
@@ -94,15 +100,7 @@ describe('model store', () => {
   });
 
   it('model store keeps the current model when a published version is incompatible with the spec', async () => {
-    const fk = fakeKafka();
-    const store = createModelStore({
-      tf: rt.tf,
-      registry: reg.registry,
-      kafka: fk.kafka,
-      modelsTopic: 'models',
-      expectedSpecVersion: 'gray28@1',
-    });
-    await store.start();
+    const { fk, store } = await followingStore({ expectedSpecVersion: 'gray28@1' });
     await fk.deliver([modelPublishedMessage(reg.registry, rgb, ['production']).value]);
     expect(store.current()?.version).toBe(v1.version);
     await expect(store.activate('production', rgb.version)).rejects.toSatisfy((e) =>
@@ -112,9 +110,7 @@ describe('model store', () => {
   });
 
   it('model store skips unreadable events and keeps following the topic', async () => {
-    const fk = fakeKafka();
-    const store = createModelStore({ tf: rt.tf, registry: reg.registry, kafka: fk.kafka, modelsTopic: 'models' });
-    await store.start();
+    const { fk, store } = await followingStore();
     await fk.deliver([Buffer.from('garbage'), null, modelPublishedMessage(reg.registry, v2, ['production']).value]);
     expect(store.current()?.version).toBe(v2.version);
     await store.close();
@@ -138,15 +134,7 @@ describe('model store', () => {
   });
 
   it('model store loads the candidate in shadow mode and drops it when its alias is cleared', async () => {
-    const fk = fakeKafka();
-    const store = createModelStore({
-      tf: rt.tf,
-      registry: reg.registry,
-      kafka: fk.kafka,
-      modelsTopic: 'models',
-      shadow: true,
-    });
-    await store.start();
+    const { fk, store } = await followingStore({ shadow: true });
     expect(store.current('candidate')).toBeUndefined();
     await fk.deliver([modelPublishedMessage(reg.registry, v2, ['candidate']).value]);
     expect(store.current('candidate')?.version).toBe(v2.version);
@@ -159,30 +147,14 @@ describe('model store', () => {
 
   it('model store leaks no tensors across loads, swaps and close', async () => {
     const before = rt.tf.memory().numTensors;
-    const fk = fakeKafka();
-    const store = createModelStore({
-      tf: rt.tf,
-      registry: reg.registry,
-      kafka: fk.kafka,
-      modelsTopic: 'models',
-      warmupBatchSizes: [1, 8],
-    });
-    await store.start();
+    const { fk, store } = await followingStore({ warmupBatchSizes: [1, 8] });
     for (const m of [v2, v1, v2]) await fk.deliver([modelPublishedMessage(reg.registry, m, ['production']).value]);
     await store.close();
     expect(rt.tf.memory().numTensors).toBe(before);
   });
 
   it('model store picks up an alias moved in the registry when the announcement was missed', async () => {
-    const fk = fakeKafka();
-    const store = createModelStore({
-      tf: rt.tf,
-      registry: reg.registry,
-      kafka: fk.kafka,
-      modelsTopic: 'models',
-      aliasPollMs: 30,
-    });
-    await store.start();
+    const { fk, store } = await followingStore({ aliasPollMs: 30 });
     expect(store.current()?.version).toBe(v1.version);
     await reg.registry.setAlias('production', v2.version);
     const deadline = Date.now() + 5000;
