@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestDirectory, labelOf, listFiles } from '../../../producers/directory-ingest.ts';
-import type { ImageProducer } from '../../../producers/image-producer.ts';
 import { ingestStatePath, openIngestState } from '../../../producers/ingest-state.ts';
 import type { ImageRaw } from '../../../schemas/index.ts';
 import { makeJpeg, makePng, notImages } from '../../helpers/images.ts';
+import { collector } from './collector.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -27,18 +27,6 @@ beforeAll(async () => {
   symlinkSync(dir, join(dir, 'Bag', 'loop')); // a folder symlink must not be followed
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function collector() {
-  const events: ImageRaw[] = [];
-  const producer: Pick<ImageProducer, 'enqueue' | 'flush'> = {
-    async enqueue(e, onAcked) {
-      events.push(e);
-      onAcked?.();
-    },
-    async flush() {},
-  };
-  return { events, producer };
-}
 
 describe('directory ingest', () => {
   it('listFiles finds regular files sorted and skips hidden entries and folder symlinks', async () => {

@@ -3,9 +3,8 @@ import { FASHION_MNIST_LABELS, type FashionMnist } from '../../../lib/fashion-mn
 import { decodeImage, encodeImage } from '../../../lib/image-decode.ts';
 import { SPECS } from '../../../lib/preprocess-spec.ts';
 import { ingestFashionMnist } from '../../../producers/fashion-mnist-ingest.ts';
-import type { ImageProducer } from '../../../producers/image-producer.ts';
-import type { ImageRaw } from '../../../schemas/index.ts';
 import { patternPixels } from '../../helpers/images.ts';
+import { collector } from './collector.ts';
 
 function fakeData(n: number): FashionMnist {
   const images = new Uint8Array(n * 784);
@@ -18,18 +17,6 @@ function fakeData(n: number): FashionMnist {
     images,
     labels: Uint8Array.from({ length: n }, (_, i) => i % 10),
   };
-}
-
-function collector() {
-  const events: ImageRaw[] = [];
-  const producer: Pick<ImageProducer, 'enqueue' | 'flush'> = {
-    async enqueue(e, onAcked) {
-      events.push(e);
-      onAcked?.();
-    },
-    async flush() {},
-  };
-  return { events, producer };
 }
 
 describe('ingestFashionMnist', () => {
