@@ -3,7 +3,7 @@ import { PixelflowError } from '../../../lib/errors.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
 import type { IncomingMessage, OutgoingMessage } from '../../../lib/kafka.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
-import { SPECS } from '../../../lib/preprocess-spec.ts';
+import { type PreprocessSpec, SPECS } from '../../../lib/preprocess-spec.ts';
 import { createPreprocessHandler, positionId } from '../../../processors/preprocess-handler.ts';
 import { createPreprocessMetrics } from '../../../processors/preprocess-metrics.ts';
 import type { ImagePreprocessed, ImageRaw, ImageRejected } from '../../../schemas/index.ts';
@@ -55,6 +55,15 @@ function fakes(opts: { failSend?: boolean; failInsert?: boolean } = {}) {
 }
 
 const limits = { maxPixels: 1_000_000, maxImageBytes: 200_000 };
+
+/** A handler writing into the fakes `f`, with the test's limits and topics. */
+function handlerFor(
+  f: ReturnType<typeof fakes>,
+  spec: PreprocessSpec,
+  extra: Partial<Parameters<typeof createPreprocessHandler>[0]> = {},
+) {
+  return createPreprocessHandler({ spec, limits, topics, producer: f.producer, clickhouse: f.clickhouse, ...extra });
+}
 const decodePp = (m: OutgoingMessage) => codecs().preprocessed.decode(m.value) as ImagePreprocessed;
 const decodeDlq = (m: OutgoingMessage) => codecs().dlq.decode(m.value) as ImageRejected;
 
@@ -62,14 +71,7 @@ describe('preprocess handler', () => {
   it('handler produces tensors for good images and one DLQ record with the right reason per bad message', async () => {
     const f = fakes();
     const metrics = createMetricsRegistry({ service: 't', defaultMetrics: false });
-    const handle = createPreprocessHandler({
-      spec: SPECS.gray28,
-      limits,
-      topics,
-      producer: f.producer,
-      clickhouse: f.clickhouse,
-      metrics: createPreprocessMetrics(metrics),
-    });
+    const handle = handlerFor(f, SPECS.gray28, { metrics: createPreprocessMetrics(metrics) });
     const png = await makePng(40, 30, 3);
     const messages = [
       asIncoming(rawEvent('good-png', png)),
@@ -132,14 +134,7 @@ describe('preprocess handler', () => {
 
   it('handler leaves the payload out of a DLQ record when the original message is too large', async () => {
     const f = fakes();
-    const handle = createPreprocessHandler({
-      spec: SPECS.gray28,
-      limits,
-      topics,
-      producer: f.producer,
-      clickhouse: f.clickhouse,
-      dlqPayloadMaxBytes: 100,
-    });
+    const handle = handlerFor(f, SPECS.gray28, { dlqPayloadMaxBytes: 100 });
     await handle([asIncoming(rawEvent('cut', truncate(await makePng(64, 64))))]);
     const rec = decodeDlq(f.sent.dlq[0]);
     expect(rec.payload).toBeNull();
@@ -151,25 +146,13 @@ describe('preprocess handler', () => {
     ['ClickHouse', { failInsert: true }, 'CLICKHOUSE_UNAVAILABLE'],
   ])('handler throws so the batch is redelivered when %s is unavailable', async (_name, opts, code) => {
     const f = fakes(opts);
-    const handle = createPreprocessHandler({
-      spec: SPECS.gray28,
-      limits,
-      topics,
-      producer: f.producer,
-      clickhouse: f.clickhouse,
-    });
+    const handle = handlerFor(f, SPECS.gray28);
     await expect(handle([asIncoming(rawEvent('a', await makePng(28, 28, 1)))])).rejects.toMatchObject({ code });
   });
 
   it('handler uses the RGB spec shape and normalisation when the spec is rgb96', async () => {
     const f = fakes();
-    const handle = createPreprocessHandler({
-      spec: SPECS.rgb96,
-      limits,
-      topics,
-      producer: f.producer,
-      clickhouse: f.clickhouse,
-    });
+    const handle = handlerFor(f, SPECS.rgb96);
     await handle([asIncoming(rawEvent('a', await makePng(50, 70, 4)))]);
     const e = decodePp(f.sent.pp[0]);
     expect(e.shape).toEqual([96, 96, 3]);
