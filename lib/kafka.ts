@@ -134,16 +134,26 @@ export interface KafkaAdapterOptions {
 
 const MiB = 1024 * 1024;
 
+/**
+ * Where a kafkajs log line goes. A fresh topic's metadata takes a moment to propagate, and its
+ * leaders a moment more to serve (ensureTopics polls ListOffsets until they do); kafkajs logs each
+ * of those expected refusals as an error, which would read as a failure on every start.
+ */
+export function kafkaLogLevel(level: number, message: string, error?: string): 'error' | 'warn' | 'debug' {
+  const transient =
+    error === 'This server does not host this topic-partition' ||
+    (error === 'This server is not the leader for that topic-partition' && message.startsWith('Response ListOffsets'));
+  if (level === KafkaLogLevel.ERROR && !transient) return 'error';
+  if (level === KafkaLogLevel.WARN) return 'warn';
+  return 'debug';
+}
+
 function toLogger(log: Logger | undefined) {
   return () =>
     ({ level, log: entry }: LogEntry) => {
       if (!log) return;
       const { message, ...rest } = entry;
-      // A fresh topic's metadata takes a moment to propagate; kafkajs logs each retry as an error.
-      const transient = (rest as { error?: string }).error === 'This server does not host this topic-partition';
-      if (level === KafkaLogLevel.ERROR && !transient) log.error(rest, `kafka: ${message}`);
-      else if (level === KafkaLogLevel.WARN) log.warn(rest, `kafka: ${message}`);
-      else log.debug(rest, `kafka: ${message}`);
+      log[kafkaLogLevel(level, message, (rest as { error?: string }).error)](rest, `kafka: ${message}`);
     };
 }
 
