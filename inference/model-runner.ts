@@ -40,7 +40,6 @@ export interface LoadRequest {
 }
 
 export interface ModelRunner {
-  readonly where: 'in-process' | 'worker';
   /** Loads a registry version, checks its input and output against spec and labels, folds batch-norms, warms up. */
   load(req: LoadRequest): Promise<ServingModel>;
   /** Live tensors where the models run (must stay flat). */
@@ -149,7 +148,6 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
   }
 
   return {
-    where: 'in-process',
     async load({ version, spec, classes }) {
       const loaded = await tf.loadLayersModel(registry.loadHandler(version));
       let model = loaded;

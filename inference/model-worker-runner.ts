@@ -116,7 +116,6 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
   }
 
   return {
-    where: 'worker',
     async load(req: LoadRequest) {
       const answer = await call<Extract<ToParent, { op: 'loaded' }>>({ op: 'load', id: nextId++, ...req });
       return serving(answer.handle);

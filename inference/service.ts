@@ -68,7 +68,7 @@ export async function createInferenceService(
   const runner: ModelRunner = config.inferenceWorker
     ? await createWorkerRunner({
         registryDir: deps.registry.dir,
-        tf: withoutLog(tensorflowOptions(config, () => {})),
+        tf: tensorflowOptions(config),
         warmupBatchSizes,
         log,
       })
@@ -176,9 +176,4 @@ export async function createInferenceService(
       return closing;
     },
   };
-}
-
-function withoutLog<T extends { log?: unknown }>(o: T): Omit<T, 'log'> {
-  const { log: _log, ...rest } = o;
-  return rest;
 }

@@ -52,17 +52,17 @@ export interface InitTensorflowOptions {
   log?: (msg: string) => void;
 }
 
-/** The options a service reads from its config. */
+/** The options a service reads from its config; without `log` they can cross to a worker thread. */
 export function tensorflowOptions(
   config: Pick<Config, 'tfBackend' | 'tfIntraOpThreads' | 'tfInterOpThreads' | 'tfNativeKernels'>,
-  log: (msg: string) => void,
+  log?: (msg: string) => void,
 ): InitTensorflowOptions {
   return {
     preferred: config.tfBackend,
     intraOpThreads: config.tfIntraOpThreads,
     interOpThreads: config.tfInterOpThreads,
     nativeKernels: config.tfNativeKernels,
-    log,
+    ...(log ? { log } : {}),
   };
 }
 
