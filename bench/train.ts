@@ -1,7 +1,8 @@
 // bench/train: training samples/s of the trainer on data replayed from Kafka, side by side with
-// Keras on the same architecture, images, batch sizes and TensorFlow (2.21). Also times the
-// replay itself and, unless --quick, the variants that explain the gap (fit's per-batch
-// bookkeeping, yielding, a progress callback, a bare train step).
+// Keras on the same architecture, images, batch sizes and TensorFlow (2.21), for both of the
+// trainer's engines: the compiled graph step (the default, lib/tf-graph/) and tfjs' eager fit.
+// Also times the replay itself and, unless --quick, the eager variants that explain that
+// engine's gap (fit's per-batch bookkeeping, yielding, a progress callback, a bare train step).
 //
 //   npx tsx bench/train.ts [--quick] [--samples 16384] [--batches 64,128,256] [--repeats 3] [--no-keras]
 //
@@ -20,6 +21,7 @@ import { getSpec } from '../lib/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../lib/tf-backend.ts';
 import { topicNames } from '../schemas/index.ts';
 import { loadTrainingData } from '../trainer/dataset.ts';
+import type { TrainingEngine } from '../trainer/graph-fit.ts';
 import { disposeSplit, fitModel, type SplitTensors, toTensors } from '../trainer/tf-training.ts';
 import { disposeModel } from '../trainer/train-run.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
@@ -108,19 +110,33 @@ async function timed(count: number, fn: () => Promise<void>): Promise<{ wall: nu
 }
 
 /** The trainer's own epoch loop (seeded shuffle, fit, lr schedule); the first epoch is warm-up. */
-async function benchTrainer(tf: Tf, train: SplitTensors, val: SplitTensors, labels: number, batchSize: number) {
+async function benchTrainer(
+  tf: Tf,
+  train: SplitTensors,
+  val: SplitTensors,
+  labels: number,
+  batchSize: number,
+  engine: TrainingEngine,
+) {
   const model = freshModel(tf, labels);
   try {
-    const r = await fitModel(tf, model, train, val, {
-      epochs: REPEATS + 1,
-      batchSize,
-      learningRate: 0.001,
-      lrSchedule: 'constant',
-      patience: 1000,
-      seed: 42,
-      valFraction: 0.1,
-      testFraction: 0,
-    });
+    const r = await fitModel(
+      tf,
+      model,
+      train,
+      val,
+      {
+        epochs: REPEATS + 1,
+        batchSize,
+        learningRate: 0.001,
+        lrSchedule: 'constant',
+        patience: 1000,
+        seed: 42,
+        valFraction: 0.1,
+        testFraction: 0,
+      },
+      { engine },
+    );
     const timedEpochs = r.epochs.slice(1);
     return {
       wall: summarize(timedEpochs.map((e) => e.samplesPerSec)),
@@ -244,18 +260,26 @@ async function main() {
   const rows: Array<Record<string, unknown>> = [];
   try {
     for (const batchSize of BATCHES) {
-      const ours = await benchTrainer(tf, data.train, data.val, data.labels, batchSize);
-      process.stderr.write(`trainer batch ${batchSize}: ${fmt(ours.wall)} samples/s, ${fmt(ours.cpu)} per CPU-s\n`);
+      const ours = await benchTrainer(tf, data.train, data.val, data.labels, batchSize, 'graph');
+      process.stderr.write(`graph   batch ${batchSize}: ${fmt(ours.wall)} samples/s, ${fmt(ours.cpu)} per CPU-s\n`);
       const ref = flags['no-keras'] ? undefined : await keras(batchSize, data.train.count);
       if (ref)
         process.stderr.write(`keras   batch ${batchSize}: ${fmt(ref.wall)} samples/s, ${fmt(ref.cpu)} per CPU-s\n`);
-      rows.push({
-        batch: batchSize,
-        trainer: ours,
-        keras: ref,
-        ratio_wall: ref ? ours.wall.median / ref.wall.median : undefined,
-        ratio_cpu: ref ? ours.cpu.median / ref.cpu.median : undefined,
-      });
+      const eager = await benchTrainer(tf, data.train, data.val, data.labels, batchSize, 'eager');
+      process.stderr.write(`eager   batch ${batchSize}: ${fmt(eager.wall)} samples/s, ${fmt(eager.cpu)} per CPU-s\n`);
+      for (const [engine, t] of [
+        ['graph', ours],
+        ['eager', eager],
+      ] as const) {
+        rows.push({
+          batch: batchSize,
+          engine,
+          trainer: t,
+          keras: ref,
+          ratio_wall: ref ? t.wall.median / ref.wall.median : undefined,
+          ratio_cpu: ref ? t.cpu.median / ref.cpu.median : undefined,
+        });
+      }
     }
     const variants = quick ? undefined : await benchVariants(tf, data.train, data.labels, 128);
 
@@ -263,17 +287,17 @@ async function main() {
       `bench/train — ${SAMPLES} Fashion-MNIST images replayed from Kafka (${data.train.count} train), small CNN, ${rt.backend}`,
       `replay: ${Math.round(data.read / data.replaySec)} events/s; produce: ${Math.round(SAMPLES / data.produceSec)} events/s`,
       '',
-      'batch | trainer samples/s   | keras samples/s     | ratio | trainer /CPU-s | keras /CPU-s | ratio',
+      'batch | engine | trainer samples/s   | keras samples/s     | ratio | trainer /CPU-s | keras /CPU-s | ratio',
       ...rows.map((r) => {
         const t = r.trainer as { wall: Figures; cpu: Figures };
         const k = r.keras as { wall: Figures; cpu: Figures } | undefined;
-        return `${String(r.batch).padEnd(5)} | ${fmt(t.wall).padEnd(19)} | ${fmt(k?.wall).padEnd(19)} | ${r.ratio_wall ? (r.ratio_wall as number).toFixed(2) : '-'}  | ${fmt(t.cpu).padEnd(14)} | ${fmt(k?.cpu).padEnd(12)} | ${r.ratio_cpu ? (r.ratio_cpu as number).toFixed(2) : '-'}`;
+        return `${String(r.batch).padEnd(5)} | ${String(r.engine).padEnd(6)} | ${fmt(t.wall).padEnd(19)} | ${fmt(k?.wall).padEnd(19)} | ${r.ratio_wall ? (r.ratio_wall as number).toFixed(2) : '-'}  | ${fmt(t.cpu).padEnd(14)} | ${fmt(k?.cpu).padEnd(12)} | ${r.ratio_cpu ? (r.ratio_cpu as number).toFixed(2) : '-'}`;
       }),
     ];
     if (variants) {
       lines.push(
         '',
-        'variants at batch 128 (same model, same tensors):',
+        'eager variants at batch 128 (same model, same tensors):',
         ...Object.entries(variants).map(
           ([n, v]) => `  ${n.padEnd(32)} ${fmt(v.wall).padEnd(18)} samples/s  ${fmt(v.cpu)} per CPU-s`,
         ),

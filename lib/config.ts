@@ -256,6 +256,12 @@ export const CONFIG_SPEC = {
     parse: parsers.number(1e-9, 1),
     doc: 'Adam base learning rate (cosine-decayed per epoch)',
   },
+  trainEngine: {
+    env: 'PIXELFLOW_TRAIN_ENGINE',
+    default: 'auto',
+    parse: parsers.oneOf('auto', 'graph', 'eager'),
+    doc: "training steps: 'graph' = one compiled TensorFlow graph per step (lib/tf-graph/), 'eager' = tfjs fit, 'auto' = graph when the model and backend allow it",
+  },
   seed: {
     env: 'PIXELFLOW_SEED',
     default: '42',

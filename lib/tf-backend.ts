@@ -38,8 +38,10 @@ export interface InitTensorflowOptions {
    */
   intraOpThreads?: number;
   /**
-   * Native TF inter-op threads (independent ops run concurrently). 0 = default.
-   * @default 1 on machines with ≤ 4 cores, else TensorFlow's own default (cores)
+   * Native TF inter-op threads (independent ops run concurrently). 0 = default. Eager ops run one
+   * at a time, so only graph sessions use them (the trainer's compiled step, lib/tf-graph/), and a
+   * session sizes its pool from the value libtensorflow read when it loaded.
+   * @default TensorFlow's own (the number of cores)
    */
   interOpThreads?: number;
   /**
@@ -140,10 +142,10 @@ function candidates(preferred: BackendPreference): BackendName[] {
 
 /**
  * Sets the env vars libtensorflow reads once, when it loads. TF 2.21 honours both (measured on
- * 2 cores: intra-op 1 makes a 1024² matmul 1.6× slower than 2; inter-op 8 adds 12 threads).
- * tfjs runs eager ops one at a time, so the inter-op pool mostly idles: 1 vs 2 made no
- * difference beyond noise to training throughput here (bench/tf-backend.ts --explore), and one
- * thread keeps small machines from oversubscribing the cores the intra-op pool needs.
+ * 2 cores: intra-op 1 makes a 1024² matmul 1.6× slower than 2). Eager tfjs leaves the inter-op
+ * pool idle, but the graph session that trains (lib/tf-graph/) runs a conv's filter and input
+ * gradients side by side on it, and takes its size from this same cached value: pinning it to 1
+ * made the compiled training step ~25% slower on 2 cores.
  */
 function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (msg: string) => void): void {
   const unset = process.env.TF_NUM_INTRAOP_THREADS === undefined;
@@ -155,11 +157,7 @@ function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (m
   const cores = availableParallelism();
   const settings: Array<{ name: string; configured?: number; fallback?: number }> = [
     { name: 'TF_NUM_INTRAOP_THREADS', configured: opts.intraOpThreads || undefined, fallback: cores },
-    {
-      name: 'TF_NUM_INTEROP_THREADS',
-      configured: opts.interOpThreads || undefined,
-      fallback: cores <= 4 ? 1 : undefined,
-    },
+    { name: 'TF_NUM_INTEROP_THREADS', configured: opts.interOpThreads || undefined },
   ];
   for (const { name, configured, fallback } of settings) {
     const current = process.env[name];

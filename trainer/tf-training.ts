@@ -5,6 +5,7 @@ import { PixelflowError } from '../lib/errors.ts';
 import type { Tf } from '../lib/tf-backend.ts';
 import { RECALIBRATE_BELOW_STEPS, recalibrateBatchNorm } from './batch-norm.ts';
 import type { TrainingData } from './dataset.ts';
+import { createGraphTrainer, type GraphTrainer, graphUnsupported, type TrainingEngine } from './graph-fit.ts';
 import { createEarlyStopper, learningRateAt, permutation, seededRandom, withSeededMathRandom } from './schedule.ts';
 import type { TrainParams } from './train-params.ts';
 
@@ -38,11 +39,20 @@ export interface FitHooks {
   onEpochEnd?(log: EpochLog): Promise<void> | void;
 }
 
+export interface FitOptions {
+  hooks?: FitHooks;
+  signal?: AbortSignal;
+  /** @default 'auto' */
+  engine?: TrainingEngine;
+}
+
 export interface FitResult {
   epochs: EpochLog[];
   /** 1-based epoch whose weights the model holds after fit */
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** How the steps ran: the compiled graph, or tfjs' eager fit (with the reason when 'auto' chose it). */
+  engine: { used: 'graph' | 'eager'; reason?: string };
 }
 
 /** Rows an evaluation or prediction handles at once: large enough to be cheap, small enough for memory. */
@@ -105,10 +115,20 @@ function logValue(history: Record<string, unknown[]>, ...keys: string[]): number
   return Number.NaN;
 }
 
+/** The engine a fit will use: the compiled graph when asked or when 'auto' finds it can run. */
+function chooseEngine(tf: Tf, model: LayersModel, engine: TrainingEngine): FitResult['engine'] {
+  if (engine === 'eager') return { used: 'eager', reason: 'asked for' };
+  const why = graphUnsupported(tf, model);
+  if (!why) return { used: 'graph' };
+  if (engine === 'graph') throw new PixelflowError('TRAINING_FAILED', `the compiled training step cannot run: ${why}`);
+  return { used: 'eager', reason: why };
+}
+
 /**
- * Trains epoch by epoch: each epoch is one fit() over a seeded permutation of the training set
- * (fit's own shuffle uses an unseeded Math.random), with the learning rate set on the Adam
- * optimizer beforehand and validation measured afterwards, outside the timed fit.
+ * Trains epoch by epoch over a seeded permutation of the training set (fit's own shuffle uses an
+ * unseeded Math.random), with the epoch's learning rate and validation measured afterwards,
+ * outside the timed part. Each epoch runs either through the compiled training graph
+ * (graph-fit.ts: the weights come back to the model after every epoch) or as one tfjs fit().
  */
 export async function fitModel(
   tf: Tf,
@@ -116,9 +136,9 @@ export async function fitModel(
   train: SplitTensors,
   val: SplitTensors,
   params: TrainParams,
-  hooks: FitHooks = {},
-  signal?: AbortSignal,
+  opts: FitOptions = {},
 ): Promise<FitResult> {
+  const { hooks = {}, signal } = opts;
   const optimizer = model.optimizer as unknown as { learningRate: number } | undefined;
   if (!optimizer || typeof optimizer.learningRate !== 'number') {
     throw new PixelflowError(
@@ -140,7 +160,10 @@ export async function fitModel(
     model.stopTraining = true;
   };
   signal?.addEventListener('abort', stop, { once: true });
+  const engine = chooseEngine(tf, model, opts.engine ?? 'auto');
+  let graph: GraphTrainer | undefined;
   try {
+    if (engine.used === 'graph') graph = createGraphTrainer(tf, model, { seed: params.seed });
     for (let epoch = 0; epoch < params.epochs; epoch++) {
       if (signal?.aborted) throw new PixelflowError('ABORTED', 'training run aborted');
       const learningRate = learningRateAt(epoch, {
@@ -159,18 +182,28 @@ export async function fitModel(
       let history: Record<string, unknown[]>;
       try {
         const onBatchEnd = hooks.onBatchEnd;
-        const h = await withSeededMathRandom(opsRandom, () =>
-          model.fit(xs, ys, {
+        if (graph) {
+          const r = await graph.epoch(xs, ys, {
             batchSize: params.batchSize,
-            epochs: 1,
-            shuffle: false,
-            verbose: 0,
-            callbacks: onBatchEnd
-              ? { onBatchEnd: async (batch, l) => onBatchEnd(batch, (l ?? {}) as { loss?: number; acc?: number }) }
-              : undefined,
-          }),
-        );
-        history = h.history as Record<string, unknown[]>;
+            learningRate,
+            onBatchEnd,
+            shouldStop: () => signal?.aborted === true,
+          });
+          history = { loss: [r.loss], acc: [r.accuracy] };
+        } else {
+          const h = await withSeededMathRandom(opsRandom, () =>
+            model.fit(xs, ys, {
+              batchSize: params.batchSize,
+              epochs: 1,
+              shuffle: false,
+              verbose: 0,
+              callbacks: onBatchEnd
+                ? { onBatchEnd: async (batch, l) => onBatchEnd(batch, (l ?? {}) as { loss?: number; acc?: number }) }
+                : undefined,
+            }),
+          );
+          history = h.history as Record<string, unknown[]>;
+        }
       } finally {
         xs.dispose();
         ys.dispose();
@@ -178,6 +211,7 @@ export async function fitModel(
       const durationMs = performance.now() - started;
       const cpu = process.cpuUsage(cpuStart);
       if (signal?.aborted) throw new PixelflowError('ABORTED', 'training run aborted');
+      graph?.syncTo(model);
       steps += batches;
       if (steps < RECALIBRATE_BELOW_STEPS) {
         // Dropout runs in training mode too: seeded, so the run stays repeatable.
@@ -212,7 +246,8 @@ export async function fitModel(
     if (best) model.setWeights(best);
   } finally {
     signal?.removeEventListener('abort', stop);
+    graph?.dispose();
     for (const w of best ?? []) w.dispose();
   }
-  return { epochs: logs, bestEpoch: stopper.bestEpoch + 1, stoppedEarly };
+  return { epochs: logs, bestEpoch: stopper.bestEpoch + 1, stoppedEarly, engine };
 }

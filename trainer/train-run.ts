@@ -11,6 +11,7 @@ import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import { assertCanTrain, type TfRuntime } from '../lib/tf-backend.ts';
 import { evaluateBaseline } from './baseline.ts';
 import { loadTrainingData, type TrainingData } from './dataset.ts';
+import type { TrainingEngine } from './graph-fit.ts';
 import type { Promotion } from './promotion.ts';
 import type { RangeSelector } from './range-spec.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
@@ -38,6 +39,8 @@ export interface RunDeps {
   /** the topic the dataset is replayed from (images.preprocessed) */
   topic: string;
   spec: PreprocessSpec;
+  /** @default 'auto' */
+  engine?: TrainingEngine;
 }
 
 export interface RunJob {
@@ -168,7 +171,9 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
         opts.onProgress?.({ phase: 'epoch-end', log: e });
       },
     };
-    const fit = await fitModel(tf, model, train, val, job.params, hooks, opts.signal);
+    const fit = await fitModel(tf, model, train, val, job.params, { hooks, signal: opts.signal, engine: deps.engine });
+    // Recorded with the params: the same params on another engine give a different (equally valid) model.
+    record.params = { ...record.params, engine: fit.engine.used };
 
     opts.onProgress?.({ phase: 'evaluating' });
     const v = await evaluate(model, val);
@@ -237,7 +242,7 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
       }),
       lineage: data.lineage,
       backend: rt.backend,
-      params: paramsRecord(job.params),
+      params: record.params,
     });
     record.model_version = manifest.version;
     if (promote) await deps.promotion.promote(manifest.version);

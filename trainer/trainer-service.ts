@@ -70,7 +70,18 @@ export async function createTrainerService(
   const producer = await kafka.createProducer();
   const promotion = createPromotion({ registry, producer, clickhouse, topics, log, metrics });
   const base = defaultParams(config);
-  const deps: RunDeps = { rt, kafka, registry, promotion, recorder, metrics, log, topic: topics.preprocessed, spec };
+  const deps: RunDeps = {
+    rt,
+    kafka,
+    registry,
+    promotion,
+    recorder,
+    metrics,
+    log,
+    topic: topics.preprocessed,
+    spec,
+    engine: config.trainEngine,
+  };
 
   const coordinator = createRunCoordinator({
     log,

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileForTraining, createModelForSpec } from '../../../lib/models.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../../../lib/tf-backend.ts';
+import type { TrainingEngine } from '../../../trainer/graph-fit.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { confusionMatrix, evaluate, fitModel, type SplitTensors } from '../../../trainer/tf-training.ts';
 import type { TrainParams } from '../../../trainer/train-params.ts';
@@ -34,20 +35,16 @@ const params: TrainParams = {
   testFraction: 0,
 };
 
-async function trainOnce(p: TrainParams, signal?: AbortSignal) {
+async function trainOnce(p: TrainParams, signal?: AbortSignal, engine: TrainingEngine = 'auto') {
   const model = createModelForSpec(tf, spec, SHAPES.length, p.seed);
   compileForTraining(tf, model, { learningRate: p.learningRate });
   const lrs: number[] = [];
   try {
-    const result = await fitModel(
-      tf,
-      model,
-      train,
-      val,
-      p,
-      { onEpochEnd: (e) => void lrs.push(e.learningRate) },
+    const result = await fitModel(tf, model, train, val, p, {
+      hooks: { onEpochEnd: (e) => void lrs.push(e.learningRate) },
       signal,
-    );
+      engine,
+    });
     const final = await evaluate(model, val);
     const confusion = await confusionMatrix(tf, model, val, SHAPES.length);
     return { result, final, confusion, lrs };
@@ -62,11 +59,12 @@ beforeAll(async () => {
   val = tensors(32, 2);
 });
 
-describe('tf-training', () => {
+describe.each(['graph', 'eager'] as const)('tf-training, %s engine', (engine) => {
   it('fitModel gives identical losses when run twice with the same seed, and leaks no tensors', async () => {
     const before = tf.memory().numTensors;
-    const a = await trainOnce(params);
-    const b = await trainOnce(params);
+    const a = await trainOnce(params, undefined, engine);
+    const b = await trainOnce(params, undefined, engine);
+    expect(a.result.engine.used).toBe(engine);
     expect(a.result.epochs.map((e) => e.loss)).toEqual(b.result.epochs.map((e) => e.loss));
     expect(a.final).toEqual(b.final);
     expect(a.lrs[0]).toBeCloseTo(0.002, 10);
@@ -78,7 +76,11 @@ describe('tf-training', () => {
 
   it('fitModel restores the best epoch weights when it stops early', async () => {
     // A learning rate this large makes validation loss climb after the first epoch.
-    const r = await trainOnce({ ...params, epochs: 6, patience: 1, learningRate: 0.5, lrSchedule: 'constant' });
+    const r = await trainOnce(
+      { ...params, epochs: 6, patience: 1, learningRate: 0.5, lrSchedule: 'constant' },
+      undefined,
+      engine,
+    );
     const losses = r.result.epochs.map((e) => e.valLoss);
     const best = Math.min(...losses);
     expect(r.result.bestEpoch).toBe(losses.indexOf(best) + 1);
@@ -89,7 +91,9 @@ describe('tf-training', () => {
   it('fitModel throws ABORTED within an epoch when the signal fires', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    await expect(trainOnce({ ...params, epochs: 50 }, controller.signal)).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(trainOnce({ ...params, epochs: 50 }, controller.signal, engine)).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
   });
 });
 
