@@ -82,6 +82,7 @@ export function unsupportedReason(model: ModelLike): string | undefined {
   if (model.inputs.length !== 1 || input?.length !== 4) return 'the model must take one NHWC image input';
   const layers = model.layers;
   if (layers.length === 0) return 'the model has no layers';
+  let rank = 4;
   for (const [i, layer] of layers.entries()) {
     const c = layer.getConfig();
     const kind = layer.getClassName();
@@ -90,18 +91,24 @@ export function unsupportedReason(model: ModelLike): string | undefined {
     const activation = String(c.activation ?? 'linear');
     switch (kind) {
       case 'Conv2D':
+        if (rank !== 4) return `Conv2D layer ${i} after a flattened input`;
         if (!['relu', 'linear'].includes(activation)) return `Conv2D activation ${activation}`;
         if (pair(c.dilationRate, 1).some((d) => d !== 1)) return 'dilated Conv2D';
         if ((c.dataFormat ?? 'channelsLast') !== 'channelsLast') return 'Conv2D in channelsFirst';
         if (!['same', 'valid'].includes(String(c.padding ?? 'valid'))) return `Conv2D padding ${c.padding}`;
         break;
       case 'MaxPooling2D':
+        if (rank !== 4) return `MaxPooling2D layer ${i} after a flattened input`;
         if ((c.dataFormat ?? 'channelsLast') !== 'channelsLast') return 'MaxPooling2D in channelsFirst';
         break;
       case 'Flatten':
+        rank = 2;
+        break;
       case 'Dropout':
         break;
       case 'Dense':
+        // tfjs applies Dense to the last axis of any rank; the graph's MatMul takes [batch, features].
+        if (rank !== 2) return `Dense layer ${i} on an unflattened input`;
         if (last ? activation !== 'softmax' : !['relu', 'linear'].includes(activation))
           return `Dense layer ${i} activation ${activation}`;
         break;
@@ -361,7 +368,7 @@ export function buildTrainGraph(model: ModelLike, opts: TrainGraphOptions = {}):
     ...T,
     Tidx: { type: DT.int32 },
     keep_dims: { b: false },
-  } as Record<string, Attr>);
+  });
   const n = g.op('loss/n', 'Cast', [g.op('loss/size', 'Size', [xent], { ...T, out_type: { type: DT.int32 } })], {
     SrcT: { type: DT.int32 },
     DstT: { type: F },
@@ -385,7 +392,7 @@ export function buildTrainGraph(model: ModelLike, opts: TrainGraphOptions = {}):
     ...T,
     Tidx: { type: DT.int32 },
     keep_dims: { b: false },
-  } as Record<string, Attr>);
+  });
 
   let dy: string | undefined = g.op('loss/grad', 'RealDiv', [`${xent}:1`, n], T);
   for (let i = layers.length - 1; i >= 0 && dy !== undefined; i--) dy = layers[i].backward(g, dy, i > 0);

@@ -99,8 +99,12 @@ describe('buildTrainGraph', () => {
       layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dense({ units: 2 })],
     });
     expect(unsupportedReason(noSoftmax as unknown as ModelLike)).toMatch(/activation linear/);
+    const unflattened = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [4, 4, 1], units: 2, activation: 'softmax' })],
+    });
+    expect(unsupportedReason(unflattened as unknown as ModelLike)).toMatch(/Dense layer 0 on an unflattened input/);
     expect(unsupportedReason(createSmallCnn(tf) as unknown as ModelLike)).toBeUndefined();
-    for (const m of [mobile, tanh, noSoftmax]) m.dispose();
+    for (const m of [mobile, tanh, noSoftmax, unflattened]) m.dispose();
   });
 
   it('gives the loss and the gradients tfjs computes for the same batch', () => {
