@@ -19,9 +19,9 @@ import { createKafkaAdapter } from '../lib/kafka.ts';
 import { compileForTraining, createModelForSpec } from '../lib/models.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../lib/tf-backend.ts';
+import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { topicNames } from '../schemas/index.ts';
 import { loadTrainingData } from '../trainer/dataset.ts';
-import type { TrainingEngine } from '../trainer/graph-fit.ts';
 import { disposeSplit, fitModel, type SplitTensors, toTensors } from '../trainer/tf-training.ts';
 import { disposeModel } from '../trainer/train-run.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
@@ -116,7 +116,7 @@ async function benchTrainer(
   val: SplitTensors,
   labels: number,
   batchSize: number,
-  engine: TrainingEngine,
+  engine: TfEngine,
 ) {
   const model = freshModel(tf, labels);
   try {

@@ -208,6 +208,12 @@ export const CONFIG_SPEC = {
     parse: parsers.bool,
     doc: "replace two slow tfjs-node kernels with TensorFlow's own (lib/tf-native-kernels.ts); false to compare",
   },
+  tfEngine: {
+    env: 'PIXELFLOW_TF_ENGINE',
+    default: 'auto',
+    parse: parsers.oneOf('auto', 'graph', 'eager'),
+    doc: "how models run: 'graph' = compiled into TensorFlow graphs (the training step, the serving forward pass; lib/tf-graph/), 'eager' = tfjs op by op, 'auto' = graph when the model and backend allow it",
+  },
   trainEvery: {
     env: 'PIXELFLOW_TRAIN_EVERY',
     default: '5000',
@@ -255,12 +261,6 @@ export const CONFIG_SPEC = {
     default: '0.001',
     parse: parsers.number(1e-9, 1),
     doc: 'Adam base learning rate (cosine-decayed per epoch)',
-  },
-  trainEngine: {
-    env: 'PIXELFLOW_TRAIN_ENGINE',
-    default: 'auto',
-    parse: parsers.oneOf('auto', 'graph', 'eager'),
-    doc: "training steps: 'graph' = one compiled TensorFlow graph per step (lib/tf-graph/), 'eager' = tfjs fit, 'auto' = graph when the model and backend allow it",
   },
   seed: {
     env: 'PIXELFLOW_SEED',

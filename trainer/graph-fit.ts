@@ -9,10 +9,6 @@ import { buildTrainGraph, type ModelLike, type TrainGraph, unsupportedReason } f
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;
 
-/** 'graph': the compiled step (an error when the model or backend cannot have it); 'auto': graph when it can. */
-export type TrainingEngine = 'auto' | 'graph' | 'eager';
-export const TRAINING_ENGINES: readonly TrainingEngine[] = ['auto', 'graph', 'eager'];
-
 export interface EpochOptions {
   batchSize: number;
   learningRate: number;

@@ -3,9 +3,10 @@
 // confusion matrix. Every tensor made here is disposed here.
 import { PixelflowError } from '../lib/errors.ts';
 import type { Tf } from '../lib/tf-backend.ts';
+import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { RECALIBRATE_BELOW_STEPS, recalibrateBatchNorm } from './batch-norm.ts';
 import type { TrainingData } from './dataset.ts';
-import { createGraphTrainer, type GraphTrainer, graphUnsupported, type TrainingEngine } from './graph-fit.ts';
+import { createGraphTrainer, type GraphTrainer, graphUnsupported } from './graph-fit.ts';
 import { createEarlyStopper, learningRateAt, permutation, seededRandom, withSeededMathRandom } from './schedule.ts';
 import type { TrainParams } from './train-params.ts';
 
@@ -43,7 +44,7 @@ export interface FitOptions {
   hooks?: FitHooks;
   signal?: AbortSignal;
   /** @default 'auto' */
-  engine?: TrainingEngine;
+  engine?: TfEngine;
 }
 
 export interface FitResult {
@@ -116,7 +117,7 @@ function logValue(history: Record<string, unknown[]>, ...keys: string[]): number
 }
 
 /** The engine a fit will use: the compiled graph when asked or when 'auto' finds it can run. */
-function chooseEngine(tf: Tf, model: LayersModel, engine: TrainingEngine): FitResult['engine'] {
+function chooseEngine(tf: Tf, model: LayersModel, engine: TfEngine): FitResult['engine'] {
   if (engine === 'eager') return { used: 'eager', reason: 'asked for' };
   const why = graphUnsupported(tf, model);
   if (!why) return { used: 'graph' };

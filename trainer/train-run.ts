@@ -9,9 +9,9 @@ import type { ModelRegistry } from '../lib/model-registry.ts';
 import { compileForTraining, createModelForSpec } from '../lib/models.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import { assertCanTrain, type TfRuntime } from '../lib/tf-backend.ts';
+import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { evaluateBaseline } from './baseline.ts';
 import { loadTrainingData, type TrainingData } from './dataset.ts';
-import type { TrainingEngine } from './graph-fit.ts';
 import type { Promotion } from './promotion.ts';
 import type { RangeSelector } from './range-spec.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
@@ -40,7 +40,7 @@ export interface RunDeps {
   topic: string;
   spec: PreprocessSpec;
   /** @default 'auto' */
-  engine?: TrainingEngine;
+  engine?: TfEngine;
 }
 
 export interface RunJob {
@@ -174,6 +174,10 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     const fit = await fitModel(tf, model, train, val, job.params, { hooks, signal: opts.signal, engine: deps.engine });
     // Recorded with the params: the same params on another engine give a different (equally valid) model.
     record.params = { ...record.params, engine: fit.engine.used };
+    runLog.info(
+      { engine: fit.engine.used, ...(fit.engine.reason ? { reason: fit.engine.reason } : {}) },
+      fit.engine.used === 'graph' ? 'trained with the compiled graph step' : 'trained with tfjs fit',
+    );
 
     opts.onProgress?.({ phase: 'evaluating' });
     const v = await evaluate(model, val);

@@ -80,7 +80,7 @@ export async function createTrainerService(
     log,
     topic: topics.preprocessed,
     spec,
-    engine: config.trainEngine,
+    engine: config.tfEngine,
   };
 
   const coordinator = createRunCoordinator({

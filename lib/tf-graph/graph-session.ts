@@ -16,6 +16,13 @@ interface SessionBackend {
   deleteSavedModel(id: number): void;
 }
 
+/**
+ * How models run: 'graph' compiles them into TensorFlow graphs run in a session (training step in
+ * train-graph.ts, frozen forward pass in predict-graph.ts), and fails when a model cannot be
+ * compiled; 'eager' is tfjs op by op; 'auto' is graph where the model and backend allow it.
+ */
+export type TfEngine = 'auto' | 'graph' | 'eager';
+
 export interface GraphSession {
   /** Runs the graph once: every fetch and what it depends on, nothing else. */
   run(feeds: ReadonlyArray<readonly [string, Tensor]>, fetches: readonly string[]): Tensor[];

@@ -83,11 +83,11 @@ export type Attr =
   | { tensor: ConstTensor }
   | { list: { i?: readonly number[]; s?: readonly string[]; type?: readonly DataType[] } };
 
-/** A constant: float32 or int32 values with a shape (scalars: shape []). */
+/** A constant: float32 or int32 values with a shape (scalars: shape []). A Float32Array goes as raw bytes. */
 export interface ConstTensor {
   dtype: typeof DT.float | typeof DT.int32;
   shape: readonly number[];
-  values: readonly number[];
+  values: readonly number[] | Float32Array;
 }
 
 export interface NodeDef {
@@ -108,6 +108,9 @@ function shapeProto(shape: readonly number[] | null): Writer {
 
 function tensorProto(t: ConstTensor): Writer {
   const w = new Writer().int(1, t.dtype).message(2, shapeProto(t.shape));
+  // tensor_content is the values' little-endian bytes, as a Float32Array holds them on x86 and arm.
+  if (t.values instanceof Float32Array)
+    return w.bytes(4, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
   if (t.dtype === DT.float) w.packedFloat(5, t.values);
   else w.packed(7, t.values);
   return w;

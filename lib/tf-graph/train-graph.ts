@@ -120,7 +120,7 @@ export function unsupportedReason(model: ModelLike): string | undefined {
   return undefined;
 }
 
-class Graph {
+export class Graph {
   readonly nodes: NodeDef[] = [];
   private readonly used = new Set<string>();
 
@@ -155,14 +155,14 @@ class Graph {
   }
 }
 
-interface Layer {
+export interface Layer {
   /** Forward pass; returns the output tensor name. */
   forward(g: Graph, x: string): string;
   /** Gradient w.r.t. the input (undefined for the first layer), pushing weight gradients. */
   backward(g: Graph, dy: string, needInput: boolean): string | undefined;
 }
 
-interface Variable {
+export interface Variable {
   handle: string;
   read: string;
   grad?: string;
@@ -299,6 +299,40 @@ function flatSize(shape: unknown): number {
   return s.slice(1).reduce<number>((a, d) => a * (d ?? Number.NaN), 1);
 }
 
+/**
+ * The graph pieces of each layer, in order. `weight` makes (or looks up) the tensor a layer weight
+ * reads: a variable for training, a constant for a frozen predict graph. Dropout is the identity
+ * unless `training`; the last Dense layer yields logits (its softmax is the caller's).
+ */
+export function buildLayers(
+  model: ModelLike,
+  weight: (name: string, shape: number[]) => Variable,
+  opts: { seed: number; training: boolean },
+): Layer[] {
+  return model.layers.map((layer, i) => {
+    const c = layer.getConfig();
+    const p = `l${i}_${layer.getClassName().toLowerCase()}`;
+    const weights = layer.weights.map((wt, j) => weight(`${p}/w${j}`, wt.shape));
+    switch (layer.getClassName()) {
+      case 'Conv2D':
+        return convLayer(c, weights[0], weights[1], p);
+      case 'MaxPooling2D':
+        return poolLayer(c, p);
+      case 'Flatten':
+        return flattenLayer(flatSize(layer.outputShape), p);
+      case 'Dropout':
+        return dropoutLayer(opts.training ? Number(c.rate ?? 0) : 0, opts.seed + 2 * i, p);
+      default:
+        return denseLayer(
+          { ...c, activation: c.activation === 'softmax' ? 'linear' : c.activation },
+          weights[0],
+          weights[1],
+          p,
+        );
+    }
+  });
+}
+
 /** Builds the training-step graph of a model that `unsupportedReason` accepts. */
 export function buildTrainGraph(model: ModelLike, opts: TrainGraphOptions = {}): TrainGraph {
   const why = unsupportedReason(model);
@@ -334,28 +368,7 @@ export function buildTrainGraph(model: ModelLike, opts: TrainGraphOptions = {}):
     return v;
   };
 
-  const layers: Layer[] = model.layers.map((layer, i) => {
-    const c = layer.getConfig();
-    const p = `l${i}_${layer.getClassName().toLowerCase()}`;
-    const weights = layer.weights.map((wt, j) => variable(`${p}/w${j}`, wt.shape));
-    switch (layer.getClassName()) {
-      case 'Conv2D':
-        return convLayer(c, weights[0], weights[1], p);
-      case 'MaxPooling2D':
-        return poolLayer(c, p);
-      case 'Flatten':
-        return flattenLayer(flatSize(layer.outputShape), p);
-      case 'Dropout':
-        return dropoutLayer(Number(c.rate ?? 0), seed + 2 * i, p);
-      default:
-        return denseLayer(
-          { ...c, activation: c.activation === 'softmax' ? 'linear' : c.activation },
-          weights[0],
-          weights[1],
-          p,
-        );
-    }
-  });
+  const layers = buildLayers(model, variable, { seed, training: true });
 
   let out = x;
   for (const layer of layers) out = layer.forward(g, out);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileForTraining, createModelForSpec } from '../../../lib/models.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../../../lib/tf-backend.ts';
-import type { TrainingEngine } from '../../../trainer/graph-fit.ts';
+import type { TfEngine } from '../../../lib/tf-graph/graph-session.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { confusionMatrix, evaluate, fitModel, type SplitTensors } from '../../../trainer/tf-training.ts';
 import type { TrainParams } from '../../../trainer/train-params.ts';
@@ -35,7 +35,7 @@ const params: TrainParams = {
   testFraction: 0,
 };
 
-async function trainOnce(p: TrainParams, signal?: AbortSignal, engine: TrainingEngine = 'auto') {
+async function trainOnce(p: TrainParams, signal?: AbortSignal, engine: TfEngine = 'auto') {
   const model = createModelForSpec(tf, spec, SHAPES.length, p.seed);
   compileForTraining(tf, model, { learningRate: p.learningRate });
   const lrs: number[] = [];
