@@ -21,6 +21,9 @@ import { toMessage } from '../lib/events.ts';
 import { createMicroBatcher } from '../lib/micro-batcher.ts';
 import { createSmallCnn } from '../lib/models.ts';
 import { initTensorflow, type TfRuntime } from '../lib/tf-backend.ts';
+import { openGraphSession } from '../lib/tf-graph/graph-session.ts';
+import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
+import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
 import {
   BENCH_DIR,
   formatStats,
@@ -44,11 +47,25 @@ const want = (s: string) => SECTIONS.includes(s) && !(quick && s === 'threads');
 const results: Record<string, unknown> = { machine: machineInfo(), quick };
 
 // ---- raw tfjs and its API variants ------------------------------------------------------------
-type Variant = 'predict()' | 'predict(batchSize=n)' | 'predictOnBatch' | 'execute';
+type Variant = 'predict()' | 'predict(batchSize=n)' | 'predictOnBatch' | 'execute' | 'graph session';
+
+/** The serving path's frozen graph of a model (lib/tf-graph/predict-graph.ts) in its own session. */
+function frozen(rt: TfRuntime, model: import('@tensorflow/tfjs').LayersModel) {
+  const g = buildPredictGraph(
+    model as unknown as ModelLike,
+    model.getWeights().map((w) => w.dataSync() as Float32Array),
+  );
+  const session = openGraphSession(rt.tf, g.nodes);
+  return {
+    predict: (x: Tensor) => session.run([[g.input, x]], [g.probabilities])[0],
+    dispose: () => session.dispose(),
+  };
+}
 
 async function rawThroughput(rt: TfRuntime, batches: number[], samples: number, variants: Variant[]) {
   const { tf } = rt;
   const model = createSmallCnn(tf, { seed: 42 });
+  const graph = frozen(rt, model);
   const out: Record<string, Record<string, { perSecond: Stats; perCpuSecond: Stats }>> = {};
   for (const n of batches) {
     const x = tf.randomUniform([n, SPEC.height, SPEC.width, SPEC.channels]);
@@ -57,6 +74,7 @@ async function rawThroughput(rt: TfRuntime, batches: number[], samples: number, 
       'predict(batchSize=n)': () => model.predict(x, { batchSize: n }) as Tensor,
       predictOnBatch: () => model.predictOnBatch(x) as Tensor,
       execute: () => model.execute(x, model.outputs[0].name) as Tensor,
+      'graph session': () => graph.predict(x),
     };
     // Small batches are slow per sample: cap their iterations so every size takes similar time.
     const iters = Math.max(3, Math.round(Math.min(samples, n * 128) / n));
@@ -77,6 +95,7 @@ async function rawThroughput(rt: TfRuntime, batches: number[], samples: number, 
     }
     x.dispose();
   }
+  graph.dispose();
   model.dispose();
   return out;
 }
@@ -126,7 +145,7 @@ function kerasThroughput(python: string, batches: number[], samples: number) {
 async function rawAndKeras(rt: TfRuntime) {
   const batches = quick ? [1, 64, 256] : [1, 64, 256, 1024];
   const samples = quick ? 1024 : 2048;
-  const variants: Variant[] = ['predict()', 'predict(batchSize=n)', 'predictOnBatch', 'execute'];
+  const variants: Variant[] = ['predict()', 'predict(batchSize=n)', 'predictOnBatch', 'execute', 'graph session'];
   const before = await rawThroughput(rt, batches, samples, variants);
   results.raw = before;
   const rows = batches.flatMap((n) =>
@@ -141,7 +160,7 @@ async function rawAndKeras(rt: TfRuntime) {
   }
   const keras = kerasThroughput(python, batches, samples);
   // tfjs again after Keras, so both sides saw the same stretch of machine load.
-  const after = await rawThroughput(rt, batches, samples, ['predictOnBatch']);
+  const after = await rawThroughput(rt, batches, samples, ['predictOnBatch', 'graph session']);
   results.keras = keras;
   const krows = batches.map((n) => {
     const k = keras.samples_per_s[String(n)];
@@ -156,23 +175,39 @@ async function rawAndKeras(rt: TfRuntime) {
       before[n][v].perCpuSecond.median > before[n][a].perCpuSecond.median ? v : a,
     );
     const bestCpu = before[n][best].perCpuSecond.median;
+    const graph = summarize([
+      ...before[n]['graph session'].perSecond.runs,
+      ...after[n]['graph session'].perSecond.runs,
+    ]);
     (results.keras as Record<string, unknown>)[`ratio_${n}`] = {
       wall: tfjs.median / k.median,
       cpu: tfjsCpu.median / k.per_cpu_second,
+      graph: graph.median / k.median,
       best: { call: best, cpu: bestCpu / k.per_cpu_second },
     };
     return [
       String(n),
+      formatStats(graph),
       formatStats(tfjs),
       formatStats(k),
+      ratio(graph.median, k.median),
       ratio(tfjs.median, k.median),
       ratio(tfjsCpu.median, k.per_cpu_second),
       `${best}: ${ratio(bestCpu, k.per_cpu_second)}`,
     ];
   });
   printTable(
-    `tfjs predictOnBatch vs Keras predict_on_batch (TF ${keras.tensorflow}; Keras threads intra ${keras.intra_op_threads}, inter ${keras.inter_op_threads}) — goal ≥ 1.0×`,
-    ['batch', 'tfjs samples/s', 'keras samples/s', 'ratio', 'ratio per CPU-s', 'best tfjs call per CPU-s'],
+    `serving graph and tfjs predictOnBatch vs Keras predict_on_batch (TF ${keras.tensorflow}; Keras threads intra ${keras.intra_op_threads}, inter ${keras.inter_op_threads}) — goal ≥ 1.0×`,
+    [
+      'batch',
+      'graph samples/s',
+      'predictOnBatch samples/s',
+      'keras samples/s',
+      'graph ratio',
+      'predictOnBatch ratio',
+      'per CPU-s',
+      'best call per CPU-s',
+    ],
     krows,
   );
 }
@@ -215,12 +250,18 @@ function threads() {
 }
 
 // ---- streaming vs raw ---------------------------------------------------------------------------
-async function rawAtBatch(rt: TfRuntime, n: number, total: number): Promise<{ wall: number; cpu: number }> {
+async function rawAtBatch(
+  rt: TfRuntime,
+  n: number,
+  total: number,
+  engine: 'graph' | 'eager',
+): Promise<{ wall: number; cpu: number }> {
   const { tf } = rt;
   const model = createSmallCnn(tf, { seed: 42 });
+  const graph = engine === 'graph' ? frozen(rt, model) : undefined;
   const x = tf.randomUniform([n, SPEC.height, SPEC.width, SPEC.channels]);
   const once = async () => {
-    const y = model.predictOnBatch(x) as Tensor;
+    const y = graph ? graph.predict(x) : (model.predictOnBatch(x) as Tensor);
     await y.data();
     y.dispose();
   };
@@ -231,6 +272,7 @@ async function rawAtBatch(rt: TfRuntime, n: number, total: number): Promise<{ wa
   const wall = total / ((performance.now() - t0) / 1000);
   const used = process.cpuUsage(cpu0);
   x.dispose();
+  graph?.dispose();
   model.dispose();
   return { wall, cpu: total / ((used.user + used.system) / 1e6) };
 }
@@ -242,6 +284,8 @@ async function stream(rt: TfRuntime) {
   const rawRuns: number[] = [];
   const streamCpu: number[] = [];
   const rawCpu: number[] = [];
+  const graphRuns: number[] = [];
+  const graphCpu: number[] = [];
   let batchSize = 0;
   try {
     for (let r = 0; r < 3; r++) {
@@ -271,9 +315,12 @@ async function stream(rt: TfRuntime) {
         const used = process.cpuUsage(cpu0);
         streamCpu.push(total / ((used.user + used.system) / 1e6));
         await service.close();
-        const raw = await rawAtBatch(rt, batchSize, total);
+        const raw = await rawAtBatch(rt, batchSize, total, 'eager');
         rawRuns.push(raw.wall);
         rawCpu.push(raw.cpu);
+        const graph = await rawAtBatch(rt, batchSize, total, 'graph');
+        graphRuns.push(graph.wall);
+        graphCpu.push(graph.cpu);
       } finally {
         await dropContext(ctx);
       }
@@ -285,16 +332,21 @@ async function stream(rt: TfRuntime) {
   const raw = summarize(rawRuns);
   const sCpu = summarize(streamCpu);
   const rCpu = summarize(rawCpu);
+  const graph = summarize(graphRuns);
+  const gCpu = summarize(graphCpu);
   results.stream = {
     events: total,
     batchSize,
+    engine: loadConfig().tfEngine,
     streaming: s,
     raw,
+    graph,
     ratio: s.median / raw.median,
-    perCpuSecond: { streaming: sCpu, raw: rCpu },
+    ratioToGraph: s.median / graph.median,
+    perCpuSecond: { streaming: sCpu, raw: rCpu, graph: gCpu },
   };
   printTable(
-    `streaming predictions vs raw predictOnBatch at batch ${batchSize} (${total} events, ${loadConfig().topicPartitions} partitions) — goal ≥ 0.8×`,
+    `streaming predictions vs raw predict at batch ${batchSize} (${total} events, ${loadConfig().topicPartitions} partitions, engine ${loadConfig().tfEngine}) — goal ≥ 0.8×`,
     ['path', 'predictions/s', 'ratio', 'per CPU-s of this process', 'ratio'],
     [
       [
@@ -305,6 +357,13 @@ async function stream(rt: TfRuntime) {
         ratio(sCpu.median, rCpu.median),
       ],
       ['raw predictOnBatch + data()', formatStats(raw), '1.00×', formatStats(rCpu), '1.00×'],
+      [
+        'raw frozen graph + data() (what the stream serves with)',
+        formatStats(graph),
+        ratio(graph.median, raw.median),
+        formatStats(gCpu),
+        ratio(gCpu.median, rCpu.median),
+      ],
     ],
   );
 }

@@ -164,7 +164,10 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
         throw new PixelflowError('ABORTED', `model ${version} was superseded while loading`);
       }
       install(loaded);
-      log?.info({ role, version, ms: Math.round(performance.now() - started) }, 'model loaded and warmed up');
+      log?.info(
+        { role, version, engine: loaded.model.engine, ms: Math.round(performance.now() - started) },
+        'model loaded and warmed up',
+      );
       return loaded;
     });
     chains[role] = run.catch(() => {});

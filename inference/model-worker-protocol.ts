@@ -2,6 +2,7 @@
 import type { ErrorCode } from '../lib/errors.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { InitTensorflowOptions } from '../lib/tf-backend.ts';
+import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import type { BatchShape, ModelMemory } from './model-runner.ts';
 
 export interface WorkerInit {
@@ -9,6 +10,7 @@ export interface WorkerInit {
   tf: Omit<InitTensorflowOptions, 'log'>;
   optimize?: boolean;
   warmupBatchSizes?: number[];
+  engine?: TfEngine;
 }
 
 export type ToWorker =
@@ -20,7 +22,7 @@ export type ToWorker =
 export type ToParent =
   | { op: 'ready'; backend: string }
   | { op: 'init-failed'; message: string }
-  | { op: 'loaded'; id: number; handle: number; memory: ModelMemory }
+  | { op: 'loaded'; id: number; handle: number; engine?: 'graph' | 'eager'; memory: ModelMemory }
   | { op: 'predicted'; id: number; probs: ArrayBuffer; memory: ModelMemory }
   | { op: 'error'; id: number; error: { code: ErrorCode; message: string; canRetry: boolean } }
   | { op: 'log'; level: 'info' | 'warn'; obj: object; msg?: string };

@@ -28,6 +28,7 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
     tf: opts.tf,
     optimize: opts.optimize,
     warmupBatchSizes: opts.warmupBatchSizes,
+    engine: opts.engine,
   };
   const worker = new Worker(ENTRY, { workerData: init, name: 'pixelflow-model' });
   const pending = new Map<number, Pending>();
@@ -95,9 +96,10 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
     clearTimeout(timeout);
   }
 
-  function serving(handle: number): ServingModel {
+  function serving(handle: number, engine?: 'graph' | 'eager'): ServingModel {
     let disposed = false;
     return {
+      engine,
       async predict(data, shape) {
         // Transfer detaches the buffer: give the worker its own copy of exactly this batch.
         const own = data.slice();
@@ -118,7 +120,7 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
   return {
     async load(req: LoadRequest) {
       const answer = await call<Extract<ToParent, { op: 'loaded' }>>({ op: 'load', id: nextId++, ...req });
-      return serving(answer.handle);
+      return serving(answer.handle, answer.engine);
     },
     memory: () => memory,
     failure: () => dead?.message,

@@ -22,6 +22,7 @@ try {
     registry: createModelRegistry(init.registryDir),
     optimize: init.optimize,
     warmupBatchSizes: init.warmupBatchSizes,
+    engine: init.engine,
     log,
   });
   const models = new Map<number, ServingModel>();
@@ -45,7 +46,7 @@ try {
           const model = await runner.load({ version: msg.version, spec: msg.spec, classes: msg.classes });
           const handle = nextHandle++;
           models.set(handle, model);
-          send({ op: 'loaded', id: msg.id, handle, memory: runner.memory() });
+          send({ op: 'loaded', id: msg.id, handle, engine: model.engine, memory: runner.memory() });
         } catch (err) {
           fail(msg.id, err);
         }

@@ -70,9 +70,10 @@ export async function createInferenceService(
         registryDir: deps.registry.dir,
         tf: tensorflowOptions(config),
         warmupBatchSizes,
+        engine: config.tfEngine,
         log,
       })
-    : createInProcessRunner({ tf, registry: deps.registry, warmupBatchSizes, log });
+    : createInProcessRunner({ tf, registry: deps.registry, warmupBatchSizes, engine: config.tfEngine, log });
   const store = createModelStore({
     runner,
     registry: deps.registry,

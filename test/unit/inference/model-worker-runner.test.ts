@@ -40,6 +40,44 @@ describe('model worker runner', () => {
     reg.cleanup();
   });
 
+  it('serves the small CNN as a frozen graph by default, with the eager answers, and keeps the tensor count flat', async () => {
+    const req = { version: gray.version, spec: GRAY28, classes: LABELS.length };
+    const eager = createInProcessRunner({ tf: rt.tf, registry: reg.registry, engine: 'eager' });
+    const [g, e] = [await local.load(req), await eager.load(req)];
+    try {
+      expect(g.engine).toBe('graph');
+      expect(e.engine).toBe('eager');
+      const before = local.memory().tensors;
+      for (const n of [1, 3, 64]) {
+        const x = batch(n, 7 * n);
+        const [pg, pe] = [await g.predict(x, [n, 28, 28, 1]), await e.predict(x, [n, 28, 28, 1])];
+        expect(pg.length).toBe(n * LABELS.length);
+        let maxDiff = 0;
+        for (let i = 0; i < pg.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pg[i] - pe[i]));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+      for (let i = 0; i < 50; i++) await g.predict(batch(2, i), [2, 28, 28, 1]);
+      expect(local.memory().tensors).toBe(before);
+    } finally {
+      g.dispose();
+      e.dispose();
+      await eager.close();
+    }
+  });
+
+  it('serves a model the graph compiler refuses eagerly under auto, and refuses it under graph', async () => {
+    const req = { version: rgb.version, spec: getSpec('rgb96'), classes: 2 };
+    const auto = await local.load(req);
+    expect(auto.engine).toBe('eager');
+    auto.dispose();
+    const strict = createInProcessRunner({ tf: rt.tf, registry: reg.registry, engine: 'graph' });
+    await expect(strict.load(req)).rejects.toMatchObject({
+      code: 'MODEL_INCOMPATIBLE',
+      message: expect.stringMatching(/model v\d+ cannot run as a graph: (layer type|Conv2D activation) \w+/),
+    });
+    await strict.close();
+  });
+
   it('worker runner answers with the same probabilities as the in-process runner when given the same batch', async () => {
     const req = { version: gray.version, spec: GRAY28, classes: LABELS.length };
     const [a, b] = await Promise.all([worker.load(req), local.load(req)]);
