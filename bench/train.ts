@@ -4,7 +4,7 @@
 // Also times the replay itself and, unless --quick, the eager variants that explain that
 // engine's gap (fit's per-batch bookkeeping, yielding, a progress callback, a bare train step).
 //
-//   npx tsx bench/train.ts [--quick] [--samples 16384] [--batches 64,128,256] [--repeats 3] [--no-keras]
+//   npx tsx bench/train.ts [--quick] [--samples 16384] [--batches 64,128,256] [--repeats 3] [--no-keras] [--no-variants]
 //
 // The machines are shared and noisy, so besides wall-clock samples/s it reports samples per CPU
 // second of each process (all threads), which other load hardly moves, and the ratio of both.
@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     batches: { type: 'string' },
     repeats: { type: 'string' },
     'no-keras': { type: 'boolean', default: false },
+    'no-variants': { type: 'boolean', default: false },
   },
 });
 const quick = flags.quick;
@@ -281,7 +282,7 @@ async function main() {
         });
       }
     }
-    const variants = quick ? undefined : await benchVariants(tf, data.train, data.labels, 128);
+    const variants = quick || flags['no-variants'] ? undefined : await benchVariants(tf, data.train, data.labels, 128);
 
     const lines = [
       `bench/train — ${SAMPLES} Fashion-MNIST images replayed from Kafka (${data.train.count} train), small CNN, ${rt.backend}`,

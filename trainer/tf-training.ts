@@ -160,8 +160,8 @@ export async function fitModel(
   const stop = () => {
     model.stopTraining = true;
   };
-  signal?.addEventListener('abort', stop, { once: true });
   const engine = chooseEngine(tf, model, opts.engine ?? 'auto');
+  signal?.addEventListener('abort', stop, { once: true });
   let graph: GraphTrainer | undefined;
   try {
     if (engine.used === 'graph') graph = createGraphTrainer(tf, model, { seed: params.seed });

@@ -65,6 +65,19 @@ describe('model worker runner', () => {
     }
   });
 
+  it('refuses a model whose output does not match the label count, on either engine, and frees it', async () => {
+    const eager = createInProcessRunner({ tf: rt.tf, registry: reg.registry, engine: 'eager' });
+    const before = rt.tf.memory().numTensors;
+    for (const runner of [local, eager]) {
+      await expect(runner.load({ version: gray.version, spec: GRAY28, classes: 3 })).rejects.toMatchObject({
+        code: 'MODEL_INCOMPATIBLE',
+        message: expect.stringMatching(/outputs 10 values per image but has 3 labels/),
+      });
+    }
+    expect(rt.tf.memory().numTensors).toBe(before);
+    await eager.close();
+  });
+
   it('serves a model the graph compiler refuses eagerly under auto, and refuses it under graph', async () => {
     const req = { version: rgb.version, spec: getSpec('rgb96'), classes: 2 };
     const auto = await local.load(req);
