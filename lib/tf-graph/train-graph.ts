@@ -168,6 +168,26 @@ export interface Variable {
   grad?: string;
 }
 
+/** The bias and ReLU after a conv or matmul: forward from its output, backward to its gradient. */
+function biasAndRelu(p: string, bias: Variable | undefined, relu: boolean) {
+  let y = '';
+  return {
+    forward(g: Graph, z: string): string {
+      y = z;
+      if (bias) y = g.op(`${p}/bias`, 'BiasAdd', [y, bias.read], { ...T, data_format: { s: 'NHWC' } });
+      // ReluGrad takes the ReLU's output as its features: output > 0 exactly where input > 0.
+      if (relu) y = g.op(`${p}/relu`, 'Relu', [y], T);
+      return y;
+    },
+    /** Gradient w.r.t. the conv or matmul output; sets the bias gradient. */
+    backward(g: Graph, dy: string): string {
+      const d = relu ? g.op(`${p}/relu_grad`, 'ReluGrad', [dy, y], T) : dy;
+      if (bias) bias.grad = g.op(`${p}/bias_grad`, 'BiasAddGrad', [d], { ...T, data_format: { s: 'NHWC' } });
+      return d;
+    },
+  };
+}
+
 function convLayer(c: Record<string, unknown>, kernel: Variable, bias: Variable | undefined, p: string): Layer {
   const [sh, sw] = pair(c.strides, 1);
   const attrs: Record<string, Attr> = {
@@ -179,20 +199,15 @@ function convLayer(c: Record<string, unknown>, kernel: Variable, bias: Variable 
     use_cudnn_on_gpu: { b: true },
     explicit_paddings: { list: { i: [] } },
   };
-  const relu = c.activation === 'relu';
+  const post = biasAndRelu(p, bias, c.activation === 'relu');
   let x = '';
-  let y = '';
   return {
     forward(g, input) {
       x = input;
-      y = g.op(`${p}/conv`, 'Conv2D', [x, kernel.read], attrs);
-      if (bias) y = g.op(`${p}/bias`, 'BiasAdd', [y, bias.read], { ...T, data_format: { s: 'NHWC' } });
-      if (relu) y = g.op(`${p}/relu`, 'Relu', [y], T);
-      return y;
+      return post.forward(g, g.op(`${p}/conv`, 'Conv2D', [x, kernel.read], attrs));
     },
     backward(g, dy, needInput) {
-      const d = relu ? g.op(`${p}/relu_grad`, 'ReluGrad', [dy, y], T) : dy;
-      if (bias) bias.grad = g.op(`${p}/bias_grad`, 'BiasAddGrad', [d], { ...T, data_format: { s: 'NHWC' } });
+      const d = post.backward(g, dy);
       const kshape = g.op(`${p}/kernel_shape`, 'Shape', [kernel.read], { ...T, out_type: { type: DT.int32 } });
       kernel.grad = g.op(`${p}/kernel_grad`, 'Conv2DBackpropFilter', [x, kshape, d], attrs);
       if (!needInput) return undefined;
@@ -267,26 +282,21 @@ function dropoutLayer(rate: number, seed: number, p: string): Layer {
 }
 
 function denseLayer(c: Record<string, unknown>, kernel: Variable, bias: Variable | undefined, p: string): Layer {
-  const relu = c.activation === 'relu';
   const mm = (ta: boolean, tb: boolean): Record<string, Attr> => ({
     T: { type: F },
     transpose_a: { b: ta },
     transpose_b: { b: tb },
   });
+  // Softmax is folded into the loss (or the predict graph's last op): the last layer yields logits.
+  const post = biasAndRelu(p, bias, c.activation === 'relu');
   let x = '';
-  let y = '';
   return {
     forward(g, input) {
       x = input;
-      y = g.op(`${p}/matmul`, 'MatMul', [x, kernel.read], mm(false, false));
-      if (bias) y = g.op(`${p}/bias`, 'BiasAdd', [y, bias.read], { ...T, data_format: { s: 'NHWC' } });
-      // Softmax is folded into the loss; the forward of the last layer yields logits.
-      if (relu) y = g.op(`${p}/relu`, 'Relu', [y], T);
-      return y;
+      return post.forward(g, g.op(`${p}/matmul`, 'MatMul', [x, kernel.read], mm(false, false)));
     },
     backward(g, dy, needInput) {
-      const d = relu ? g.op(`${p}/relu_grad`, 'ReluGrad', [dy, y], T) : dy;
-      if (bias) bias.grad = g.op(`${p}/bias_grad`, 'BiasAddGrad', [d], { ...T, data_format: { s: 'NHWC' } });
+      const d = post.backward(g, dy);
       kernel.grad = g.op(`${p}/kernel_grad`, 'MatMul', [x, d], mm(true, false));
       if (!needInput) return undefined;
       return g.op(`${p}/input_grad`, 'MatMul', [d, kernel.read], mm(false, true));
