@@ -145,7 +145,8 @@ function candidates(preferred: BackendPreference): BackendName[] {
  * 2 cores: intra-op 1 makes a 1024² matmul 1.6× slower than 2). Eager tfjs leaves the inter-op
  * pool idle, but the graph session that trains (lib/tf-graph/) runs a conv's filter and input
  * gradients side by side on it, and takes its size from this same cached value: pinning it to 1
- * made the compiled training step ~25% slower on 2 cores.
+ * made the compiled batch-64 step of the small CNN ≈ 15% slower on 2 cores (49.7 vs 42.6 ms,
+ * medians of 5 alternating runs).
  */
 function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (msg: string) => void): void {
   const unset = process.env.TF_NUM_INTRAOP_THREADS === undefined;

@@ -7,7 +7,7 @@
 //
 // Supported: Conv2D (ReLU or linear, 'same'/'valid', NHWC, no dilation), MaxPooling2D, Flatten,
 // Dropout, Dense (ReLU or linear; the last one softmax), every weight trainable. Anything else
-// is reported by `unsupportedReason` and the caller trains with tfjs' own fit.
+// is reported by `unsupportedReason`, and the caller runs the model eagerly (tfjs' fit, predict).
 import { type Attr, type DataType, DT, type NodeDef } from './proto.ts';
 
 /** The parts of a tfjs layer this compiler reads. */
@@ -105,6 +105,7 @@ export function unsupportedReason(model: ModelLike): string | undefined {
         rank = 2;
         break;
       case 'Dropout':
+        if (c.noiseShape) return `Dropout layer ${i} with a noise shape`;
         break;
       case 'Dense':
         // tfjs applies Dense to the last axis of any rank; the graph's MatMul takes [batch, features].
