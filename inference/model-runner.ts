@@ -9,8 +9,8 @@ import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { Tf } from '../lib/tf-backend.ts';
-import { canRunGraphs, openGraphSession, type TfEngine } from '../lib/tf-graph/graph-session.ts';
-import { buildPredictGraph, predictUnsupportedReason } from '../lib/tf-graph/predict-graph.ts';
+import { graphUnsupportedReason, openGraphSession, type TfEngine } from '../lib/tf-graph/graph-session.ts';
+import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
 import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
 import { optimizeForInference } from './inference-model.ts';
 
@@ -101,6 +101,36 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
     }
   }
 
+  /** Class probabilities of a packed batch through tfjs, op by op. */
+  async function predictEager(model: LayersModel, data: Float32Array, shape: BatchShape): Promise<Float32Array> {
+    const out = tf.tidy(() => model.predictOnBatch(tf.tensor4d(data, [...shape], 'float32')) as Tensor);
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /**
+   * Largest difference between the model's answers and a serving variant's (the batch-norm-folded
+   * copy, the frozen graph) on one fixed random batch: a variant serves only when this is ≤ 1e-4.
+   */
+  async function disagreement(
+    model: LayersModel,
+    spec: PreprocessSpec,
+    variant: (data: Float32Array, shape: BatchShape) => Promise<Float32Array>,
+  ): Promise<number> {
+    const shape: BatchShape = [4, spec.height, spec.width, spec.channels];
+    const x = tf.randomUniform([...shape], 0, 1, 'float32', 7);
+    const data = (await x.data()) as Float32Array;
+    x.dispose();
+    const [want, got] = [await predictEager(model, data, shape), await variant(data, shape)];
+    if (got.length !== want.length) return Number.POSITIVE_INFINITY;
+    let max = 0;
+    for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(got[i] - want[i]));
+    return max;
+  }
+
   /** The batch-norm-folded copy when it answers like the original (else the original). */
   async function servingCopy(model: LayersModel, spec: PreprocessSpec, version: string): Promise<LayersModel> {
     let folded: LayersModel | undefined;
@@ -110,12 +140,8 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
       log?.warn({ err: describeError(err), version }, 'could not fold batch-norms; serving the model as trained');
     }
     if (!folded) return model;
-    const x = tf.randomUniform([4, spec.height, spec.width, spec.channels], 0, 1, 'float32', 7);
-    const a = model.predictOnBatch(x) as Tensor;
-    const b = folded.predictOnBatch(x) as Tensor;
-    const diff = tf.tidy(() => a.sub(b).abs().max());
-    const maxDiff = (await diff.data())[0];
-    tf.dispose([x, a, b, diff]);
+    const copy = folded;
+    const maxDiff = await disagreement(model, spec, (data, shape) => predictEager(copy, data, shape));
     if (!(maxDiff <= 1e-4)) {
       log?.warn({ version, maxDiff }, 'folded model disagrees with the original; serving the model as trained');
       folded.dispose();
@@ -136,17 +162,7 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
     const handle: ServingModel = {
       layersModel: model,
       engine: 'eager',
-      async predict(data, shape) {
-        const out = tf.tidy(() => {
-          const x = tf.tensor4d(data, [...shape], 'float32');
-          return model.predictOnBatch(x) as Tensor;
-        });
-        try {
-          return (await out.data()) as Float32Array;
-        } finally {
-          out.dispose();
-        }
-      },
+      predict: (data, shape) => predictEager(model, data, shape),
       dispose() {
         if (disposed) return;
         disposed = true;
@@ -188,15 +204,8 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
         model.dispose();
       },
     };
-    const x = tf.randomUniform([4, spec.height, spec.width, spec.channels], 0, 1, 'float32', 7);
     try {
-      const expected = tf.tidy(() => model.predictOnBatch(x) as Tensor);
-      const want = (await expected.data()) as Float32Array;
-      expected.dispose();
-      const got = await handle.predict((await x.data()) as Float32Array, [4, spec.height, spec.width, spec.channels]);
-      let maxDiff = got.length === want.length ? 0 : Number.POSITIVE_INFINITY;
-      for (let i = 0; i < want.length && Number.isFinite(maxDiff); i++)
-        maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+      const maxDiff = await disagreement(model, spec, handle.predict);
       if (!(maxDiff <= 1e-4)) {
         throw new PixelflowError(
           'INTERNAL',
@@ -207,8 +216,6 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
       // The model stays with the caller (it may serve it eagerly); only the session goes.
       session.dispose();
       throw err;
-    } finally {
-      x.dispose();
     }
     return track(handle);
   }
@@ -217,9 +224,7 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
   async function serving(model: LayersModel, spec: PreprocessSpec, version: string): Promise<ServingModel> {
     const engine = opts.engine ?? 'auto';
     if (engine === 'eager') return eager(model);
-    const why = canRunGraphs(tf)
-      ? predictUnsupportedReason(model as unknown as ModelLike)
-      : `the ${tf.getBackend()} backend has no TensorFlow sessions`;
+    const why = graphUnsupportedReason(tf, model);
     if (why && engine === 'graph') {
       throw new PixelflowError('MODEL_INCOMPATIBLE', `model ${version} cannot run as a graph: ${why}`);
     }

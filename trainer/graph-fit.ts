@@ -3,8 +3,8 @@
 // validation, early stopping, saving and serving keep working on the model as before.
 
 import type { Tf } from '../lib/tf-backend.ts';
-import { canRunGraphs, type GraphSession, openGraphSession } from '../lib/tf-graph/graph-session.ts';
-import { buildTrainGraph, type ModelLike, type TrainGraph, unsupportedReason } from '../lib/tf-graph/train-graph.ts';
+import { type GraphSession, graphUnsupportedReason, openGraphSession } from '../lib/tf-graph/graph-session.ts';
+import { buildTrainGraph, type ModelLike, type TrainGraph } from '../lib/tf-graph/train-graph.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -27,12 +27,11 @@ export interface GraphTrainer {
 
 /** Why this model or runtime trains with tfjs' eager fit instead, or undefined when the graph can run. */
 export function graphUnsupported(tf: Tf, model: LayersModel): string | undefined {
-  if (!canRunGraphs(tf)) return `the ${tf.getBackend()} backend has no TensorFlow sessions`;
   const optimizer = model.optimizer?.getClassName?.();
   if (optimizer !== 'Adam') return `optimizer ${optimizer ?? 'none'} (the compiled step has Adam)`;
   const loss = (model as unknown as { loss?: unknown }).loss;
   if (loss !== 'sparseCategoricalCrossentropy') return `loss ${String(loss)}`;
-  return unsupportedReason(model as unknown as ModelLike);
+  return graphUnsupportedReason(tf, model);
 }
 
 /** Opens a session with the model's current weights and fresh Adam moments. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tf } from '../tf-backend.ts';
 import { type NodeDef, savedModelBytes } from './proto.ts';
+import { type ModelLike, unsupportedReason } from './train-graph.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 
@@ -39,6 +40,12 @@ function tensorName(name: string): string {
 export function canRunGraphs(tf: Tf): boolean {
   const backend = tf.findBackend('tensorflow') as unknown as Partial<SessionBackend> | undefined;
   return tf.getBackend() === 'tensorflow' && typeof backend?.runSavedModel === 'function';
+}
+
+/** Why this model cannot run as a graph here (backend or layers), or undefined when it can. */
+export function graphUnsupportedReason(tf: Tf, model: unknown): string | undefined {
+  if (!canRunGraphs(tf)) return `the ${tf.getBackend()} backend has no TensorFlow sessions`;
+  return unsupportedReason(model as ModelLike);
 }
 
 /**

@@ -13,9 +13,6 @@ export interface PredictGraph {
   probabilities: string;
 }
 
-/** Why this model cannot be frozen, or undefined. Same layer set as training. */
-export const predictUnsupportedReason = unsupportedReason;
-
 /** `weights` in the order of model.getWeights() (what the graph bakes in). */
 export function buildPredictGraph(model: ModelLike, weights: readonly Float32Array[]): PredictGraph {
   const why = unsupportedReason(model);

@@ -33,8 +33,6 @@ export interface TrainGraphOptions {
 /** Names of the graph's feeds and fetches (tensor names, "node:index"). */
 export interface TrainGraph {
   nodes: NodeDef[];
-  /** Variable shapes, in the order of model.getWeights(). */
-  variables: number[][];
   feeds: {
     /** float32 [n, h, w, c] */
     x: string;
@@ -462,7 +460,6 @@ export function buildTrainGraph(model: ModelLike, opts: TrainGraphOptions = {}):
   const weights = modelVars.map((v, i) => g.op(`weights/${i}`, 'ReadVariableOp', [v.handle], { dtype: { type: F } }));
   return {
     nodes: g.nodes,
-    variables: shapes.slice(0, modelVars.length),
     feeds: { x, y: yFloat, lr, beta1Power, beta2Power, epsilon: eps, init: initFeeds },
     fetches: {
       init,
