@@ -2,8 +2,8 @@
 // and bench/results/<name>.json. The machines are shared and noisy, so every measurement records
 // CPU time next to wall time: wall throughput says what a user would see right now, throughput
 // per CPU-second stays comparable when another process steals the cores mid-run.
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -191,4 +191,23 @@ export function writeResults(name: string, data: Record<string, unknown>): strin
   const path = resolve(RESULTS_DIR, `${name}.json`);
   writeFileSync(path, `${JSON.stringify({ name, ...data }, null, 2)}\n`);
   return path;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU seconds of a live process, all threads (Linux /proc). */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }

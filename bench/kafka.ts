@@ -22,15 +22,16 @@
 //            maxBytesPerPartition (consume) → bench/results/kafka-sweep.json
 // harness.measureThroughput times whole run() calls; windows need the timeline inside one run and
 // the anchors report their own, so only the harness' statistics and output are used here.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaTools } from '../infra/stack/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createKafkaAdapter, type KafkaAdapter, type OutgoingMessage, type PixelflowProducer } from '../lib/kafka.ts';
 import {
+  cpuSeconds,
   formatStats,
   machineInfo,
   parseBenchArgs,
@@ -226,25 +227,6 @@ const JVM_FLAGS = [
   '-XX:+ExplicitGCInvokesConcurrent',
   '-Djava.awt.headless=true',
 ];
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** user + system CPU seconds of a live process, all threads (Linux /proc). */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
 
 const flags = (o: Record<string, string | number>) => Object.entries(o).flatMap(([k, v]) => [`--${k}`, String(v)]);
 

@@ -2,6 +2,7 @@
 // servers: JSONEachRow in and out, no query parameters (see lib/sql.ts), no DateTime64.
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { PixelflowError } from './errors.ts';
+import { createInsertCoalescer } from './insert-coalescer.ts';
 import { ident } from './sql.ts';
 
 export interface ClickHouseOptions {
@@ -11,6 +12,13 @@ export interface ClickHouseOptions {
   password?: string;
   /** @default 30000 */
   requestTimeoutMs?: number;
+  /**
+   * Inserts into one table within this window travel as one insert (lib/insert-coalescer.ts);
+   * 0 sends every call on its own. @default 0
+   */
+  insertLingerMs?: number;
+  /** A coalesced group this large is sent without waiting for the linger. @default 16384 */
+  insertMaxRows?: number;
 }
 
 export interface ClickHouseAdapter {
@@ -18,7 +26,11 @@ export interface ClickHouseAdapter {
   ping(): Promise<void>;
   /** DDL and other statements that return nothing. */
   command(sql: string, opts?: { signal?: AbortSignal }): Promise<void>;
-  /** Inserts rows as JSONEachRow. Idempotency comes from the table engine (ReplacingMergeTree). */
+  /**
+   * Inserts rows as JSONEachRow; resolves when the server has them. Concurrent inserts into one
+   * table may share one request (insertLingerMs). Idempotency comes from the table engine
+   * (ReplacingMergeTree).
+   */
   insert(table: string, rows: ReadonlyArray<Record<string, unknown>>, opts?: { signal?: AbortSignal }): Promise<void>;
   query<T = Record<string, unknown>>(
     sql: string,
@@ -75,6 +87,17 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
   }
   const client = clientFor(opts, opts.database);
   let closing: Promise<void> | undefined;
+  const coalescer = createInsertCoalescer<Record<string, unknown>>({
+    lingerMs: opts.insertLingerMs ?? 0,
+    maxRows: opts.insertMaxRows ?? 16_384,
+    async write(table, rows) {
+      try {
+        await client.insert({ table, values: rows, format: 'JSONEachRow' });
+      } catch (err) {
+        throw wrap(err, `insert into ${table}`);
+      }
+    },
+  });
 
   return {
     database: opts.database,
@@ -89,19 +112,7 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
         throw wrap(err, 'command');
       }
     },
-    async insert(table, rows, iopts = {}) {
-      if (rows.length === 0) return;
-      try {
-        await client.insert({
-          table,
-          values: rows as Array<Record<string, unknown>>,
-          format: 'JSONEachRow',
-          abort_signal: iopts.signal,
-        });
-      } catch (err) {
-        throw wrap(err, `insert into ${table}`);
-      }
-    },
+    insert: (table, rows, iopts) => coalescer.insert(table, rows, iopts),
     async query<T>(query: string, qopts: { readonly?: boolean; signal?: AbortSignal; maxRows?: number } = {}) {
       const settings: Record<string, string | number> = {};
       if (qopts.maxRows) {
@@ -124,7 +135,7 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
       }
     },
     close() {
-      closing ??= client.close();
+      closing ??= coalescer.flush().then(() => client.close());
       return closing;
     },
   };

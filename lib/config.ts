@@ -105,6 +105,12 @@ export const CONFIG_SPEC = {
   },
   clickhouseUser: { env: 'CLICKHOUSE_USER', default: 'default', parse: parsers.string, doc: 'ClickHouse user' },
   clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', default: '', parse: parsers.string, doc: 'ClickHouse password' },
+  clickhouseInsertLingerMs: {
+    env: 'PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS',
+    default: '50',
+    parse: parsers.int(0, 60_000),
+    doc: 'inserts into one table within this window share one request (each insert makes a part); 0 = off',
+  },
   prometheusUrl: {
     env: 'PROMETHEUS_URL',
     default: 'http://127.0.0.1:19090',

@@ -52,6 +52,7 @@ export async function createServiceContext(
       database: config.clickhouseDatabase,
       username: config.clickhouseUser,
       password: config.clickhousePassword,
+      insertLingerMs: config.clickhouseInsertLingerMs,
     }),
   );
   if (opts.migrate ?? true) await migrate(clickhouse);

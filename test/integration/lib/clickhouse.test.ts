@@ -1,5 +1,6 @@
 // The ClickHouse adapter and migrations against the real server (18.16 locally).
 import { describe, expect, it } from 'vitest';
+import { createClickHouseAdapter } from '../../../lib/clickhouse.ts';
 import { loadMigrations, migrate } from '../../../lib/migrations.ts';
 import { sql } from '../../../lib/sql.ts';
 import { createTestContext } from '../../helpers/context.ts';
@@ -63,5 +64,35 @@ describe('clickhouse adapter', () => {
     await expect(ctx.clickhouse.query('DROP TABLE predictions', { readonly: true })).rejects.toMatchObject({
       code: 'CLICKHOUSE_READONLY',
     });
+  });
+
+  it('sends concurrent inserts into one table as one insert (one new part), each caller answered once it is in', async () => {
+    const ch = await createClickHouseAdapter({
+      url: ctx.config.clickhouseUrl,
+      database: ctx.config.clickhouseDatabase,
+      insertLingerMs: 200,
+    });
+    try {
+      await ch.command('CREATE TABLE coalesced (id UInt32, who String) ENGINE = MergeTree ORDER BY id');
+      const parts = async () => {
+        const [r] = await ch.query<{ n: string }>(
+          "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'coalesced' AND active",
+        );
+        return Number(r.n);
+      };
+      const callers = ['stream-0', 'stream-1', 'stream-2'].map((who, k) =>
+        ch.insert(
+          'coalesced',
+          Array.from({ length: 100 }, (_, i) => ({ id: k * 100 + i, who })),
+        ),
+      );
+      await Promise.all(callers);
+      // Every caller's rows are readable the moment its promise resolved.
+      const [n] = await ch.query<{ n: string }>('SELECT count() AS n FROM coalesced');
+      expect(Number(n.n)).toBe(300);
+      expect(await parts()).toBe(1);
+    } finally {
+      await ch.close();
+    }
   });
 });
