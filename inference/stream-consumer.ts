@@ -31,7 +31,7 @@ export interface StreamConsumerOptions {
   topK?: number;
   /** Partitions handled at once, so the batcher can merge them into full batches. @default 3 */
   partitionsConsumedConcurrently?: number;
-  /** Events submitted and written per step; one step is written while the next is predicted. @default 512 */
+  /** Events submitted and written per step; a step is written while the next ones are predicted. @default 512 */
   chunkSize?: number;
   metrics?: InferenceMetrics;
   log?: Logger;
@@ -155,23 +155,28 @@ export function createStreamConsumer(opts: StreamConsumerOptions): StreamConsume
       if (splits.has(event.split ?? 'none')) selected.push({ message, event });
       else metrics?.streamMessages.inc({ outcome: 'skipped' });
     }
-    // Chunk i is written while chunk i+1 is predicted, so the model is not idle during the writes;
-    // writes stay in order and all finish before the handler returns (and the offsets commit).
-    let writing: Promise<void> | undefined;
+    // Each chunk is written while the next ones are predicted, so the model is not idle during the
+    // writes (and the sink's ClickHouse inserts from all partitions can share one request); all
+    // writes finish before the handler returns and the offsets commit.
+    const writes: Array<Promise<void>> = [];
+    let failed: { err: unknown } | undefined;
     for (let i = 0; i < selected.length; i += chunkSize) {
+      if (failed) throw failed.err;
       const records = await predictChunk(selected.slice(i, i + chunkSize), ctx, rejections);
-      if (writing) await writing;
       await ctx.heartbeat();
-      writing = opts.sink.write(records, { signal: ctx.signal }).then(() => {
+      const written = opts.sink.write(records, { signal: ctx.signal }).then(() => {
         metrics?.streamMessages.inc(
           { outcome: 'predicted' },
           records.filter((r) => r.answer.role === 'production').length,
         );
       });
-      // Awaited on the next turn or below; until then a failure must not count as unhandled.
-      writing.catch(() => {});
+      // Awaited below; until then a failure must not count as unhandled, and it stops the loop.
+      written.catch((err) => {
+        failed ??= { err };
+      });
+      writes.push(written);
     }
-    if (writing) await writing;
+    await Promise.all(writes);
     if (rejections.length > 0) {
       await writeRejections(
         { producer: opts.producer, clickhouse: opts.clickhouse, dlqTopic: opts.topics.dlq },

@@ -256,4 +256,52 @@ describe('stream consumer', () => {
     expect(h.written.map((w) => w.length)).toEqual([2, 2, 1]);
     expect(h.heartbeats).toBeGreaterThanOrEqual(3);
   });
+
+  it('stream consumer predicts the next chunks while earlier ones are written, and returns only after every write', async () => {
+    const releases: Array<() => void> = [];
+    const h = harness({
+      chunkSize: 2,
+      sink: {
+        write: (records) =>
+          new Promise<void>((resolve) => {
+            releases.push(() => {
+              h.written.push([...records]);
+              resolve();
+            });
+          }),
+      },
+    });
+    let returned = false;
+    const done = h.handle(h.messages(Array.from({ length: 5 }, () => h.encode(preprocessedEvent())))).then(() => {
+      returned = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    // All three chunks were predicted without waiting for the first write.
+    expect(h.submitted.map((s) => s.length)).toEqual([2, 2, 1]);
+    expect(releases).toHaveLength(3);
+    releases[2]();
+    releases[0]();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(returned).toBe(false);
+    releases[1]();
+    await done;
+    expect(h.written.map((w) => w.length).sort()).toEqual([1, 2, 2]);
+  });
+
+  it('stream consumer stops predicting after a write failed and fails the batch', async () => {
+    let writes = 0;
+    const h = harness({
+      chunkSize: 1,
+      sink: {
+        write: async () => {
+          writes++;
+          throw new PixelflowError('KAFKA_UNAVAILABLE', 'broker gone', { canRetry: true });
+        },
+      },
+    });
+    await expect(
+      h.handle(h.messages(Array.from({ length: 20 }, () => h.encode(preprocessedEvent())))),
+    ).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    expect(writes).toBeLessThan(20);
+  });
 });
