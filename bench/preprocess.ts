@@ -9,7 +9,9 @@
 // Wall img/s says what a user sees now; img per CPU-second of this process stays comparable when
 // other processes steal the two cores mid-run (see bench/harness.ts).
 //
-//   npx tsx bench/preprocess.ts [--quick] [--repeats N]      (or: pixelflow bench preprocess)
+//   npx tsx bench/preprocess.ts [--quick] [--repeats N] [--png-count N]      (or: pixelflow bench preprocess)
+//   (--png-count: PNG images per run, default 10,000 — one fetch per partition, so the group's first
+//   fetch and its last commit weigh in; 60,000 shows the steady state)
 import sharp from 'sharp';
 import { loadConfig } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
@@ -167,7 +169,7 @@ async function main() {
       name: '28×28 PNG → gray28',
       spec: SPECS.gray28,
       images: pngs,
-      count: quick ? 3000 : 10_000,
+      count: Number(args.value('png-count') ?? (quick ? 3000 : 10_000)),
       naiveCount: quick ? 300 : 1000,
       batch: 500,
     },
