@@ -10,8 +10,6 @@
 // linger every chunk; the stream consumer keeps predicting while its writes wait.
 //
 //   npx tsx bench/clickhouse-insert.ts [--quick] [--rows N] [--repeats N]
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createClickHouseAdapter } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { migrate } from '../lib/migrations.ts';
@@ -23,6 +21,7 @@ import {
   parseBenchArgs,
   printTable,
   ratio,
+  stackPid,
   summarize,
   writeResults,
 } from './harness.ts';
@@ -35,8 +34,9 @@ const CHUNK = 512;
 const SETTLE_MS = 3000;
 
 const config = loadConfig(process.env, { logLevel: 'warn' });
-const pid = Number(readFileSync(join(config.stateDir, 'clickhouse', 'clickhouse.pid'), 'utf8').trim());
-if (cpuSeconds(pid) === undefined) throw new Error(`clickhouse-server (pid ${pid}) is not running: npx pixelflow up`);
+const found = stackPid(config.stateDir, 'clickhouse');
+if (found === undefined) throw new Error('clickhouse-server is not running: npx pixelflow up');
+const pid = found;
 
 interface Run {
   rowsPerSecond: number;

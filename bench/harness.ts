@@ -217,3 +217,26 @@ export function cpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** pid of a stack service started by `pixelflow up` (<stateDir>/<service>/<service>.pid), if it is running. */
+export function stackPid(stateDir: string, service: 'kafka' | 'clickhouse' | 'prometheus'): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(stateDir, service, `${service}.pid`), 'utf8').trim());
+    return cpuSeconds(pid) === undefined ? undefined : pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of the whole machine since boot, all cores (/proc/stat): busy = all but idle and iowait. */
+export function machineCpuSeconds(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    // cpu user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: (total - f[3] - f[4]) / ticksPerSecond(), total: total / ticksPerSecond() };
+  } catch {
+    return undefined;
+  }
+}

@@ -13,7 +13,7 @@
 //   where the first fetch and the group join are a visible share of the time)
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { createModelStore } from '../inference/model-store.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../inference/predictor.ts';
@@ -28,13 +28,16 @@ import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
 import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
 import {
   BENCH_DIR,
+  cpuSeconds,
   formatStats,
+  machineCpuSeconds,
   machineInfo,
   measureThroughput,
   parseBenchArgs,
   printTable,
   ratio,
   type Stats,
+  stackPid,
   summarize,
   writeResults,
 } from './harness.ts';
@@ -288,6 +291,11 @@ async function stream(rt: TfRuntime) {
   const rawCpu: number[] = [];
   const graphRuns: number[] = [];
   const graphCpu: number[] = [];
+  // CPU per streamed event, by process: the stream shares the machine's cores with the broker and
+  // ClickHouse, which the raw loop does not pay for. Their sum bounds what the stream can reach.
+  const stateDir = loadConfig().stateDir;
+  const pids = { kafka: stackPid(stateDir, 'kafka'), clickhouse: stackPid(stateDir, 'clickhouse') };
+  const perEvent: Array<Record<'process' | 'kafka' | 'clickhouse' | 'machine', number>> = [];
   let batchSize = 0;
   try {
     for (let r = 0; r < 3; r++) {
@@ -309,6 +317,9 @@ async function stream(rt: TfRuntime) {
         await service.start();
         // From the moment the consumer joined: model loading and warm-up are not throughput.
         const cpu0 = process.cpuUsage();
+        const kafka0 = pids.kafka ? cpuSeconds(pids.kafka) : undefined;
+        const ch0 = pids.clickhouse ? cpuSeconds(pids.clickhouse) : undefined;
+        const machine0 = machineCpuSeconds();
         const t0 = performance.now();
         const group = `${ctx.config.topicPrefix}.inference`;
         while ((await ctx.kafka.groupLag(group, ctx.topics.preprocessed)) > 0)
@@ -316,6 +327,14 @@ async function stream(rt: TfRuntime) {
         streamRuns.push(total / ((performance.now() - t0) / 1000));
         const used = process.cpuUsage(cpu0);
         streamCpu.push(total / ((used.user + used.system) / 1e6));
+        const machine1 = machineCpuSeconds();
+        const us = (seconds: number | undefined) => (seconds === undefined ? Number.NaN : (seconds * 1e6) / total);
+        perEvent.push({
+          process: (used.user + used.system) / total,
+          kafka: us(kafka0 === undefined ? undefined : cpuSeconds(pids.kafka!)! - kafka0),
+          clickhouse: us(ch0 === undefined ? undefined : cpuSeconds(pids.clickhouse!)! - ch0),
+          machine: us(machine0 && machine1 ? machine1.busy - machine0.busy : undefined),
+        });
         await service.close();
         const raw = await rawAtBatch(rt, batchSize, total, 'eager');
         rawRuns.push(raw.wall);
@@ -365,6 +384,45 @@ async function stream(rt: TfRuntime) {
         ratio(graph.median, raw.median),
         formatStats(gCpu),
         ratio(gCpu.median, rCpu.median),
+      ],
+    ],
+  );
+  const cores = availableParallelism();
+  const med = (k: keyof (typeof perEvent)[number]) => summarize(perEvent.map((p) => p[k])).median;
+  const machineUs = med('machine');
+  const rawUs = 1e6 / rCpu.median;
+  // If every core did nothing but this work: the most the stream could reach on this machine.
+  const ceiling = (cores * 1e6) / machineUs;
+  (results.stream as Record<string, unknown>).cpuPerEventUs = {
+    runs: perEvent,
+    process: med('process'),
+    kafka: med('kafka'),
+    clickhouse: med('clickhouse'),
+    machine: machineUs,
+    raw: rawUs,
+    cores,
+    ceilingPerSecond: ceiling,
+    ceilingRatio: ceiling / raw.median,
+  };
+  const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '?');
+  printTable(
+    `CPU µs per streamed event (medians of ${perEvent.length} runs) and what ${cores} cores allow`,
+    [
+      'this process (stream)',
+      'Kafka broker',
+      'ClickHouse',
+      'whole machine',
+      'raw predictOnBatch',
+      `ceiling on ${cores} cores`,
+    ],
+    [
+      [
+        fmt(med('process')),
+        fmt(med('kafka')),
+        fmt(med('clickhouse')),
+        fmt(machineUs),
+        fmt(rawUs),
+        `${Math.round(ceiling).toLocaleString('en-US')}/s = ${ratio(ceiling, raw.median)} of raw`,
       ],
     ],
   );
