@@ -405,15 +405,19 @@ async function stream(rt: TfRuntime) {
     ceilingRatio: ceiling / raw.median,
   };
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '?');
+  // At the same share of the cores as the raw loop, the stream's ratio is the ratio of CPU costs.
+  const equalUse = rawUs / machineUs;
+  (results.stream as Record<string, unknown>).equalCoreUseRatio = equalUse;
   printTable(
-    `CPU µs per streamed event (medians of ${perEvent.length} runs) and what ${cores} cores allow`,
+    `CPU µs per streamed event (medians of ${perEvent.length} runs) and the rates they allow`,
     [
       'this process (stream)',
       'Kafka broker',
       'ClickHouse',
       'whole machine',
       'raw predictOnBatch',
-      `ceiling on ${cores} cores`,
+      'at the raw loop’s core use',
+      `every core busy (${cores})`,
     ],
     [
       [
@@ -422,6 +426,7 @@ async function stream(rt: TfRuntime) {
         fmt(med('clickhouse')),
         fmt(machineUs),
         fmt(rawUs),
+        `${equalUse.toFixed(2)}× of raw`,
         `${Math.round(ceiling).toLocaleString('en-US')}/s = ${ratio(ceiling, raw.median)} of raw`,
       ],
     ],
