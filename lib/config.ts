@@ -105,6 +105,7 @@ export const CONFIG_SPEC = {
   },
   clickhouseUser: { env: 'CLICKHOUSE_USER', default: 'default', parse: parsers.string, doc: 'ClickHouse user' },
   clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', default: '', parse: parsers.string, doc: 'ClickHouse password' },
+  // ClickHouse credentials and the read-only analytics user (secured connections).
   clickhouseInsertLingerMs: {
     env: 'PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS',
     default: '50',
@@ -123,6 +124,7 @@ export const CONFIG_SPEC = {
     parse: parsers.topicPrefix,
     doc: 'topics are <prefix>.images.raw.v1 etc.',
   },
+  // Kafka cluster: replication, acks, retention per topic (durability).
   topicPartitions: {
     env: 'PIXELFLOW_TOPIC_PARTITIONS',
     default: '3',
@@ -135,6 +137,7 @@ export const CONFIG_SPEC = {
     parse: parsers.path,
     doc: 'local stack data, pid files, stack.env',
   },
+  // Outages and deadlines: how long calls wait, how services ride out a dependency going away.
   registryDir: {
     env: 'PIXELFLOW_REGISTRY_DIR',
     default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'),
@@ -154,12 +157,14 @@ export const CONFIG_SPEC = {
     parse: parsers.int(0, 65535),
     doc: '/metrics port of non-HTTP workers (0 = any free port)',
   },
+  // Model artifact store (file:// or s3://).
   apiKeys: {
     env: 'PIXELFLOW_API_KEYS',
     default: '',
     parse: parsers.list,
     doc: 'comma-separated API keys; empty = no auth',
   },
+  // Access control: API keys, scopes, rate limits, TLS for serve.
   maxImageBytes: {
     env: 'PIXELFLOW_MAX_IMAGE_BYTES',
     default: String(10 * MiB),
@@ -305,6 +310,7 @@ export const CONFIG_SPEC = {
     parse: parsers.list,
     doc: 'splits the streaming consumer predicts (none = no split)',
   },
+  // Kafka client security: SASL/SCRAM and TLS.
   logLevel: {
     env: 'LOG_LEVEL',
     default: 'info',
