@@ -5,8 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeImage } from '../../lib/image-decode.ts';
-import { encodeCarvanaRle } from './carvana-rle.ts';
 import { generateCar } from './cars.ts';
+import { encodeCarvanaRle } from './carvana-rle.ts';
 import { checkAbort, type DatasetSummary } from './faces-kaggle.ts';
 import { createLineFile } from './line-file.ts';
 import { encodeMaskGif } from './mask-gif.ts';
@@ -31,7 +31,10 @@ export async function writeCarsDataset(out: string, opts: CarsDatasetOptions): P
   const seed = opts.seed ?? 0;
   const testCount = opts.testCount ?? Math.ceil(opts.count / 5);
   const files: string[] = [];
-  for (const [split, n] of [['train', opts.count], ['test', testCount]] as const) {
+  for (const [split, n] of [
+    ['train', opts.count],
+    ['test', testCount],
+  ] as const) {
     const images = join(out, split);
     const masks = join(out, `${split}_masks`);
     await mkdir(images, { recursive: true });

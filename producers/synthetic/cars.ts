@@ -57,7 +57,12 @@ function carBody(seed: number, car: number): CarBody {
   const rng = createRng('cars-body', seed, car);
   const kind = rng.int(0, 2); // sedan, hatchback, SUV
   return {
-    colour: rng.chance(0.25) ? (() => { const g = rng.uniform(20, 240); return [g, g, g]; })() : [rng.uniform(10, 245), rng.uniform(10, 245), rng.uniform(10, 245)],
+    colour: rng.chance(0.25)
+      ? (() => {
+          const g = rng.uniform(20, 240);
+          return [g, g, g];
+        })()
+      : [rng.uniform(10, 245), rng.uniform(10, 245), rng.uniform(10, 245)],
     bodyTop: [0.2, 0.21, 0.26][kind] + rng.uniform(-0.02, 0.02),
     roof: [0.36, 0.38, 0.45][kind] + rng.uniform(-0.02, 0.02),
     cabinFront: [0.18, 0.22, 0.26][kind] + rng.uniform(-0.03, 0.03),
@@ -130,8 +135,14 @@ export function generateCar(seed: number, split: string, index: number, opts: Ca
   canvas.fill([inset], glass);
   // a pillar between the windows and a highlight line along the body
   const mid = (b.cabinBack + b.cabinFront) / 2;
-  canvas.fill([capsule(map(mid, b.bodyTop + 0.01), map(mid - 0.02, b.roof - 0.015), L * 0.008)], mix(paint, [0, 0, 0], 0.2));
-  canvas.fill([capsule(map(-0.47, b.bodyTop * 0.75), map(0.47, b.bodyTop * 0.75), L * 0.004)], mix(paint, [255, 255, 255], 0.35));
+  canvas.fill(
+    [capsule(map(mid, b.bodyTop + 0.01), map(mid - 0.02, b.roof - 0.015), L * 0.008)],
+    mix(paint, [0, 0, 0], 0.2),
+  );
+  canvas.fill(
+    [capsule(map(-0.47, b.bodyTop * 0.75), map(0.47, b.bodyTop * 0.75), L * 0.004)],
+    mix(paint, [255, 255, 255], 0.35),
+  );
   canvas.fill([ellipse(...map(0.48, b.bodyTop * 0.8), L * 0.012 * squash, L * 0.01)], [250, 245, 200]);
   for (const [i, w] of wheels.entries()) {
     canvas.fill([wheelPolys[i]], [22, 22, 24]);

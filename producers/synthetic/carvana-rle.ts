@@ -28,7 +28,10 @@ export function decodeCarvanaRle(rle: string, width: number, height: number): Ui
     const start = nums[i] - 1;
     const stop = start + nums[i + 1];
     if (start < end || stop > mask.length)
-      throw new PixelflowError('BAD_REQUEST', `RLE run ${nums[i]} ${nums[i + 1]} overlaps or passes the ${width}×${height} mask`);
+      throw new PixelflowError(
+        'BAD_REQUEST',
+        `RLE run ${nums[i]} ${nums[i + 1]} overlaps or passes the ${width}×${height} mask`,
+      );
     mask.fill(1, start, stop);
     end = stop;
   }

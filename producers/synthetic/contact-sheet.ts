@@ -21,7 +21,10 @@ const LINE: [number, number, number] = [60, 220, 255];
 const EDGE: [number, number, number] = [255, 230, 0];
 
 /** Tiles the samples `columns` across (RGB, 2-pixel gaps) and draws their ground truth. */
-export function contactSheet(tiles: SheetTile[], columns: number): { width: number; height: number; pixels: Uint8Array } {
+export function contactSheet(
+  tiles: SheetTile[],
+  columns: number,
+): { width: number; height: number; pixels: Uint8Array } {
   const tw = Math.max(...tiles.map((t) => t.width));
   const th = Math.max(...tiles.map((t) => t.height));
   const rows = Math.ceil(tiles.length / columns);
@@ -38,7 +41,8 @@ export function contactSheet(tiles: SheetTile[], columns: number): { width: numb
     for (let y = 0; y < t.height; y++) {
       for (let x = 0; x < t.width; x++) {
         const i = (y * t.width + x) * t.channels;
-        const v = t.channels === 1 ? [t.pixels[i], t.pixels[i], t.pixels[i]] : [t.pixels[i], t.pixels[i + 1], t.pixels[i + 2]];
+        const v =
+          t.channels === 1 ? [t.pixels[i], t.pixels[i], t.pixels[i]] : [t.pixels[i], t.pixels[i + 1], t.pixels[i + 2]];
         set(ox + x, oy + y, v);
       }
     }
@@ -48,8 +52,14 @@ export function contactSheet(tiles: SheetTile[], columns: number): { width: numb
         for (let x = 0; x < t.width; x++) {
           if (!m[y * t.width + x]) continue;
           const edge =
-            x === 0 || y === 0 || x === t.width - 1 || y === t.height - 1 ||
-            !m[y * t.width + x - 1] || !m[y * t.width + x + 1] || !m[(y - 1) * t.width + x] || !m[(y + 1) * t.width + x];
+            x === 0 ||
+            y === 0 ||
+            x === t.width - 1 ||
+            y === t.height - 1 ||
+            !m[y * t.width + x - 1] ||
+            !m[y * t.width + x + 1] ||
+            !m[(y - 1) * t.width + x] ||
+            !m[(y + 1) * t.width + x];
           if (edge) set(ox + x, oy + y, EDGE);
         }
       }
@@ -61,14 +71,19 @@ export function contactSheet(tiles: SheetTile[], columns: number): { width: numb
       if (!p || !q) continue;
       const steps = Math.ceil(Math.hypot(q[0] - p[0], q[1] - p[1])) + 1;
       for (let s = 0; s <= steps; s++) {
-        set(ox + Math.round(p[0] + ((q[0] - p[0]) * s) / steps), oy + Math.round(p[1] + ((q[1] - p[1]) * s) / steps), LINE);
+        set(
+          ox + Math.round(p[0] + ((q[0] - p[0]) * s) / steps),
+          oy + Math.round(p[1] + ((q[1] - p[1]) * s) / steps),
+          LINE,
+        );
       }
     }
     for (const p of pts) {
       if (!p) continue;
       const cx = Math.round(p[0]);
       const cy = Math.round(p[1]);
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (!dx || !dy) set(ox + cx + dx, oy + cy + dy, DOT);
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) if (!dx || !dy) set(ox + cx + dx, oy + cy + dy, DOT);
     }
   });
   return { width, height, pixels: out };

@@ -120,7 +120,21 @@ export function generateFace(seed: number, split: string, index: number, opts: F
 
   // Hair behind the head, then neck, face, ears.
   canvas.fill([mapAll(map, ellipse(C[0], 40, 43, 44), -5)], [hair]);
-  canvas.fill([mapAll(map, [[36, 80], [60, 80], [62, 120], [34, 120]], -10)], skinShader);
+  canvas.fill(
+    [
+      mapAll(
+        map,
+        [
+          [36, 80],
+          [60, 80],
+          [62, 120],
+          [34, 120],
+        ],
+        -10,
+      ),
+    ],
+    skinShader,
+  );
   canvas.fill([mapAll(map, ellipse(C[0], C[1], 36.5, 45), 0)], skinShader);
   // A fringe: the hair line across the forehead.
   canvas.fill([mapAll(map, fringe(rng), 8)], [hair]);
@@ -152,7 +166,10 @@ export function generateFace(seed: number, split: string, index: number, opts: F
   const upper = [...lipCurve(MOUTH.top, MOUTH.y, -1, 1), ...lipCurve(MOUTH.y + 0.6, MOUTH.y, 1, -1)];
   const lower = [...lipCurve(MOUTH.y + 0.6, MOUTH.y, -1, 1), ...lipCurve(MOUTH.bottom, MOUTH.y, 1, -1)];
   canvas.fill([mapAll(map, upper, MOUTH.z), mapAll(map, lower, MOUTH.z)], [lip]);
-  canvas.fill([mapAll(map, capsule([C[0] - MOUTH.half, MOUTH.y], [C[0] + MOUTH.half, MOUTH.y], 0.45), MOUTH.z)], [lip * 0.4]);
+  canvas.fill(
+    [mapAll(map, capsule([C[0] - MOUTH.half, MOUTH.y], [C[0] + MOUTH.half, MOUTH.y], 0.45), MOUTH.z)],
+    [lip * 0.4],
+  );
 
   canvas.light(light);
   canvas.addNoise(rng, rng.uniform(1, 7));

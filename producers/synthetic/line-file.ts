@@ -18,7 +18,8 @@ export function createLineFile(path: string): LineFile {
   return {
     async write(line) {
       if (failure) throw failure;
-      if (!stream.write(`${line}\n`)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
+      // once() also rejects on 'error' and removes its listeners either way
+      if (!stream.write(`${line}\n`)) await once(stream, 'drain');
       if (failure) throw failure;
     },
     close() {

@@ -82,7 +82,10 @@ export async function writePoseDataset(out: string, opts: PoseDatasetOptions): P
   const seed = opts.seed ?? 0;
   const testCount = opts.testCount ?? Math.ceil(opts.count / 5);
   const files: string[] = [];
-  for (const [split, n] of [['train', opts.count], ['test', testCount]] as const) {
+  for (const [split, n] of [
+    ['train', opts.count],
+    ['test', testCount],
+  ] as const) {
     await mkdir(join(out, split), { recursive: true });
     const images = [];
     const annotations = [];

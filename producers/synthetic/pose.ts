@@ -5,7 +5,17 @@
 // part is on top there, labelled but occluded (v = 1) if something else is, and unlabelled (v = 0)
 // outside the image, which is exactly COCO's meaning of v.
 import { createRng, type Rng } from './prng.ts';
-import { Canvas, type Colour, capsule, type Coverage, directionalLight, ellipse, mix, type Point, valueNoise } from './raster.ts';
+import {
+  Canvas,
+  type Colour,
+  type Coverage,
+  capsule,
+  directionalLight,
+  ellipse,
+  mix,
+  type Point,
+  valueNoise,
+} from './raster.ts';
 
 export const POSE_KEYPOINTS = [
   'nose',
@@ -29,8 +39,25 @@ export const POSE_KEYPOINTS = [
 
 /** COCO's person skeleton: 1-based keypoint index pairs, as in the categories entry. */
 export const POSE_SKELETON: ReadonlyArray<readonly [number, number]> = [
-  [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
-  [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+  [16, 14],
+  [14, 12],
+  [17, 15],
+  [15, 13],
+  [12, 13],
+  [6, 12],
+  [7, 13],
+  [6, 7],
+  [6, 8],
+  [7, 9],
+  [8, 10],
+  [9, 11],
+  [2, 3],
+  [1, 2],
+  [1, 3],
+  [2, 4],
+  [3, 5],
+  [4, 6],
+  [5, 7],
 ];
 
 export interface PoseSample {
@@ -49,7 +76,7 @@ export interface PoseSample {
   area: number;
 }
 
-const enum Part {
+enum Part {
   None = 0,
   Background = 1,
   Torso = 2,
@@ -61,7 +88,14 @@ const enum Part {
 
 const LIMBS = [
   // [from keypoint, to keypoint] → part 10 + i
-  [5, 7], [7, 9], [6, 8], [8, 10], [11, 13], [13, 15], [12, 14], [14, 16],
+  [5, 7],
+  [7, 9],
+  [6, 8],
+  [8, 10],
+  [11, 13],
+  [13, 15],
+  [12, 14],
+  [14, 16],
 ] as const;
 
 export interface PoseOptions {
@@ -81,7 +115,8 @@ export function generatePose(seed: number, split: string, index: number, opts: P
   const fill = (polys: Point[][], colour: Colour, part: number): Coverage => {
     const cov = canvas.fill(polys, colour);
     for (let j = 0; j < cov.h; j++) {
-      for (let i = 0; i < cov.w; i++) if (cov.data[j * cov.w + i] >= 0.5) owner[(cov.y0 + j) * width + cov.x0 + i] = part;
+      for (let i = 0; i < cov.w; i++)
+        if (cov.data[j * cov.w + i] >= 0.5) owner[(cov.y0 + j) * width + cov.x0 + i] = part;
     }
     return cov;
   };
@@ -98,13 +133,19 @@ export function generatePose(seed: number, split: string, index: number, opts: P
   LIMBS.forEach(([a, b], i) => {
     if (i >= 4) fill([capsule(k.points[a], k.points[b], limbR * 1.25)], trousers, 10 + i);
   });
-  fill([[k.points[5], k.points[6], k.points[12], k.points[11]].map(([x, y], n) => {
-    const cx = (k.points[5][0] + k.points[6][0] + k.points[11][0] + k.points[12][0]) / 4;
-    const cy = (k.points[5][1] + k.points[6][1] + k.points[11][1] + k.points[12][1]) / 4;
-    // grow the quad a little so the joints sit inside the torso, not on its edge
-    const g = n < 2 ? 1.12 : 1.08;
-    return [cx + (x - cx) * g, cy + (y - cy) * g] as Point;
-  })], shirt, Part.Torso);
+  fill(
+    [
+      [k.points[5], k.points[6], k.points[12], k.points[11]].map(([x, y], n) => {
+        const cx = (k.points[5][0] + k.points[6][0] + k.points[11][0] + k.points[12][0]) / 4;
+        const cy = (k.points[5][1] + k.points[6][1] + k.points[11][1] + k.points[12][1]) / 4;
+        // grow the quad a little so the joints sit inside the torso, not on its edge
+        const g = n < 2 ? 1.12 : 1.08;
+        return [cx + (x - cx) * g, cy + (y - cy) * g] as Point;
+      }),
+    ],
+    shirt,
+    Part.Torso,
+  );
   LIMBS.forEach(([a, b], i) => {
     if (i < 4) fill([capsule(k.points[a], k.points[b], limbR)], i % 2 ? skin : shirt, 10 + i);
   });
@@ -114,7 +155,8 @@ export function generatePose(seed: number, split: string, index: number, opts: P
     if (!shown) continue;
     const p = k.points[i];
     if (i >= 3) fill([ellipse(p[0], p[1], k.headR * 0.18, k.headR * 0.3)], mix(skin, [0, 0, 0], 0.25), Part.Face);
-    else if (i === 0) fill([ellipse(p[0], p[1], k.headR * 0.13, k.headR * 0.13)], mix(skin, [120, 40, 40], 0.5), Part.Face);
+    else if (i === 0)
+      fill([ellipse(p[0], p[1], k.headR * 0.13, k.headR * 0.13)], mix(skin, [120, 40, 40], 0.5), Part.Face);
     else fill([ellipse(p[0], p[1], k.headR * 0.12, k.headR * 0.12)], [20, 20, 30], Part.Face);
   }
   if (rng.chance(0.35)) drawOccluder(canvas, rng, k.points, fill);
@@ -202,13 +244,19 @@ function posePoints(rng: Rng, width: number, height: number): Posed {
   // Limb angles from straight down; + turns toward the figure's own side.
   const down = Math.atan2(-up[1], -up[0]);
   const dir = (a: number): Point => [Math.cos(down + a), Math.sin(down + a)];
-  for (const [s, sh, el, wr] of [[1, 5, 7, 9], [-1, 6, 8, 10]] as const) {
+  for (const [s, sh, el, wr] of [
+    [1, 5, 7, 9],
+    [-1, 6, 8, 10],
+  ] as const) {
     const upper = rng.uniform(-0.3, 2.7) * s * Math.sign(Math.cos(yaw) || 1);
     const bend = rng.uniform(0, 2) * Math.sign(upper || 1);
     points[el] = at(points[sh], dir(-upper), H * 0.17);
     points[wr] = at(points[el], dir(-upper - bend), H * 0.15);
   }
-  for (const [s, hp, kn, an] of [[1, 11, 13, 15], [-1, 12, 14, 16]] as const) {
+  for (const [s, hp, kn, an] of [
+    [1, 11, 13, 15],
+    [-1, 12, 14, 16],
+  ] as const) {
     const thigh = rng.uniform(-0.25, 0.9) * s * Math.sign(Math.cos(yaw) || 1) + rng.normal(0, 0.15);
     const knee = rng.uniform(0, 1.3) * (rng.chance(0.5) ? 1 : -1);
     points[kn] = at(points[hp], dir(-thigh), H * 0.24);
@@ -218,7 +266,13 @@ function posePoints(rng: Rng, width: number, height: number): Posed {
   const headCentre = at(neck, up, H * 0.05 + headR);
   const headYaw = yaw + rng.normal(0, 0.35);
   // Face features on a sphere: azimuth θ (person's left positive), elevation e; seen when facing us.
-  const features: Array<[number, number]> = [[0, -0.1], [0.45, 0.25], [-0.45, 0.25], [1.5, 0.1], [-1.5, 0.1]];
+  const features: Array<[number, number]> = [
+    [0, -0.1],
+    [0.45, 0.25],
+    [-0.45, 0.25],
+    [1.5, 0.1],
+    [-1.5, 0.1],
+  ];
   const faceShown: boolean[] = [];
   features.forEach(([theta, e], i) => {
     // azimuth θ + yaw: at yaw 0 the left eye is on the image's right, at yaw π it faces away
@@ -263,6 +317,11 @@ function drawOccluder(
   const h = canvas.height * rng.uniform(0.12, 0.3);
   const cx = target[0] + rng.normal(0, w / 3);
   const cy = target[1] + rng.normal(0, h / 3);
-  const rect: Point[] = [[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]];
+  const rect: Point[] = [
+    [cx - w / 2, cy - h / 2],
+    [cx + w / 2, cy - h / 2],
+    [cx + w / 2, cy + h / 2],
+    [cx - w / 2, cy + h / 2],
+  ];
   fill([rect], randomColour(rng), Part.Occluder);
 }

@@ -1,0 +1,9 @@
+// Synthetic keypoint and mask data sets with exact ground truth, written in the formats of the real
+// sets they stand in for. Self-contained (depends on lib/ only for errors and image encoding).
+
+export { generateCar } from './cars.ts';
+export { writeCarsDataset } from './cars-carvana.ts';
+export { FACE_KEYPOINTS, generateFace } from './faces.ts';
+export { writeFacesDataset } from './faces-kaggle.ts';
+export { generatePose, POSE_KEYPOINTS, POSE_SKELETON } from './pose.ts';
+export { writePoseDataset } from './pose-coco.ts';
