@@ -99,11 +99,13 @@ export function ellipse(cx: number, cy: number, rx: number, ry: number, angle = 
   const n = Math.max(12, Math.min(256, Math.ceil(Math.PI / Math.acos(Math.max(0, 1 - 0.1 / Math.max(r, 0.2))))));
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
+  // vertices a hair outside the curve, so the polygon's area equals the ellipse's (π·rx·ry)
+  const k = Math.sqrt((2 * Math.PI) / (n * Math.sin((2 * Math.PI) / n)));
   const pts: Point[] = [];
   for (let i = 0; i < n; i++) {
     const t = (2 * Math.PI * i) / n;
-    const ex = rx * Math.cos(t);
-    const ey = ry * Math.sin(t);
+    const ex = k * rx * Math.cos(t);
+    const ey = k * ry * Math.sin(t);
     pts.push([cx + ex * cos - ey * sin, cy + ex * sin + ey * cos]);
   }
   return pts;
