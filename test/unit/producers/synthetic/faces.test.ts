@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KEYPOINT_COLUMNS, writeFacesDataset } from '../../../../producers/synthetic/faces-kaggle.ts';
 import { ALWAYS_LABELLED, FACE_KEYPOINTS, generateFace } from '../../../../producers/synthetic/faces.ts';
+import { KEYPOINT_COLUMNS, writeFacesDataset } from '../../../../producers/synthetic/faces-kaggle.ts';
 
 const idx = (name: (typeof FACE_KEYPOINTS)[number]) => FACE_KEYPOINTS.indexOf(name);
 const dirs: string[] = [];

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, hexId } from '../../../../producers/synthetic/prng.ts';
-import { Canvas, capsule, coverageArea, coverPolygons, ellipse, valueNoise } from '../../../../producers/synthetic/raster.ts';
+import {
+  Canvas,
+  capsule,
+  coverageArea,
+  coverPolygons,
+  ellipse,
+  valueNoise,
+} from '../../../../producers/synthetic/raster.ts';
 
 describe('synthetic prng', () => {
   it('gives the same stream for the same key and different streams for different keys', () => {
@@ -31,7 +38,18 @@ describe('synthetic prng', () => {
 describe('synthetic raster', () => {
   it('covers an axis-aligned rectangle by exactly its area, with partial pixels at fractional edges', () => {
     // vertical edges at fractional x are exact; horizontal edges on whole rows
-    const cov = coverPolygons([[[2.25, 3], [10.75, 3], [10.75, 9], [2.25, 9]]], 20, 20);
+    const cov = coverPolygons(
+      [
+        [
+          [2.25, 3],
+          [10.75, 3],
+          [10.75, 9],
+          [2.25, 9],
+        ],
+      ],
+      20,
+      20,
+    );
     expect(coverageArea(cov)).toBeCloseTo(8.5 * 6, 4);
     const at = (x: number, y: number) => cov.data[(y - cov.y0) * cov.w + x - cov.x0];
     expect(at(2, 5)).toBeCloseTo(0.75, 5);
@@ -46,15 +64,43 @@ describe('synthetic raster', () => {
   });
 
   it('clips shapes to the image and counts a union once (non-zero winding)', () => {
-    const clipped = coverageArea(coverPolygons([[[-5, -5], [5, -5], [5, 5], [-5, 5]]], 10, 10));
+    const clipped = coverageArea(
+      coverPolygons(
+        [
+          [
+            [-5, -5],
+            [5, -5],
+            [5, 5],
+            [-5, 5],
+          ],
+        ],
+        10,
+        10,
+      ),
+    );
     expect(clipped).toBeCloseTo(25, 4);
-    const square: [number, number][] = [[2, 2], [8, 2], [8, 8], [2, 8]];
+    const square: [number, number][] = [
+      [2, 2],
+      [8, 2],
+      [8, 8],
+      [2, 8],
+    ];
     expect(coverageArea(coverPolygons([square, square], 10, 10))).toBeCloseTo(36, 4);
   });
 
   it('blends a shape by its coverage and clamps to bytes', () => {
     const c = new Canvas(4, 1, 1);
-    c.fill([[[0, 0], [2.5, 0], [2.5, 1], [0, 1]]], [200]);
+    c.fill(
+      [
+        [
+          [0, 0],
+          [2.5, 0],
+          [2.5, 1],
+          [0, 1],
+        ],
+      ],
+      [200],
+    );
     expect(Array.from(c.toBytes())).toEqual([200, 200, 100, 0]);
     c.light(() => 2);
     expect(Array.from(c.toBytes())).toEqual([255, 255, 200, 0]);
