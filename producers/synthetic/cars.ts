@@ -53,8 +53,8 @@ interface CarBody {
 }
 
 /** The body of car number `car`: the same in all 16 of its views. */
-function carBody(seed: number, car: number): CarBody {
-  const rng = createRng('cars-body', seed, car);
+function carBody(seed: number, split: string, car: number): CarBody {
+  const rng = createRng('cars-body', seed, split, car);
   const kind = rng.int(0, 2); // sedan, hatchback, SUV
   return {
     colour: rng.chance(0.25)
@@ -79,7 +79,7 @@ export function generateCar(seed: number, split: string, index: number, opts: Ca
   const height = opts.height ?? 160;
   const car = Math.floor(index / VIEWS_PER_CAR);
   const viewNo = (index % VIEWS_PER_CAR) + 1;
-  const body = carBody(seed + (split === 'train' ? 0 : 1_000_003), car);
+  const body = carBody(seed, split, car);
   const rng = createRng('cars-view', seed, split, index);
   const angle = ((viewNo - 1) * 2 * Math.PI) / VIEWS_PER_CAR + rng.normal(0, 0.05);
   // A side view seen from `angle`: its length shrinks with |sin|, never to nothing (a front view

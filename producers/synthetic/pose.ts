@@ -174,8 +174,7 @@ export function generatePose(seed: number, split: string, index: number, opts: P
     const px = Math.round(x);
     const py = Math.round(y);
     if (px < 0 || py < 0 || px >= width || py >= height) return 0;
-    if (i <= 2 && !k.faceShown[i]) return 1;
-    if (i >= 3 && i <= 4 && !k.faceShown[i]) return 1;
+    if (i <= 4 && !k.faceShown[i]) return 1;
     return partsOf(i).includes(owner[py * width + px]) ? 2 : 1;
   });
   const mask = new Uint8Array(width * height);
