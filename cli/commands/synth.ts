@@ -1,6 +1,8 @@
 // `pixelflow synth <faces|pose|cars>`: writes a deterministic synthetic data set with exact ground
 // truth in the format of the real one it stands in for (Kaggle facial keypoints, COCO person
 // keypoints, Carvana masks). Needs no services; the same seed writes the same bytes.
+import { access, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PixelflowError } from '../../lib/errors.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -13,12 +15,14 @@ const MIN_SIDE = 32;
 const MAX_SIDE = 2048;
 const MAX_COUNT = 1_000_000;
 
-const USAGE = `pixelflow synth <faces|pose|cars> --out DIR --count N [--seed S] [--size WxH] [--test-count N] [--missing F]
+const USAGE = `pixelflow synth <faces|pose|cars> --out DIR --count N [--seed S] [--size WxH] [--test-count N] [--missing F] [--force]
 
 faces  96×96 grey faces with the 15 Kaggle facial keypoints: training.csv, test.csv, test_keypoints.csv
 pose   stick figures with the 17 COCO keypoints: person_keypoints_{train,test}.json, train/ and test/ JPEGs
 cars   car silhouettes with masks, Carvana layout: train/, train_masks/*_mask.gif, train_masks.csv (and test_*)
-  --out DIR         where to write (created if missing; files of the same name are replaced)
+  --out DIR         where to write (created if missing)
+  --force           replace the files and folders an earlier run left in DIR (only those are removed;
+                    without it, such leftovers are an error: stale images would join the new set)
   --count N         training samples (1..${MAX_COUNT})
   --test-count N    test samples, with full ground truth (default: count / 5, rounded up)
   --seed S          whole number; the same seed writes the same bytes (default 0)
@@ -35,6 +39,7 @@ export interface SynthArgs {
   width: number;
   height: number;
   missing?: number;
+  force: boolean;
 }
 
 function bad(message: string): PixelflowError {
@@ -57,6 +62,7 @@ export function parseSynthArgs(args: string[]): SynthArgs {
     seed: { type: 'string' },
     size: { type: 'string' },
     missing: { type: 'string' },
+    force: { type: 'boolean' },
   });
   if (positionals.length !== 1)
     throw bad(`expected one data set kind (${KINDS.join(', ')}), got ${positionals.length}`);
@@ -88,7 +94,7 @@ export function parseSynthArgs(args: string[]): SynthArgs {
     if (values.missing.trim() === '' || !Number.isFinite(missing) || missing < 0 || missing > 1)
       throw bad(`--missing: expected a fraction from 0 to 1, got '${values.missing}'`);
   }
-  return { kind, out: values.out, count, testCount, seed, width, height, missing };
+  return { kind, out: values.out, count, testCount, seed, width, height, missing, force: values.force ?? false };
 }
 
 export const command: Command = {
@@ -96,6 +102,23 @@ export const command: Command = {
   usage: USAGE,
   async run(args) {
     const a = parseSynthArgs(args);
+    const { DATASET_OUTPUTS } = await import('../../producers/synthetic/index.ts');
+    const present: string[] = [];
+    for (const name of DATASET_OUTPUTS[a.kind]) {
+      if (
+        await access(join(a.out, name)).then(
+          () => true,
+          () => false,
+        )
+      )
+        present.push(name);
+    }
+    if (present.length && !a.force) {
+      throw bad(
+        `--out: ${a.out} already holds ${present.join(', ')} from an earlier run; pass --force to replace them`,
+      );
+    }
+    for (const name of present) await rm(join(a.out, name), { recursive: true, force: true });
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once('SIGINT', stop);

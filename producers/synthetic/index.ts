@@ -7,3 +7,10 @@ export { FACE_KEYPOINTS, generateFace } from './faces.ts';
 export { writeFacesDataset } from './faces-kaggle.ts';
 export { generatePose, POSE_KEYPOINTS, POSE_SKELETON } from './pose.ts';
 export { writePoseDataset } from './pose-coco.ts';
+
+/** What each writer creates in its output folder: a rerun must replace all of it or none. */
+export const DATASET_OUTPUTS = {
+  faces: ['training.csv', 'test.csv', 'test_keypoints.csv'],
+  pose: ['person_keypoints_train.json', 'train', 'person_keypoints_test.json', 'test'],
+  cars: ['train', 'train_masks', 'train_masks.csv', 'test', 'test_masks', 'test_masks.csv'],
+} as const;

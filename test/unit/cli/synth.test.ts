@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -21,6 +21,7 @@ describe('pixelflow synth arguments', () => {
       width: 96,
       height: 96,
       missing: undefined,
+      force: false,
     });
     expect(
       parseSynthArgs(['cars', '--out', 'd', '--count', '3', '--seed', '4', '--size', '320x200', '--test-count', '0']),
@@ -70,5 +71,28 @@ describe('pixelflow synth arguments', () => {
     }
     expect(await readdir(join(dir, 'train_masks'))).toHaveLength(3);
     expect((await readFile(join(dir, 'test_masks.csv'), 'utf8')).split('\n')[0]).toBe('img,rle_mask');
+  });
+
+  it('refuses to write over an earlier run unless --force, which replaces only what the writer makes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synth-cli-'));
+    dirs.push(dir);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await writeFile(join(dir, 'notes.txt'), 'mine');
+      expect(await main(['synth', 'cars', '--out', dir, '--count', '4', '--size', '64x48'])).toBe(0);
+      expect(await main(['synth', 'cars', '--out', dir, '--count', '2', '--size', '64x48'])).toBe(1);
+      expect(error.mock.calls.flat().join('\n')).toMatch(
+        /--out: .* already holds train, train_masks, train_masks.csv, test.*--force/,
+      );
+      expect(await readdir(join(dir, 'train'))).toHaveLength(4);
+      expect(await main(['synth', 'cars', '--out', dir, '--count', '2', '--size', '64x48', '--force'])).toBe(0);
+      expect(await readdir(join(dir, 'train'))).toHaveLength(2);
+      expect(await readdir(join(dir, 'train_masks'))).toHaveLength(2);
+      expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
+    }
   });
 });
