@@ -49,6 +49,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
     load: () => import('./commands/demo.ts'),
   },
+  synth: {
+    summary: 'write a synthetic keypoint or mask data set with exact labels (faces, pose, cars)',
+    load: () => import('./commands/synth.ts'),
+  },
   bench: {
     summary: 'run a benchmark from bench/ and print ratios to its anchor',
     load: () => import('./commands/bench.ts'),

@@ -228,13 +228,20 @@ export interface RawImage {
 export async function encodeImage(
   raw: RawImage,
   format: EncodeFormat,
-  opts: { quality?: number; compressionLevel?: number } = {},
+  opts: {
+    quality?: number;
+    compressionLevel?: number;
+    /** PNG: quantise to a palette without dithering (small previews) */
+    palette?: boolean;
+  } = {},
 ): Promise<Buffer> {
   let img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   if (raw.channels <= 2) img = img.toColourspace('b-w');
   switch (format) {
     case 'png':
-      return img.png({ compressionLevel: opts.compressionLevel ?? 6 }).toBuffer();
+      return img
+        .png({ compressionLevel: opts.compressionLevel ?? 6, palette: opts.palette ?? false, dither: 0 })
+        .toBuffer();
     case 'jpeg':
       return img.jpeg({ quality: opts.quality ?? 90 }).toBuffer();
     case 'webp':
