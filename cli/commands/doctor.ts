@@ -1,6 +1,7 @@
 // Checks that the configured services answer, one line each; the exit code says whether all do.
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
+import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { describeError } from '../../lib/errors.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import type { Command } from '../main.ts';
@@ -23,9 +24,15 @@ export const command: Command = {
     const config = loadConfig();
     const results = await Promise.all([
       check('kafka', config.kafkaBrokers.join(','), async () => {
-        const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-doctor', retries: 1 });
+        const security = kafkaSecurityFromConfig(config);
+        const kafka = createKafkaAdapter({
+          brokers: config.kafkaBrokers,
+          clientId: 'pixelflow-doctor',
+          retries: 1,
+          security,
+        });
         try {
-          return `${(await kafka.listTopics()).length} topics`;
+          return `${(await kafka.listTopics()).length} topics (${describeKafkaSecurity(security)})`;
         } finally {
           await kafka.close();
         }
