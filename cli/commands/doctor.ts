@@ -2,7 +2,7 @@
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
-import { describeError } from '../../lib/errors.ts';
+import { describeError, isPixelflowError } from '../../lib/errors.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import type { Command } from '../main.ts';
 
@@ -12,7 +12,9 @@ async function check(name: string, where: string, probe: () => Promise<string>):
     console.log(`ok    ${name.padEnd(11)} ${where}  ${detail}`);
     return true;
   } catch (err) {
-    console.log(`FAIL  ${name.padEnd(11)} ${where}  ${describeError(err)}`);
+    console.log(
+      `FAIL  ${name.padEnd(11)} ${where}  ${isPixelflowError(err) ? `${err.code}: ` : ''}${describeError(err)}`,
+    );
     return false;
   }
 }
