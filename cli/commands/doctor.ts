@@ -1,5 +1,6 @@
 // Checks that the configured services answer, one line each; the exit code says whether all do.
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { createClickHouseReader } from '../../lib/clickhouse-reader.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { describeError, isPixelflowError } from '../../lib/errors.ts';
@@ -50,6 +51,18 @@ export const command: Command = {
         try {
           const [row] = await ch.query<{ v: string }>('SELECT version() AS v');
           return `version ${row.v}`;
+        } finally {
+          await ch.close();
+        }
+      }),
+      check('ch-reader', config.clickhouseUrl, async () => {
+        // Analytics and `query --sql` connect as this user; a wrong password shows here first.
+        const ch = await createClickHouseReader(config, { requestTimeoutMs: 5000 });
+        try {
+          await ch.query('SELECT 1 AS ok', { readonly: true });
+          return config.clickhouseReaderUser
+            ? `read-only user ${config.clickhouseReaderUser} on ${config.clickhouseDatabase}`
+            : `no CLICKHOUSE_READER_USER: analytics read as ${config.clickhouseUser} with readonly=1`;
         } finally {
           await ch.close();
         }
