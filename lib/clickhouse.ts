@@ -165,23 +165,34 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
             clickhouse_settings: settings as never,
           })
           .then((rs) => rs.text());
-      const syntax = (err: unknown) => /Code: 62\b|Syntax error/.test(String((err as Error)?.message));
+      // Refused at its first word: this form of the parse query is off or unknown here. Anywhere
+      // later, the parse query was understood and the user's SQL is what is wrong.
+      const formUnknown = (err: unknown) => /failed at position 1\b/.test(String((err as Error)?.message));
       try {
         // 18.x: AST is a debug query, on when the user's profile enables it (the reader's does).
         return await text(`AST ${sql}`);
       } catch (first) {
-        if (!syntax(first)) throw wrap(first, 'parse');
+        if (!formUnknown(first)) throw wrap(first, 'parse');
       }
       try {
         return await text(`AST ${sql}`, { enable_debug_queries: 1 });
       } catch (second) {
         // 115: the setting is gone (current servers); 164: a read-only user may not set it.
-        if (!syntax(second) && !/Code: (115|164)\b/.test(String((second as Error)?.message)))
+        if (!formUnknown(second) && !/Code: (115|164)\b/.test(String((second as Error)?.message))) {
           throw wrap(second, 'parse');
+        }
       }
       try {
         return await text(`EXPLAIN AST ${sql}`);
       } catch (err) {
+        // Refused at its first word every way: the server has no form on for this user.
+        if (formUnknown(err)) {
+          throw new PixelflowError(
+            'CLICKHOUSE_QUERY_FAILED',
+            "ClickHouse will not show this user its parse of a query (needed to check --sql): on 18.x give the user's profile enable_debug_queries=1",
+            { cause: err },
+          );
+        }
         throw wrap(err, 'parse');
       }
     },
