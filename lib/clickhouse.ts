@@ -168,18 +168,33 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
       // Refused at its first word: this form of the parse query is off or unknown here. Anywhere
       // later, the parse query was understood and the user's SQL is what is wrong.
       const formUnknown = (err: unknown) => /failed at position 1\b/.test(String((err as Error)?.message));
+      // Refused at the user's first word: the parse query takes only statements with output
+      // (INSERT and SET are not), so this one cannot be a read.
+      const failure = (err: unknown, prefix: string): PixelflowError => {
+        const at = /failed at position (\d+)/.exec(String((err as Error)?.message));
+        if (at && sql.slice(0, Math.max(0, Number(at[1]) - 1 - prefix.length)).trim() === '') {
+          return new PixelflowError(
+            'CLICKHOUSE_READONLY',
+            `not a statement that reads: ${sql.trim().split(/\s+/)[0]}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        return wrap(err, 'parse');
+      };
       try {
         // 18.x: AST is a debug query, on when the user's profile enables it (the reader's does).
         return await text(`AST ${sql}`);
       } catch (first) {
-        if (!formUnknown(first)) throw wrap(first, 'parse');
+        if (!formUnknown(first)) throw failure(first, 'AST ');
       }
       try {
         return await text(`AST ${sql}`, { enable_debug_queries: 1 });
       } catch (second) {
         // 115: the setting is gone (current servers); 164: a read-only user may not set it.
         if (!formUnknown(second) && !/Code: (115|164)\b/.test(String((second as Error)?.message))) {
-          throw wrap(second, 'parse');
+          throw failure(second, 'AST ');
         }
       }
       try {
@@ -193,7 +208,7 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
             { cause: err },
           );
         }
-        throw wrap(err, 'parse');
+        throw failure(err, 'EXPLAIN AST ');
       }
     },
     close() {

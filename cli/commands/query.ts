@@ -84,7 +84,7 @@ async function runSql(text: string, limitFlag: string | undefined, format: Outpu
     if (isPixelflowError(err, 'CLICKHOUSE_READONLY')) {
       throw new PixelflowError(
         'CLICKHOUSE_READONLY',
-        '--sql runs read-only (ClickHouse readonly=1): INSERT, ALTER, CREATE, DROP, TRUNCATE and SET are refused; use SELECT, SHOW, DESCRIBE or EXISTS',
+        "--sql runs read-only (ClickHouse readonly=1): INSERT, ALTER, CREATE, DROP, TRUNCATE, SET, SHOW and DESCRIBE are refused; it takes one SELECT of the project database's tables",
         { cause: err },
       );
     }
