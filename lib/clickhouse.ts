@@ -19,6 +19,11 @@ export interface ClickHouseOptions {
   insertLingerMs?: number;
   /** A coalesced group this large is sent without waiting for the linger. @default 16384 */
   insertMaxRows?: number;
+  /**
+   * Create the database when it is missing. A read-only user may not, and must not need to.
+   * @default true
+   */
+  createDatabase?: boolean;
 }
 
 export interface ClickHouseAdapter {
@@ -36,6 +41,12 @@ export interface ClickHouseAdapter {
     sql: string,
     opts?: { readonly?: boolean; signal?: AbortSignal; maxRows?: number },
   ): Promise<T[]>;
+  /**
+   * The server's own parse tree of one statement (`AST` on 18.x, `EXPLAIN AST` on current
+   * servers), as indented text; nothing runs. lib/clickhouse-reader.ts reads it to see which tables
+   * a user's query names without parsing SQL itself.
+   */
+  parseTree(sql: string, opts?: { signal?: AbortSignal }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -66,6 +77,14 @@ function wrap(err: unknown, what: string): PixelflowError {
       canRetry: true,
     });
   }
+  if (/Code: (192|193|516)\b|Wrong password|Unknown user|Authentication failed/i.test(msg)) {
+    return new PixelflowError('CLICKHOUSE_AUTH_FAILED', `ClickHouse refused the login during ${what}: ${msg}`, {
+      cause: err,
+    });
+  }
+  if (/Code: (291|497)\b|Access denied|Not enough privileges/i.test(msg)) {
+    return new PixelflowError('CLICKHOUSE_ACCESS_DENIED', `ClickHouse refused access: ${msg}`, { cause: err });
+  }
   if (/Code: 164|readonly mode/i.test(msg)) {
     return new PixelflowError('CLICKHOUSE_READONLY', 'read-only query: writes and settings changes are not allowed', {
       cause: err,
@@ -77,13 +96,15 @@ function wrap(err: unknown, what: string): PixelflowError {
 /** Creates the database if needed, then returns an adapter bound to it. */
 export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<ClickHouseAdapter> {
   ident(opts.database);
-  const bootstrap = clientFor(opts);
-  try {
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(opts.database)}` });
-  } catch (err) {
-    throw wrap(err, `connect to ${opts.url}`);
-  } finally {
-    await bootstrap.close();
+  if (opts.createDatabase ?? true) {
+    const bootstrap = clientFor(opts);
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(opts.database)}` });
+    } catch (err) {
+      throw wrap(err, `connect to ${opts.url}`);
+    } finally {
+      await bootstrap.close();
+    }
   }
   const client = clientFor(opts, opts.database);
   let closing: Promise<void> | undefined;
@@ -132,6 +153,62 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
         return (await rs.json()) as T[];
       } catch (err) {
         throw wrap(err, 'query');
+      }
+    },
+    async parseTree(sql, popts = {}) {
+      const text = (query: string, settings: Record<string, number> = {}) =>
+        client
+          .query({
+            query,
+            format: 'TabSeparatedRaw',
+            abort_signal: popts.signal,
+            clickhouse_settings: settings as never,
+          })
+          .then((rs) => rs.text());
+      // Refused at its first word: this form of the parse query is off or unknown here. Anywhere
+      // later, the parse query was understood and the user's SQL is what is wrong.
+      const formUnknown = (err: unknown) => /failed at position 1\b/.test(String((err as Error)?.message));
+      // Refused at the user's first word: the parse query takes only statements with output
+      // (INSERT and SET are not), so this one cannot be a read.
+      const failure = (err: unknown, prefix: string): PixelflowError => {
+        const at = /failed at position (\d+)/.exec(String((err as Error)?.message));
+        if (at && sql.slice(0, Math.max(0, Number(at[1]) - 1 - prefix.length)).trim() === '') {
+          return new PixelflowError(
+            'CLICKHOUSE_READONLY',
+            `not a statement that reads: ${sql.trim().split(/\s+/)[0]}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        return wrap(err, 'parse');
+      };
+      try {
+        // 18.x: AST is a debug query, on when the user's profile enables it (the reader's does).
+        return await text(`AST ${sql}`);
+      } catch (first) {
+        if (!formUnknown(first)) throw failure(first, 'AST ');
+      }
+      try {
+        return await text(`AST ${sql}`, { enable_debug_queries: 1 });
+      } catch (second) {
+        // 115: the setting is gone (current servers); 164: a read-only user may not set it.
+        if (!formUnknown(second) && !/Code: (115|164)\b/.test(String((second as Error)?.message))) {
+          throw failure(second, 'AST ');
+        }
+      }
+      try {
+        return await text(`EXPLAIN AST ${sql}`);
+      } catch (err) {
+        // Refused at its first word every way: the server has no form on for this user.
+        if (formUnknown(err)) {
+          throw new PixelflowError(
+            'CLICKHOUSE_QUERY_FAILED',
+            "ClickHouse will not show this user its parse of a query (needed to check --sql): on 18.x give the user's profile enable_debug_queries=1",
+            { cause: err },
+          );
+        }
+        throw failure(err, 'EXPLAIN AST ');
       }
     },
     close() {

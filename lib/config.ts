@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,6 +81,8 @@ export const parsers = {
       .map((s) => s.trim())
       .filter(Boolean)) as Parser<string[]>,
   path: ((raw) => resolve(raw)) as Parser<string>,
+  /** A path, or '' when unset. */
+  optionalPath: ((raw) => (raw.trim() === '' ? '' : resolve(raw.trim()))) as Parser<string>,
 };
 
 const MiB = 1024 * 1024;
@@ -106,6 +109,18 @@ export const CONFIG_SPEC = {
   clickhouseUser: { env: 'CLICKHOUSE_USER', default: 'default', parse: parsers.string, doc: 'ClickHouse user' },
   clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', default: '', parse: parsers.string, doc: 'ClickHouse password' },
   // ClickHouse credentials and the read-only analytics user (secured connections).
+  clickhouseReaderUser: {
+    env: 'CLICKHOUSE_READER_USER',
+    default: '',
+    parse: parsers.string,
+    doc: 'read-only ClickHouse user for analytics routes and query --sql, confined to CLICKHOUSE_DATABASE by the server (README › Secured connections); empty = CLICKHOUSE_USER with readonly=1',
+  },
+  clickhouseReaderPassword: {
+    env: 'CLICKHOUSE_READER_PASSWORD',
+    default: '',
+    parse: parsers.string,
+    doc: 'password of CLICKHOUSE_READER_USER',
+  },
   clickhouseInsertLingerMs: {
     env: 'PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS',
     default: '50',
@@ -311,6 +326,55 @@ export const CONFIG_SPEC = {
     doc: 'splits the streaming consumer predicts (none = no split)',
   },
   // Kafka client security: SASL/SCRAM and TLS.
+  kafkaSaslMechanism: {
+    env: 'KAFKA_SASL_MECHANISM',
+    default: 'none',
+    parse: parsers.oneOf('none', 'plain', 'scram-sha-256', 'scram-sha-512'),
+    doc: 'SASL mechanism for Kafka (managed Kafka usually wants scram-sha-512); none = no SASL',
+  },
+  kafkaSaslUsername: { env: 'KAFKA_SASL_USERNAME', default: '', parse: parsers.string, doc: 'Kafka SASL user' },
+  kafkaSaslPassword: {
+    env: 'KAFKA_SASL_PASSWORD',
+    default: '',
+    parse: parsers.string,
+    doc: 'Kafka SASL password (or KAFKA_SASL_PASSWORD_FILE)',
+  },
+  kafkaSaslPasswordFile: {
+    env: 'KAFKA_SASL_PASSWORD_FILE',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'file holding the Kafka SASL password (a mounted secret); trailing newline ignored',
+  },
+  kafkaTls: {
+    env: 'KAFKA_TLS',
+    default: 'false',
+    parse: parsers.bool,
+    doc: 'connect to Kafka over TLS (SSL / SASL_SSL listeners)',
+  },
+  kafkaTlsCaFile: {
+    env: 'KAFKA_TLS_CA_FILE',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: "PEM CA bundle that signed the brokers' certificates; empty = the system CAs",
+  },
+  kafkaTlsCertFile: {
+    env: 'KAFKA_TLS_CERT_FILE',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM client certificate for mutual TLS (with KAFKA_TLS_KEY_FILE)',
+  },
+  kafkaTlsKeyFile: {
+    env: 'KAFKA_TLS_KEY_FILE',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM private key of KAFKA_TLS_CERT_FILE',
+  },
+  kafkaTlsRejectUnauthorized: {
+    env: 'KAFKA_TLS_REJECT_UNAUTHORIZED',
+    default: 'true',
+    parse: parsers.bool,
+    doc: 'refuse brokers whose certificate does not verify; false only for a throw-away test broker',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     default: 'info',
@@ -348,6 +412,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const raw =
       env[spec.env] ?? fromFile[spec.env] ?? (typeof spec.default === 'function' ? spec.default(out) : spec.default);
     out[key] = spec.parse(raw, spec.env);
+  }
+  // Settings that only make sense together are checked together, once, before anything connects.
+  kafkaSecurityFromConfig(out as Config);
+  if (out.clickhouseReaderPassword && !out.clickhouseReaderUser) {
+    throw new PixelflowError('CONFIG_INVALID', 'CLICKHOUSE_READER_PASSWORD is set but CLICKHOUSE_READER_USER is empty');
   }
   return Object.freeze(out) as Config;
 }

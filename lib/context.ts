@@ -3,6 +3,7 @@
 import { type TopicNames, topicNames } from '../schemas/index.ts';
 import { type ClickHouseAdapter, createClickHouseAdapter } from './clickhouse.ts';
 import { type Config, loadConfig } from './config.ts';
+import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { createKafkaAdapter, type KafkaAdapter } from './kafka.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -43,7 +44,12 @@ export async function createServiceContext(
   const topics = topicNames(config.topicPrefix);
   const kafka = lifecycle.add(
     'kafka',
-    createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: `pixelflow-${service}`, log }),
+    createKafkaAdapter({
+      brokers: config.kafkaBrokers,
+      clientId: `pixelflow-${service}`,
+      log,
+      security: kafkaSecurityFromConfig(config),
+    }),
   );
   const clickhouse = lifecycle.add(
     'clickhouse',

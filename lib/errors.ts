@@ -4,9 +4,13 @@ export const ERROR_CODES = [
   // configuration and infrastructure
   'CONFIG_INVALID',
   'KAFKA_UNAVAILABLE',
+  'KAFKA_AUTH_FAILED',
+  'KAFKA_TLS_FAILED',
   'CLICKHOUSE_UNAVAILABLE',
   'CLICKHOUSE_QUERY_FAILED',
   'CLICKHOUSE_READONLY',
+  'CLICKHOUSE_AUTH_FAILED',
+  'CLICKHOUSE_ACCESS_DENIED',
   'SHUTDOWN_TIMEOUT',
   // input that is wrong and will stay wrong (the DLQ reason codes)
   'EMPTY_INPUT',

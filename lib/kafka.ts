@@ -10,8 +10,11 @@ import {
   type LogEntry,
   Partitioners,
   type Producer,
+  type SASLOptions,
 } from 'kafkajs';
+import type { KafkaSecurity } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
+import { checkTlsHandshake } from './kafka-tls.ts';
 import type { Logger } from './logger.ts';
 
 export interface OutgoingMessage {
@@ -130,6 +133,8 @@ export interface KafkaAdapterOptions {
   log?: Logger;
   /** Retries of a failed request before giving up (kafkajs backs off between them). @default 8 */
   retries?: number;
+  /** SASL and TLS (lib/connection-security.ts builds it from config). @default plaintext, no SASL */
+  security?: KafkaSecurity;
 }
 
 const MiB = 1024 * 1024;
@@ -166,7 +171,26 @@ function headersOf(raw: Record<string, unknown> | undefined): Record<string, str
   return out;
 }
 
+function causes(err: unknown): Array<{ name?: string; message?: string }> {
+  const out: Array<{ name?: string; message?: string }> = [];
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e && out.length < 8; ) {
+    out.push(e);
+    e = e.cause as typeof e;
+  }
+  return out;
+}
+
 function unavailable(brokers: string[], err: unknown): PixelflowError {
+  if (err instanceof PixelflowError) return err;
+  // A refused login stays refused: kafkajs does not retry it, and neither should a caller.
+  const auth = causes(err).find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  if (auth) {
+    return new PixelflowError(
+      'KAFKA_AUTH_FAILED',
+      `Kafka at ${brokers.join(',')} refused the SASL login (${auth.message}); check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      { cause: err },
+    );
+  }
   return new PixelflowError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}`, {
     cause: err,
     canRetry: true,
@@ -214,8 +238,22 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
     logLevel: KafkaLogLevel.WARN,
     logCreator: toLogger(opts.log),
     retry: { retries: opts.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    ...(opts.security?.sasl ? { sasl: opts.security.sasl as SASLOptions } : {}),
+    ...(opts.security?.tls ? { ssl: opts.security.tls } : {}),
   };
   const kafka = new Kafka(config);
+  // kafkajs retries a failed TLS handshake like any dropped connection, so a wrong CA would spend
+  // every retry before failing; one handshake of our own first turns it into an immediate error.
+  const tls = opts.security?.tls;
+  let tlsChecked: Promise<void> | undefined;
+  const tlsReady = (): Promise<void> => {
+    if (!tls) return Promise.resolve();
+    tlsChecked ??= checkTlsHandshake(opts.brokers, tls).catch((err) => {
+      tlsChecked = undefined;
+      throw err;
+    });
+    return tlsChecked;
+  };
   const owned: Array<{ close(): Promise<void> }> = [];
   let adminPromise: Promise<Admin> | undefined;
   let closed = false;
@@ -224,6 +262,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
     adminPromise ??= (async () => {
       const a = kafka.admin({ retry: { retries: Math.min(opts.retries ?? 3, 3) } });
       try {
+        await tlsReady();
         await a.connect();
       } catch (err) {
         adminPromise = undefined;
@@ -317,6 +356,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         maxInFlightRequests: 5,
       });
       try {
+        await tlsReady();
         await producer.connect();
       } catch (err) {
         throw unavailable(opts.brokers, err);
@@ -372,6 +412,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
 
       const start = (async () => {
         try {
+          await tlsReady();
           await consumer.connect();
           await consumer.subscribe({ topics: copts.topics, fromBeginning: copts.fromBeginning ?? true });
           await consumer.run({

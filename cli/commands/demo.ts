@@ -5,6 +5,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type Config, loadConfig } from '../../lib/config.ts';
+import { connectionEnv } from '../../lib/connection-security.ts';
 import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
@@ -173,6 +174,8 @@ export const command: Command = {
     const baseUrl = `http://127.0.0.1:${port}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      // Credentials and TLS settings may come from stack.env or relative paths: pass them resolved.
+      ...connectionEnv(config),
       KAFKA_BROKERS: config.kafkaBrokers.join(','),
       CLICKHOUSE_URL: config.clickhouseUrl,
       CLICKHOUSE_DATABASE: config.clickhouseDatabase,

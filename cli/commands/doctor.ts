@@ -1,7 +1,9 @@
 // Checks that the configured services answer, one line each; the exit code says whether all do.
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { createClickHouseReader } from '../../lib/clickhouse-reader.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { describeError } from '../../lib/errors.ts';
+import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
+import { describeError, isPixelflowError } from '../../lib/errors.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import type { Command } from '../main.ts';
 
@@ -11,7 +13,9 @@ async function check(name: string, where: string, probe: () => Promise<string>):
     console.log(`ok    ${name.padEnd(11)} ${where}  ${detail}`);
     return true;
   } catch (err) {
-    console.log(`FAIL  ${name.padEnd(11)} ${where}  ${describeError(err)}`);
+    console.log(
+      `FAIL  ${name.padEnd(11)} ${where}  ${isPixelflowError(err) ? `${err.code}: ` : ''}${describeError(err)}`,
+    );
     return false;
   }
 }
@@ -23,9 +27,15 @@ export const command: Command = {
     const config = loadConfig();
     const results = await Promise.all([
       check('kafka', config.kafkaBrokers.join(','), async () => {
-        const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-doctor', retries: 1 });
+        const security = kafkaSecurityFromConfig(config);
+        const kafka = createKafkaAdapter({
+          brokers: config.kafkaBrokers,
+          clientId: 'pixelflow-doctor',
+          retries: 1,
+          security,
+        });
         try {
-          return `${(await kafka.listTopics()).length} topics`;
+          return `${(await kafka.listTopics()).length} topics (${describeKafkaSecurity(security)})`;
         } finally {
           await kafka.close();
         }
@@ -41,6 +51,18 @@ export const command: Command = {
         try {
           const [row] = await ch.query<{ v: string }>('SELECT version() AS v');
           return `version ${row.v}`;
+        } finally {
+          await ch.close();
+        }
+      }),
+      check('ch-reader', config.clickhouseUrl, async () => {
+        // Analytics and `query --sql` connect as this user; a wrong password shows here first.
+        const ch = await createClickHouseReader(config, { requestTimeoutMs: 5000 });
+        try {
+          await ch.query('SELECT 1 AS ok', { readonly: true });
+          return config.clickhouseReaderUser
+            ? `read-only user ${config.clickhouseReaderUser} on ${config.clickhouseDatabase}`
+            : `no CLICKHOUSE_READER_USER: analytics read as ${config.clickhouseUser} with readonly=1`;
         } finally {
           await ch.close();
         }

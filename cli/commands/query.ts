@@ -2,8 +2,9 @@
 
 import { formatRows, OUTPUT_FORMATS, type OutputFormat } from '../../lib/analytics/format.ts';
 import { createAnalytics, describeQueries, MAX_LIMIT, NAMED_QUERIES } from '../../lib/analytics/index.ts';
-import { type ClickHouseAdapter, createClickHouseAdapter } from '../../lib/clickhouse.ts';
-import { loadConfig } from '../../lib/config.ts';
+import type { ClickHouseAdapter } from '../../lib/clickhouse.ts';
+import { createClickHouseReader, runUserSelect } from '../../lib/clickhouse-reader.ts';
+import { type Config, loadConfig } from '../../lib/config.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -39,14 +40,9 @@ function outputFormat(value: string | undefined): OutputFormat {
   return f as OutputFormat;
 }
 
-async function connect(): Promise<ClickHouseAdapter> {
-  const config = loadConfig();
-  return createClickHouseAdapter({
-    url: config.clickhouseUrl,
-    database: config.clickhouseDatabase,
-    username: config.clickhouseUser,
-    password: config.clickhousePassword,
-  });
+/** Both named queries and --sql read as the read-only user (lib/clickhouse-reader.ts). */
+function connect(config: Config): Promise<ClickHouseAdapter> {
+  return createClickHouseReader(config);
 }
 
 function printList(format: OutputFormat): void {
@@ -69,19 +65,26 @@ async function runSql(text: string, limitFlag: string | undefined, format: Outpu
     throw new PixelflowError('BAD_REQUEST', `--limit: expected a whole number 1..${MAX_LIMIT}, got '${limitFlag}'`);
   }
   if (text.trim() === '') throw new PixelflowError('BAD_REQUEST', '--sql: empty query');
-  const ch = await connect();
+  const config = loadConfig();
+  const ch = await connect(config);
   try {
-    // readonly=1 makes ClickHouse itself refuse writes, DDL and SET; nothing here parses the SQL.
-    const rows = await ch.query<Record<string, unknown>>(text, { readonly: true, maxRows: limit });
+    // The server refuses writes, DDL, SET, table functions (readonly=1) and other databases (the
+    // reader's grants); the server's parse of the query is checked for system tables.
+    const rows = await runUserSelect(ch, text, {
+      maxRows: config.clickhouseReaderUser === '' ? limit : undefined,
+    });
     const shown = rows.slice(0, limit);
     process.stdout.write(formatRows(shown, format));
     if (rows.length > limit)
       process.stderr.write(`(showing the first ${limit} rows; raise --limit up to ${MAX_LIMIT})\n`);
   } catch (err) {
+    if (isPixelflowError(err, 'CLICKHOUSE_ACCESS_DENIED')) {
+      throw new PixelflowError('CLICKHOUSE_ACCESS_DENIED', `--sql ${err.message}`, { cause: err });
+    }
     if (isPixelflowError(err, 'CLICKHOUSE_READONLY')) {
       throw new PixelflowError(
         'CLICKHOUSE_READONLY',
-        '--sql runs read-only (ClickHouse readonly=1): INSERT, ALTER, CREATE, DROP, TRUNCATE and SET are refused; use SELECT, SHOW, DESCRIBE or EXISTS',
+        "--sql runs read-only (ClickHouse readonly=1): INSERT, ALTER, CREATE, DROP, TRUNCATE, SET, SHOW and DESCRIBE are refused; it takes one SELECT of the project database's tables",
         { cause: err },
       );
     }
@@ -112,7 +115,7 @@ export const command: Command = {
     }
     const params: Record<string, string> = {};
     for (const f of PARAM_FLAGS) if (values[f] !== undefined) params[f] = values[f];
-    const ch = await connect();
+    const ch = await connect(loadConfig());
     try {
       const result = await createAnalytics(ch).run(positionals[0], params);
       process.stdout.write(formatRows(result.rows, format, result.columns));

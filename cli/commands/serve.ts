@@ -20,7 +20,10 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
 
   if (has('inference/analytics-routes.ts')) {
     const { analyticsRoutes } = await import('../../inference/analytics-routes.ts');
-    plugins.push({ plugin: analyticsRoutes, opts: { clickhouse: ctx.clickhouse } });
+    const { createClickHouseReader } = await import('../../lib/clickhouse-reader.ts');
+    // Analytics read as the read-only user: what a route may read is the server's decision.
+    const reader = ctx.lifecycle.add('clickhouse-reader', await createClickHouseReader(ctx.config));
+    plugins.push({ plugin: analyticsRoutes, opts: { clickhouse: reader } });
     mounted.push('analytics');
   }
   if (has('producers/http/upload-routes.ts')) {

@@ -1,5 +1,6 @@
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
+import { kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { topicSpecs } from '../../lib/context.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import { migrate } from '../../lib/migrations.ts';
@@ -20,7 +21,11 @@ export const command: Command = {
       username: config.clickhouseUser,
       password: config.clickhousePassword,
     });
-    const kafka = createKafkaAdapter({ brokers: config.kafkaBrokers, clientId: 'pixelflow-cli' });
+    const kafka = createKafkaAdapter({
+      brokers: config.kafkaBrokers,
+      clientId: 'pixelflow-cli',
+      security: kafkaSecurityFromConfig(config),
+    });
     try {
       const applied = await migrate(ch);
       if (applied.length) console.error(`  clickhouse: applied migrations ${applied.join(', ')}`);

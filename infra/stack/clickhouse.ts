@@ -1,6 +1,8 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildClickHouseConfig } from './clickhouse-config.ts';
+import { buildUsersXml } from './clickhouse-users.ts';
 import { PORT_ENV_VARS, type StackConfig, type StackPorts } from './config.ts';
 import { spawnDetached, writeFileAtomic } from './process.ts';
 import { type ServiceDriver, serviceDir } from './service.ts';
@@ -17,6 +19,32 @@ const errorLogFile = (cfg: StackConfig) => join(logDir(cfg), 'clickhouse-server.
 // Only what happens before ClickHouse opens its own logs (bad config, missing binary) lands here.
 const consoleLogFile = (cfg: StackConfig) => join(clickhouseDir(cfg), 'console.log');
 
+const usersFile = (cfg: StackConfig) => join(clickhouseDir(cfg), 'users.xml');
+const readerPasswordFile = (cfg: StackConfig) => join(clickhouseDir(cfg), 'reader.password');
+
+/** The read-only user analytics and `query --sql` connect as (infra/stack/clickhouse-users.ts). */
+export const READER_USER = 'pixelflow_reader';
+
+/**
+ * The reader's credentials when the running server was configured with it (a stack started by
+ * an older checkout was not), for stack.env.
+ */
+export function readerCredentials(cfg: StackConfig): { user: string; password: string } | undefined {
+  try {
+    if (!readFileSync(usersFile(cfg), 'utf8').includes(`<${READER_USER}>`)) return undefined;
+    return { user: READER_USER, password: readFileSync(readerPasswordFile(cfg), 'utf8').trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+function readerPassword(cfg: StackConfig): string {
+  if (!existsSync(readerPasswordFile(cfg))) {
+    writeFileAtomic(readerPasswordFile(cfg), `${randomBytes(18).toString('base64url')}\n`);
+  }
+  return readFileSync(readerPasswordFile(cfg), 'utf8').trim();
+}
+
 function writeServerConfig(cfg: StackConfig): void {
   const dataDir = join(clickhouseDir(cfg), 'data');
   mkdirSync(dataDir, { recursive: true });
@@ -30,8 +58,20 @@ function writeServerConfig(cfg: StackConfig): void {
   });
   const systemConfig = join(SYSTEM_CONFIG_DIR, 'config.xml');
   writeFileAtomic(configFile(cfg), buildClickHouseConfig(readFileSync(systemConfig, 'utf8'), overrides, systemConfig));
-  // config.xml names users.xml relatively, so it must sit beside our copy.
-  copyFileSync(join(SYSTEM_CONFIG_DIR, 'users.xml'), join(clickhouseDir(cfg), 'users.xml'));
+  // config.xml names users.xml relatively, so it must sit beside our copy. The reader may read the
+  // database pixelflow is configured with at `up` and the demo's; a deployment grants its own.
+  const databases = [...new Set([process.env.CLICKHOUSE_DATABASE || 'pixelflow', 'pixelflow_demo'])];
+  const systemUsers = readFileSync(join(SYSTEM_CONFIG_DIR, 'users.xml'), 'utf8');
+  writeFileAtomic(
+    usersFile(cfg),
+    buildUsersXml(systemUsers, {
+      name: READER_USER,
+      password: readerPassword(cfg),
+      databases,
+      maxResultRows: 100_000,
+      maxExecutionSeconds: 60,
+    }),
+  );
 }
 
 async function answersPing(ports: StackPorts, signal?: AbortSignal): Promise<boolean> {

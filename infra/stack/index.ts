@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { clickhouseDriver } from './clickhouse.ts';
+import { clickhouseDriver, readerCredentials } from './clickhouse.ts';
 import { defaultStateDir, resolveStackConfig, type StackConfig } from './config.ts';
 import { javaBinary, kafkaClasspath, kafkaDriver } from './kafka.ts';
 import { withFileLock } from './lock.ts';
@@ -99,7 +99,7 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
         log,
       );
       const endpoints: StackEndpoints = { kafkaBrokers, clickhouseUrl, prometheusUrl };
-      writeStackEnv(cfg.stateDir, endpoints);
+      writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
     },
@@ -136,13 +136,18 @@ export async function status(opts: Pick<StackOptions, 'stateDir' | 'signal'> = {
   return Promise.all(DRIVERS.map((driver) => serviceStatus(driver, cfg, opts.signal)));
 }
 
-function writeStackEnv(stateDir: string, endpoints: StackEndpoints): void {
+function writeStackEnv(
+  stateDir: string,
+  endpoints: StackEndpoints,
+  reader: { user: string; password: string } | undefined,
+): void {
   const lines = [
     '# Written by infra/stack (pixelflow up); removed by down.',
     `KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
     `CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
     `PROMETHEUS_URL=${endpoints.prometheusUrl}`,
     `PIXELFLOW_STATE_DIR=${stateDir}`,
+    ...(reader ? [`CLICKHOUSE_READER_USER=${reader.user}`, `CLICKHOUSE_READER_PASSWORD=${reader.password}`] : []),
   ];
   writeFileAtomic(stackEnvFile(stateDir), `${lines.join('\n')}\n`);
 }

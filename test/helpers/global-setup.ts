@@ -29,6 +29,11 @@ export default async function setup(project: TestProject) {
   process.env.CLICKHOUSE_URL = e.clickhouseUrl;
   process.env.PROMETHEUS_URL = e.prometheusUrl;
   if (e.stateDir) process.env.PIXELFLOW_STATE_DIR = e.stateDir;
+  // Every test file reads its own random database, which the local stack's read-only user is not
+  // granted (it may read the configured one only): analytics in tests read as the main user with
+  // readonly=1, and test/integration/lib/clickhouse-reader.test.ts tests the reader on a server of its own.
+  process.env.CLICKHOUSE_READER_USER ??= '';
+  process.env.CLICKHOUSE_READER_PASSWORD ??= '';
   project.provide('services', e);
   return async () => {
     await resolved.stop?.();

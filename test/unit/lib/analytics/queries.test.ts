@@ -27,6 +27,9 @@ function fakeClickHouse(answer: (sql: string) => Array<Record<string, unknown>> 
       calls.push({ sql, readonly: opts.readonly });
       return answer(sql) as T[];
     },
+    parseTree: async () => {
+      throw new Error('named queries are ours: they need no parse check');
+    },
     close: async () => {},
   };
   return { ch, calls };
