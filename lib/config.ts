@@ -83,6 +83,20 @@ export const parsers = {
   path: ((raw) => resolve(raw)) as Parser<string>,
   /** A path, or '' when unset. */
   optionalPath: ((raw) => (raw.trim() === '' ? '' : resolve(raw.trim()))) as Parser<string>,
+  autoOrInt:
+    (min: number, max: number): Parser<number | 'auto'> =>
+    (raw, name) =>
+      raw.trim() === 'auto' ? 'auto' : (parsers.int(min, max)(raw.trim(), name) as number),
+  /** Kafka retention: -1 (or "forever") keeps everything; else ms, or a number with s, m, h or d. */
+  retentionMs: ((raw, name) => {
+    const v = raw.trim().toLowerCase();
+    if (v === '-1' || v === 'forever') return -1;
+    const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
+    if (!m) return fail(name, '-1, forever, or a duration such as 604800000, 7d, 12h', raw);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] as number;
+    const ms = Number(m[1]) * unit;
+    return ms >= 1 && Number.isSafeInteger(ms) ? ms : fail(name, 'a positive duration', raw);
+  }) as Parser<number>,
 };
 
 const MiB = 1024 * 1024;
@@ -144,7 +158,55 @@ export const CONFIG_SPEC = {
     env: 'PIXELFLOW_TOPIC_PARTITIONS',
     default: '3',
     parse: parsers.int(1, 1024),
-    doc: 'partitions for topics pixelflow creates',
+    doc: 'partitions for topics pixelflow creates (existing topics are raised to it, never lowered)',
+  },
+  replicationFactor: {
+    env: 'PIXELFLOW_REPLICATION_FACTOR',
+    default: 'auto',
+    parse: parsers.autoOrInt(1, 16),
+    doc: 'replicas per partition of new topics; auto = min(3, live brokers)',
+  },
+  minInsyncReplicas: {
+    env: 'PIXELFLOW_MIN_INSYNC_REPLICAS',
+    default: 'auto',
+    parse: parsers.autoOrInt(1, 16),
+    doc: 'min.insync.replicas of every topic; auto = 2 when RF > 1, else 1',
+  },
+  producerAcks: {
+    env: 'PIXELFLOW_PRODUCER_ACKS',
+    default: 'all',
+    parse: parsers.oneOf('all', '1'),
+    doc: 'producer acks: all (every in-sync replica, with min ISR) or 1 (leader only, may lose writes)',
+  },
+  retentionTrainingMs: {
+    env: 'PIXELFLOW_RETENTION_TRAINING_MS',
+    default: '-1',
+    parse: parsers.retentionMs,
+    doc: 'retention of raw and preprocessed (the training store replay reads); -1 = forever, or 90d, 12h',
+  },
+  retentionTrainingBytes: {
+    env: 'PIXELFLOW_RETENTION_TRAINING_BYTES',
+    default: '-1',
+    parse: parsers.int(-1, Number.MAX_SAFE_INTEGER),
+    doc: 'retention.bytes of raw and preprocessed, per partition; -1 = unbounded',
+  },
+  retentionPredictionsMs: {
+    env: 'PIXELFLOW_RETENTION_PREDICTIONS_MS',
+    default: '7d',
+    parse: parsers.retentionMs,
+    doc: 'retention of the predictions topic (ClickHouse keeps the history)',
+  },
+  retentionDlqMs: {
+    env: 'PIXELFLOW_RETENTION_DLQ_MS',
+    default: '7d',
+    parse: parsers.retentionMs,
+    doc: 'retention of the DLQ topic (rejections are also in ClickHouse)',
+  },
+  retentionTrainRequestsMs: {
+    env: 'PIXELFLOW_RETENTION_TRAIN_REQUESTS_MS',
+    default: '7d',
+    parse: parsers.retentionMs,
+    doc: 'retention of the train-requests topic',
   },
   stateDir: {
     env: 'PIXELFLOW_STATE_DIR',

@@ -9,6 +9,7 @@ import { createLifecycle, type Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetricsRegistry, type Registry } from './metrics.ts';
 import { migrate } from './migrations.ts';
+import { retentionConfigs } from './topic-policy.ts';
 
 export interface ServiceContext {
   config: Config;
@@ -20,17 +21,34 @@ export interface ServiceContext {
   lifecycle: Lifecycle;
 }
 
-/** All pixelflow topics with their partitioning and retention. */
+/** All pixelflow topics with their partitioning and retention (README: "Replication and retention"). */
 export function topicSpecs(config: Config, topics: TopicNames = topicNames(config.topicPrefix)) {
   const p = config.topicPartitions;
+  const retention = retentionConfigs({
+    trainingMs: config.retentionTrainingMs,
+    trainingBytes: config.retentionTrainingBytes,
+    predictionsMs: config.retentionPredictionsMs,
+    dlqMs: config.retentionDlqMs,
+    trainRequestsMs: config.retentionTrainRequestsMs,
+  });
   return [
-    { topic: topics.raw, partitions: p },
-    { topic: topics.preprocessed, partitions: p },
-    { topic: topics.dlq, partitions: 1 },
-    { topic: topics.predictions, partitions: p },
-    { topic: topics.models, partitions: 1, config: { 'cleanup.policy': 'compact' } },
-    { topic: topics.trainRequests, partitions: 1 },
+    { topic: topics.raw, partitions: p, config: retention.raw },
+    { topic: topics.preprocessed, partitions: p, config: retention.preprocessed },
+    { topic: topics.dlq, partitions: 1, config: retention.dlq },
+    { topic: topics.predictions, partitions: p, config: retention.predictions },
+    { topic: topics.models, partitions: 1, config: retention.models },
+    { topic: topics.trainRequests, partitions: 1, config: retention.trainRequests },
   ];
+}
+
+/** The adapter settings config decides: brokers, SASL/TLS, replication of created topics, producer acks. */
+export function kafkaOptions(config: Config) {
+  return {
+    brokers: config.kafkaBrokers,
+    security: kafkaSecurityFromConfig(config),
+    replication: { replicationFactor: config.replicationFactor, minInsyncReplicas: config.minInsyncReplicas },
+    acks: config.producerAcks,
+  };
 }
 
 export async function createServiceContext(
@@ -44,12 +62,7 @@ export async function createServiceContext(
   const topics = topicNames(config.topicPrefix);
   const kafka = lifecycle.add(
     'kafka',
-    createKafkaAdapter({
-      brokers: config.kafkaBrokers,
-      clientId: `pixelflow-${service}`,
-      log,
-      security: kafkaSecurityFromConfig(config),
-    }),
+    createKafkaAdapter({ ...kafkaOptions(config), clientId: `pixelflow-${service}`, log }),
   );
   const clickhouse = lifecycle.add(
     'clickhouse',

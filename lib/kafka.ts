@@ -16,6 +16,14 @@ import type { KafkaSecurity } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
 import { checkTlsHandshake } from './kafka-tls.ts';
 import type { Logger } from './logger.ts';
+import {
+  type ActualTopic,
+  AUTO_REPLICATION,
+  planTopicReconcile,
+  type ReplicationPolicy,
+  resolveReplication,
+  type TopicActions,
+} from './topic-policy.ts';
 
 export interface OutgoingMessage {
   key: string | null;
@@ -102,8 +110,21 @@ export interface TopicSpec {
   config?: Record<string, string>;
 }
 
+/** What ensureTopics did; warnings name what it could not change (also logged). */
+export interface EnsureTopicsReport {
+  created: string[];
+  /** Existing topics whose configs or partition counts were brought to the policy. */
+  reconciled: TopicActions[];
+  warnings: string[];
+}
+
 export interface KafkaAdapter {
-  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /**
+   * Creates missing topics with the adapter's replication policy, and converges existing ones:
+   * configs (retention, min ISR, ...) altered, partitions raised. A replication factor cannot be
+   * changed without a reassignment, nor partitions removed: those become warnings.
+   */
+  ensureTopics(topics: TopicSpec[]): Promise<EnsureTopicsReport>;
   deleteTopics(topics: string[]): Promise<void>;
   listTopics(): Promise<string[]>;
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
@@ -135,6 +156,10 @@ export interface KafkaAdapterOptions {
   retries?: number;
   /** SASL and TLS (lib/connection-security.ts builds it from config). @default plaintext, no SASL */
   security?: KafkaSecurity;
+  /** RF and min ISR of the topics ensureTopics creates. @default auto: min(3, live brokers), RF > 1 ? 2 : 1 */
+  replication?: ReplicationPolicy;
+  /** @default 'all' */
+  acks?: 'all' | '1';
 }
 
 const MiB = 1024 * 1024;
@@ -229,6 +254,40 @@ async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): P
   );
 }
 
+// kafkajs is CommonJS; its named enum export is not visible to ESM imports, so the wire values:
+// resource type 2 = TOPIC.
+const TOPIC_RESOURCE = 2;
+// ConfigSource 1 = DYNAMIC_TOPIC_CONFIG: the topic's own overrides, which AlterConfigs replaces.
+const TOPIC_CONFIG_SOURCE = 1;
+
+/** Partition counts, fewest replicas, and configs of existing topics, for planTopicReconcile. */
+async function describeActual(a: Admin, topics: string[], keys: string[]): Promise<Map<string, ActualTopic>> {
+  const { topics: meta } = await a.fetchTopicMetadata({ topics });
+  const { resources } = await a.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name })),
+  });
+  const out = new Map<string, ActualTopic>();
+  for (const m of meta) {
+    const res = resources.find((r) => r.resourceName === m.name);
+    const overrides: Record<string, string> = {};
+    const effective: Record<string, string> = {};
+    for (const entry of res?.configEntries ?? []) {
+      const source = (entry as { configSource?: number }).configSource;
+      if (source === TOPIC_CONFIG_SOURCE) overrides[entry.configName] = entry.configValue;
+      if (keys.includes(entry.configName)) effective[entry.configName] = entry.configValue;
+    }
+    out.set(m.name, {
+      topic: m.name,
+      partitions: m.partitions.length,
+      replicationFactor: Math.min(...m.partitions.map((p) => p.replicas.length)),
+      overrides,
+      effective,
+    });
+  }
+  return out;
+}
+
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const config: KafkaConfig = {
     clientId: opts.clientId,
@@ -283,34 +342,82 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const adapter: KafkaAdapter = {
     async ensureTopics(topics) {
       const a = await admin();
-      const existing = new Set(await a.listTopics());
-      const missing = topics.filter((t) => !existing.has(t.topic));
-      if (missing.length === 0) return;
-      try {
-        // kafkajs' own waitForLeaders fails on a fresh KRaft topic whose metadata has not
-        // propagated yet (UNKNOWN_TOPIC_OR_PARTITION); we poll for leaders ourselves below.
-        await a.createTopics({
-          waitForLeaders: false,
-          topics: missing.map((t) => ({
-            topic: t.topic,
-            numPartitions: t.partitions ?? 3,
-            replicationFactor: 1,
-            configEntries: Object.entries({ 'max.message.bytes': String(16 * MiB), ...t.config }).map(
-              ([name, value]) => ({
-                name,
-                value,
-              }),
-            ),
-          })),
-        });
-      } catch (err) {
-        // Two processes racing to create the same topic is fine.
-        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
-      }
-      await waitForLeaders(
-        a,
-        missing.map((t) => t.topic),
+      const { brokers } = await a.describeCluster();
+      const { replicationFactor, minInsyncReplicas } = resolveReplication(
+        opts.replication ?? AUTO_REPLICATION,
+        brokers.length,
       );
+      const wanted = topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions ?? 3,
+        replicationFactor,
+        config: {
+          'max.message.bytes': String(16 * MiB),
+          'min.insync.replicas': String(minInsyncReplicas),
+          ...t.config,
+        },
+      }));
+      const existing = new Set(await a.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t.topic));
+      const report: EnsureTopicsReport = { created: missing.map((t) => t.topic), reconciled: [], warnings: [] };
+      if (missing.length > 0) {
+        try {
+          // kafkajs' own waitForLeaders fails on a fresh KRaft topic whose metadata has not
+          // propagated yet (UNKNOWN_TOPIC_OR_PARTITION); we poll for leaders ourselves below.
+          await a.createTopics({
+            waitForLeaders: false,
+            topics: missing.map((t) => ({
+              topic: t.topic,
+              numPartitions: t.partitions,
+              replicationFactor: t.replicationFactor,
+              configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+            })),
+          });
+        } catch (err) {
+          // Two processes racing to create the same topic is fine.
+          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+        }
+      }
+      const present = wanted.filter((t) => existing.has(t.topic));
+      if (present.length > 0) {
+        const actual = await describeActual(
+          a,
+          present.map((t) => t.topic),
+          [...new Set(present.flatMap((t) => Object.keys(t.config)))],
+        );
+        for (const w of present) {
+          const plan = planTopicReconcile(w, actual.get(w.topic) as ActualTopic);
+          report.warnings.push(...plan.warnings);
+          if (plan.alterConfigs === undefined && plan.partitionsTo === undefined) continue;
+          if (plan.alterConfigs) {
+            await a.alterConfigs({
+              validateOnly: false,
+              resources: [
+                {
+                  type: TOPIC_RESOURCE,
+                  name: w.topic,
+                  configEntries: Object.entries(plan.alterConfigs).map(([name, value]) => ({ name, value })),
+                },
+              ],
+            });
+          }
+          if (plan.partitionsTo !== undefined) {
+            await a.createPartitions({ topicPartitions: [{ topic: w.topic, count: plan.partitionsTo }] });
+          }
+          report.reconciled.push(plan);
+          opts.log?.info(
+            { topic: w.topic, configs: plan.alterConfigs, partitionsTo: plan.partitionsTo },
+            'kafka: topic brought to the policy',
+          );
+        }
+        for (const warning of report.warnings) opts.log?.warn(`kafka: ${warning}`);
+      }
+      const touched = [
+        ...missing.map((t) => t.topic),
+        ...report.reconciled.filter((r) => r.partitionsTo).map((r) => r.topic),
+      ];
+      if (touched.length > 0) await waitForLeaders(a, touched);
+      return report;
     },
     async deleteTopics(topics) {
       if (topics.length) await (await admin()).deleteTopics({ topics });
@@ -367,7 +474,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
           if (messages.length === 0) return [];
           const meta = await producer.send({
             topic,
-            acks: -1,
+            acks: opts.acks === '1' ? 1 : -1,
             messages: messages.map((m) => ({
               key: m.key,
               value: m.value,

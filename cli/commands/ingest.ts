@@ -2,8 +2,7 @@
 // Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
 // folder import resumes where it stopped.
 import { loadConfig } from '../../lib/config.ts';
-import { kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
-import { topicSpecs } from '../../lib/context.ts';
+import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { describeError, PixelflowError } from '../../lib/errors.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -57,12 +56,7 @@ export const command: Command = {
     const config = loadConfig();
     const log = createLogger({ name: 'ingest', level: config.logLevel });
     const topics = topicNames(config.topicPrefix);
-    const kafka = createKafkaAdapter({
-      brokers: config.kafkaBrokers,
-      clientId: 'pixelflow-ingest',
-      log,
-      security: kafkaSecurityFromConfig(config),
-    });
+    const kafka = createKafkaAdapter({ ...kafkaOptions(config), clientId: 'pixelflow-ingest', log });
     const controller = new AbortController();
     const stop = () => controller.abort(new PixelflowError('ABORTED', 'interrupted'));
     process.once('SIGINT', stop);

@@ -1,18 +1,20 @@
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
-import { topicSpecs } from '../../lib/context.ts';
+import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import { migrate } from '../../lib/migrations.ts';
+import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
-  usage: 'pixelflow up',
-  async run() {
+  usage: 'pixelflow up [--brokers N]   (N Kafka nodes; remembered by the state dir; default 1)',
+  async run(args) {
+    const { values } = parseArgs(args, { brokers: { type: 'string' } }, false);
+    const brokers = values.brokers === undefined ? undefined : intFlag(values.brokers, 'brokers', 1);
     const stack = await import('../../infra/stack/index.ts');
     const started = Date.now();
-    const endpoints = await stack.up({ log: (line: string) => console.error(`  ${line}`) });
+    const endpoints = await stack.up({ brokers, log: (line: string) => console.error(`  ${line}`) });
     // Re-read config: stack.env now names the endpoints.
     const config = loadConfig();
     const ch = await createClickHouseAdapter({
@@ -21,15 +23,15 @@ export const command: Command = {
       username: config.clickhouseUser,
       password: config.clickhousePassword,
     });
-    const kafka = createKafkaAdapter({
-      brokers: config.kafkaBrokers,
-      clientId: 'pixelflow-cli',
-      security: kafkaSecurityFromConfig(config),
-    });
+    const kafka = createKafkaAdapter({ ...kafkaOptions(config), clientId: 'pixelflow-cli' });
     try {
       const applied = await migrate(ch);
       if (applied.length) console.error(`  clickhouse: applied migrations ${applied.join(', ')}`);
-      await kafka.ensureTopics(topicSpecs(config));
+      const topics = await kafka.ensureTopics(topicSpecs(config));
+      if (topics.created.length) console.error(`  kafka: created topics ${topics.created.join(', ')}`);
+      for (const r of topics.reconciled)
+        console.error(`  kafka: ${r.topic} brought to the retention/replication policy`);
+      for (const warning of topics.warnings) console.error(`  kafka: WARNING ${warning}`);
     } finally {
       await Promise.all([ch.close(), kafka.close()]);
     }

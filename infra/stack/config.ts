@@ -3,7 +3,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StackError } from './errors.ts';
 
-export type ServiceName = 'kafka' | 'clickhouse' | 'prometheus';
+/** Node 1 of Kafka is 'kafka'; the further nodes of `up --brokers N` are 'kafka-2' ... */
+export type ServiceName = 'kafka' | `kafka-${number}` | 'clickhouse' | 'prometheus';
 
 /** Ports the stack binds on 127.0.0.1. Defaults sit in the 19xxx range to stay clear of system services. */
 export interface StackPorts {

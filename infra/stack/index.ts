@@ -1,10 +1,20 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { clickhouseDriver, readerCredentials } from './clickhouse.ts';
-import { defaultStateDir, resolveStackConfig, type StackConfig } from './config.ts';
-import { javaBinary, kafkaClasspath, kafkaDriver } from './kafka.ts';
+import { defaultStateDir, displayPath, resolveStackConfig, type StackConfig } from './config.ts';
+import { StackError } from './errors.ts';
+import {
+  formattedClusterId,
+  javaBinary,
+  type KafkaCluster,
+  kafkaClasspath,
+  kafkaDrivers,
+  MAX_BROKERS,
+  newClusterId,
+  registeredBrokers,
+} from './kafka.ts';
 import { withFileLock } from './lock.ts';
-import { writeFileAtomic } from './process.ts';
+import { removeFile, writeFileAtomic } from './process.ts';
 import { prometheusDriver } from './prometheus.ts';
 import {
   assertStartable,
@@ -17,6 +27,7 @@ import {
   stopService,
 } from './service.ts';
 import { installSystemPackages, missingSystemPackages } from './system-packages.ts';
+import { waitUntil } from './wait.ts';
 
 export type { ServiceName, StackPorts } from './config.ts';
 export { STACK_ERROR_CODES, StackError, type StackErrorCode } from './errors.ts';
@@ -33,6 +44,11 @@ export interface StackEndpoints {
 export interface StackOptions {
   /** @default process.env.PIXELFLOW_STATE_DIR ?? '<repo>/.pixelflow' */
   stateDir?: string;
+  /**
+   * Kafka nodes (KRaft, each broker and controller) for `up`. Remembered by the state dir, so a
+   * later `up`, `status` and `down` handle all of them. @default what the state dir holds, else 1
+   */
+  brokers?: number;
   /** Receives one line per step. @default no output */
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -44,9 +60,12 @@ export interface DownOptions extends StackOptions {
 }
 
 /** Start order; `down` stops in reverse. */
-const DRIVERS: readonly ServiceDriver[] = [kafkaDriver, clickhouseDriver, prometheusDriver];
+function drivers(cluster: KafkaCluster): ServiceDriver[] {
+  return [...kafkaDrivers(cluster), clickhouseDriver, prometheusDriver];
+}
 
 const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
+const clusterFile = (cfg: StackConfig) => join(cfg.stateDir, 'kafka-cluster.json');
 const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
 const noLog = () => {};
 
@@ -79,6 +98,9 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
   return withFileLock(
     lockFile(cfg),
     async () => {
+      const cluster = resolveCluster(cfg, opts.brokers);
+      const all = drivers(cluster);
+      assertDistinctPorts(cfg, all);
       let packagesInstalled: Promise<void> | undefined;
       const ctx: ServiceContext = {
         cfg,
@@ -93,12 +115,16 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
           return packagesInstalled;
         },
       };
-      for (const driver of DRIVERS) await assertStartable(driver, cfg);
-      const [kafkaBrokers, clickhouseUrl, prometheusUrl] = await settleAll(
-        DRIVERS.map((driver) => ensureServiceRunning(driver, ctx)),
+      for (const driver of all) await assertStartable(driver, cfg);
+      writeFileAtomic(clusterFile(cfg), `${JSON.stringify(cluster)}\n`);
+      const started = await settleAll(
+        all.map((driver) => ensureServiceRunning(driver, ctx)),
         log,
       );
-      const endpoints: StackEndpoints = { kafkaBrokers, clickhouseUrl, prometheusUrl };
+      const kafkaNodes = started.slice(0, cluster.brokers);
+      const [clickhouseUrl, prometheusUrl] = started.slice(cluster.brokers);
+      if (cluster.brokers > 1) await waitForAllBrokers(kafkaNodes, ctx.signal, log);
+      const endpoints: StackEndpoints = { kafkaBrokers: kafkaNodes.join(','), clickhouseUrl, prometheusUrl };
       writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
@@ -116,15 +142,17 @@ export async function down(opts: DownOptions = {}): Promise<void> {
     lockFile(cfg),
     async () => {
       rmSync(stackEnvFile(cfg.stateDir), { force: true });
+      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' });
       await settleAll(
-        [...DRIVERS].reverse().map((driver) => stopService(driver, cfg, log)),
+        [...all].reverse().map((driver) => stopService(driver, cfg, log)),
         log,
       );
       if (opts.purge) {
-        for (const driver of DRIVERS) {
+        for (const driver of all) {
           rmSync(serviceDir(cfg, driver.name), { recursive: true, force: true });
           log(`${driver.name}: purged ${serviceDir(cfg, driver.name)}`);
         }
+        removeFile(clusterFile(cfg));
       }
     },
     lockOptions(log, opts.signal),
@@ -133,7 +161,73 @@ export async function down(opts: DownOptions = {}): Promise<void> {
 
 export async function status(opts: Pick<StackOptions, 'stateDir' | 'signal'> = {}): Promise<ServiceStatus[]> {
   const cfg = resolveStackConfig(opts.stateDir);
-  return Promise.all(DRIVERS.map((driver) => serviceStatus(driver, cfg, opts.signal)));
+  const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' });
+  return Promise.all(all.map((driver) => serviceStatus(driver, cfg, opts.signal)));
+}
+
+function rememberedCluster(cfg: StackConfig): KafkaCluster | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(clusterFile(cfg), 'utf8')) as Partial<KafkaCluster>;
+    if (Number.isInteger(parsed.brokers) && typeof parsed.clusterId === 'string') return parsed as KafkaCluster;
+  } catch {
+    // absent (a state dir from before clusters, or never up) or unreadable: decided below
+  }
+  return undefined;
+}
+
+/**
+ * The cluster to start: the requested size, else the remembered one, else one broker. A KRaft
+ * quorum's voters are fixed when its storage is formatted, so a different size on existing data
+ * is refused rather than started into a quorum that can never form.
+ */
+function resolveCluster(cfg: StackConfig, requested: number | undefined): KafkaCluster {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > MAX_BROKERS)) {
+    throw new StackError('STACK_CONFIG_INVALID', `--brokers ${requested}: expected a whole number 1-${MAX_BROKERS}`);
+  }
+  const formattedId = formattedClusterId(cfg);
+  // State dirs from before `--brokers` hold one formatted node and no cluster file.
+  const onDisk = rememberedCluster(cfg) ?? (formattedId ? { brokers: 1, clusterId: formattedId } : undefined);
+  const brokers = requested ?? onDisk?.brokers ?? 1;
+  if (onDisk && onDisk.brokers !== brokers && formattedId) {
+    throw new StackError(
+      'STACK_CONFIG_MISMATCH',
+      `${displayPath(cfg.stateDir)} holds a ${onDisk.brokers}-broker Kafka cluster but ${brokers} were requested; ` +
+        'run `pixelflow down --purge` first (deletes its data) or use another PIXELFLOW_STATE_DIR',
+    );
+  }
+  return { brokers, clusterId: formattedId ?? onDisk?.clusterId ?? newClusterId() };
+}
+
+/** Derived node ports (PIXELFLOW_KAFKA_PORT + 2(n−1), ...) may land on another service's port. */
+function assertDistinctPorts(cfg: StackConfig, all: readonly ServiceDriver[]): void {
+  const seen = new Map<number, string>();
+  for (const driver of all) {
+    for (const { port, envVar } of driver.ports(cfg.ports)) {
+      const clash = seen.get(port);
+      if (clash) {
+        throw new StackError(
+          'STACK_CONFIG_INVALID',
+          `${envVar} and ${clash} both resolve to port ${port}; each service needs its own port`,
+        );
+      }
+      seen.set(port, envVar);
+    }
+  }
+}
+
+async function waitForAllBrokers(nodes: string[], signal: AbortSignal | undefined, log: (line: string) => void) {
+  await waitUntil(async () => (await registeredBrokers(nodes)) >= nodes.length, {
+    what: `${nodes.length} Kafka brokers registering with the quorum`,
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    signal,
+    onTimeout: () =>
+      new StackError(
+        'STACK_NOT_READY',
+        `not all ${nodes.length} Kafka brokers registered within 60 s; see kafka*/kafka.log`,
+      ),
+  });
+  log(`kafka: ${nodes.length} brokers registered`);
 }
 
 function writeStackEnv(

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONFIG_SPEC, loadConfig, REPO_ROOT } from '../../../lib/config.ts';
+import { kafkaNodePorts } from '../../../infra/stack/kafka.ts';
+import { CONFIG_SPEC, loadConfig, parseEnvFile, REPO_ROOT } from '../../../lib/config.ts';
 
 interface Service {
   image?: string;
@@ -26,11 +27,14 @@ const services = compose.services;
 const PIXELFLOW = ['preprocess', 'trainer', 'serve', 'demo'];
 const CONFIG_VARS = new Set((Object.values(CONFIG_SPEC) as Array<{ env: string }>).map((s) => s.env));
 
-/** The value a service will see, with ${VAR:-default} resolved to its default. */
-function envOf(name: string): Record<string, string> {
+/** The value a service will see, with ${VAR:-default} resolved from `vars` (an --env-file) or its default. */
+function envOf(name: string, vars: Record<string, string> = {}): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(services[name].environment ?? {})) {
-    out[k] = String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+    out[k] = String(v).replace(
+      /\$\{([A-Z_]+):-([^}]*)\}/g,
+      (_, name: string, fallback: string) => vars[name] ?? fallback,
+    );
   }
   return out;
 }
@@ -46,6 +50,8 @@ describe('docker-compose.yml', () => {
       'demo',
       'grafana',
       'kafka',
+      'kafka-2',
+      'kafka-3',
       'preprocess',
       'prometheus',
       'serve',
@@ -126,6 +132,41 @@ describe('docker-compose.yml', () => {
     expect(env.KAFKA_ADVERTISED_LISTENERS).toContain('localhost:19092');
     expect(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe('1');
     expect(Number(env.KAFKA_MESSAGE_MAX_BYTES)).toBeGreaterThanOrEqual(loadConfig({}).maxImageBytes);
+  });
+
+  it('compose profile "cluster" makes three KRaft nodes of one cluster, with internal topics at RF 3 / min ISR 2', () => {
+    const vars = parseEnvFile(readFileSync(join(REPO_ROOT, 'infra', 'compose', 'cluster.env'), 'utf8'));
+    const nodes = ['kafka', 'kafka-2', 'kafka-3'];
+    for (const name of ['kafka-2', 'kafka-3']) {
+      expect((services[name] as { profiles?: string[] }).profiles, name).toEqual(['cluster']);
+      expect(services[name].image, name).toBe(services.kafka.image);
+    }
+    const envs = nodes.map((name) => envOf(name, vars));
+    expect(envs.map((env) => env.KAFKA_NODE_ID)).toEqual(['1', '2', '3']);
+    // One cluster: every node names the same voters (each one of these nodes) and the same id.
+    const voters = envs[0].KAFKA_CONTROLLER_QUORUM_VOTERS;
+    expect(voters).toBe('1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093');
+    for (const env of envs) {
+      expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(voters);
+      expect(env.CLUSTER_ID).toBe(envs[0].CLUSTER_ID);
+      expect(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe('3');
+      expect(env.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe('3');
+      expect(env.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR).toBe('2');
+      expect(env.KAFKA_MIN_INSYNC_REPLICAS).toBe('2');
+    }
+    // Each node advertises itself to containers and on the host port `pixelflow up --brokers 3` uses.
+    nodes.forEach((name, i) => {
+      const hostPort = kafkaNodePorts({ kafka: 19092, kafkaController: 19093 } as never, i + 1).broker;
+      expect(envs[i].KAFKA_ADVERTISED_LISTENERS, name).toBe(`INTERNAL://${name}:9092,EXTERNAL://localhost:${hostPort}`);
+      expect(hostPorts(name), name).toEqual([hostPort]);
+      expect(services[name].volumes?.[0], name).toMatch(new RegExp(`^${name}-data:`));
+    });
+    // The pipeline bootstraps from all three and creates its topics with RF 3.
+    for (const name of PIXELFLOW) {
+      const config = loadConfig(envOf(name, vars));
+      expect(config.kafkaBrokers, name).toEqual(nodes.map((n) => `${n}:9092`));
+      expect(config.replicationFactor, name).toBe(3);
+    }
   });
 
   it('compose shares the model registry between trainer and serve', () => {
