@@ -9,6 +9,7 @@ import {
   logLevel as KafkaLogLevel,
   type LogEntry,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
@@ -118,6 +119,20 @@ export interface EnsureTopicsReport {
   warnings: string[];
 }
 
+/** A topic as `pixelflow status` shows it: how replicated it is and how far back a replay can reach. */
+export interface TopicDescription {
+  topic: string;
+  partitions: Array<PartitionOffsets & { leader: number; replicas: number[]; isr: number[] }>;
+  /** Fewest replicas of any partition. */
+  replicationFactor: number;
+  /** Fewest in-sync replicas of any partition. */
+  inSyncReplicas: number;
+  /** Effective min.insync.replicas, retention.ms, retention.bytes, cleanup.policy. */
+  config: Record<string, string>;
+  /** Timestamp (ms) of the first retained record; undefined when the topic holds none or it was not asked. */
+  oldestTimestamp?: number;
+}
+
 export interface KafkaAdapter {
   /**
    * Creates missing topics with the adapter's replication policy, and converges existing ones:
@@ -126,6 +141,8 @@ export interface KafkaAdapter {
    */
   ensureTopics(topics: TopicSpec[]): Promise<EnsureTopicsReport>;
   deleteTopics(topics: string[]): Promise<void>;
+  /** Replication, ISR, configs, watermarks; with `oldest`, also reads the first record of each partition. */
+  describeTopics(topics: string[], opts?: { oldest?: boolean; signal?: AbortSignal }): Promise<TopicDescription[]>;
   listTopics(): Promise<string[]>;
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
   /** For each partition, the first offset whose timestamp is ≥ ms (the high watermark if none). */
@@ -257,6 +274,7 @@ async function waitForLeaders(a: Admin, topics: string[], timeoutMs = 30_000): P
 // kafkajs is CommonJS; its named enum export is not visible to ESM imports, so the wire values:
 // resource type 2 = TOPIC.
 const TOPIC_RESOURCE = 2;
+const DESCRIBED_CONFIGS = ['min.insync.replicas', 'retention.ms', 'retention.bytes', 'cleanup.policy'];
 // ConfigSource 1 = DYNAMIC_TOPIC_CONFIG: the topic's own overrides, which AlterConfigs replaces.
 const TOPIC_CONFIG_SOURCE = 1;
 
@@ -339,6 +357,18 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       .sort((a, b) => a.partition - b.partition);
   }
 
+  // Partition lists for choosing partitions before a send; a topic's partitions only ever grow
+  // (ensureTopics), so a short-lived cache is enough.
+  const partitionCache = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
+  async function partitionsOf(topic: string): Promise<PartitionMetadata[]> {
+    const cached = partitionCache.get(topic);
+    if (cached && Date.now() - cached.at < 30_000) return cached.partitions;
+    const { topics: meta } = await (await admin()).fetchTopicMetadata({ topics: [topic] });
+    const partitions = meta[0]?.partitions ?? [];
+    partitionCache.set(topic, { at: Date.now(), partitions });
+    return partitions;
+  }
+
   const adapter: KafkaAdapter = {
     async ensureTopics(topics) {
       const a = await admin();
@@ -419,6 +449,53 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       if (touched.length > 0) await waitForLeaders(a, touched);
       return report;
     },
+    async describeTopics(topics, dopts = {}) {
+      const a = await admin();
+      const { topics: meta } = await a.fetchTopicMetadata({ topics });
+      const { resources } = await a.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: DESCRIBED_CONFIGS })),
+      });
+      return Promise.all(
+        meta.map(async (m) => {
+          const offsets = await topicOffsets(m.name);
+          const partitions = m.partitions
+            .map((p) => ({
+              ...(offsets.find((o) => o.partition === p.partitionId) ?? { partition: p.partitionId, low: 0, high: 0 }),
+              leader: p.leader,
+              replicas: p.replicas,
+              isr: p.isr,
+            }))
+            .sort((x, y) => x.partition - y.partition);
+          const config: Record<string, string> = {};
+          for (const e of resources.find((r) => r.resourceName === m.name)?.configEntries ?? []) {
+            config[e.configName] = e.configValue;
+          }
+          let oldestTimestamp: number | undefined;
+          const heads = partitions
+            .filter((p) => p.high > p.low)
+            .map((p) => ({ partition: p.partition, from: p.low, to: p.low + 1 }));
+          if (dopts.oldest && heads.length > 0) {
+            await adapter.readRange(
+              m.name,
+              heads,
+              async (messages) => {
+                for (const msg of messages) oldestTimestamp = Math.min(oldestTimestamp ?? msg.timestamp, msg.timestamp);
+              },
+              { signal: dopts.signal },
+            );
+          }
+          return {
+            topic: m.name,
+            partitions,
+            replicationFactor: Math.min(...partitions.map((p) => p.replicas.length)),
+            inSyncReplicas: Math.min(...partitions.map((p) => p.isr.length)),
+            config,
+            ...(oldestTimestamp !== undefined ? { oldestTimestamp } : {}),
+          };
+        }),
+      );
+    },
     async deleteTopics(topics) {
       if (topics.length) await (await admin()).deleteTopics({ topics });
     },
@@ -469,21 +546,51 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         throw unavailable(opts.brokers, err);
       }
       let closing: Promise<void> | undefined;
+      const partitioner = Partitioners.DefaultPartitioner();
       const handle: PixelflowProducer = {
         async send(topic, messages) {
           if (messages.length === 0) return [];
-          const meta = await producer.send({
-            topic,
-            acks: opts.acks === '1' ? 1 : -1,
-            messages: messages.map((m) => ({
-              key: m.key,
-              value: m.value,
-              headers: m.headers,
-              partition: m.partition,
-              timestamp: m.timestamp === undefined ? undefined : String(m.timestamp),
-            })),
-          });
-          return meta.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: Number(r.baseOffset) }));
+          // kafkajs loses records when a leader fails over mid-send: its retry skips every broker
+          // that answered an earlier attempt, so partitions that moved onto such a broker are never
+          // sent, yet send() resolves (seen in test/integration/kafka-cluster.test.ts: 9 of 600
+          // acknowledged records missing after kill -9 of a leader). So partitions are chosen
+          // here, and a partition absent from the delivery report is sent again (at-least-once).
+          const metadata = await partitionsOf(topic);
+          let pending = messages.map((m) => ({
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+            partition:
+              m.partition ??
+              partitioner({ topic, partitionMetadata: metadata, message: { key: m.key, value: m.value } }),
+            timestamp: m.timestamp === undefined ? undefined : String(m.timestamp),
+          }));
+          const reports: DeliveryReport[] = [];
+          for (let attempt = 1; pending.length > 0; attempt++) {
+            if (attempt > 5) {
+              throw new PixelflowError(
+                'KAFKA_UNAVAILABLE',
+                `${pending.length} records to ${topic} got no delivery report`,
+                {
+                  canRetry: true,
+                },
+              );
+            }
+            const meta = await producer.send({ topic, acks: opts.acks === '1' ? 1 : -1, messages: pending });
+            const written = new Set(meta.map((r) => r.partition));
+            reports.push(
+              ...meta.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: Number(r.baseOffset) })),
+            );
+            const missed = pending.filter((m) => !written.has(m.partition));
+            if (missed.length > 0) {
+              opts.log?.warn(
+                { topic, partitions: [...new Set(missed.map((m) => m.partition))], records: missed.length },
+                'kafka: send resolved without these partitions (leader moved); sending them again',
+              );
+            }
+            pending = missed;
+          }
+          return reports;
         },
         close() {
           closing ??= producer.disconnect();
