@@ -6,10 +6,12 @@
 // Before building, two small additions to the binding's source let it pass list-valued string and
 // type attributes (see patchBinding). Idempotent: a marker next to the built addon records the TF
 // version and the patch; a second run is a no-op.
-// Usage: node infra/tensorflow/setup-native.mjs [--gpu] [--force]
+// Usage: node infra/tensorflow/setup-native.mjs [--gpu] [--force] [--copy]
+//   --copy puts real files into node_modules instead of symlinks into the cache, so the cache can
+//   be deleted afterwards (the container image does; the addon would not load otherwise).
 // Env:   PIXELFLOW_CACHE_DIR (default ~/.cache/pixelflow), PIXELFLOW_TF_WHEEL_VERSION (default 2.21.0)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = new Set(process.argv.slice(2));
 const gpu = args.has('--gpu');
 const force = args.has('--force');
+const copy = args.has('--copy');
 const tfVersion = process.env.PIXELFLOW_TF_WHEEL_VERSION ?? '2.21.0';
 const cacheRoot = process.env.PIXELFLOW_CACHE_DIR ?? join(homedir(), '.cache', 'pixelflow');
 const pkgName = gpu ? 'tfjs-node-gpu' : 'tfjs-node';
@@ -159,6 +162,13 @@ function link(target, path) {
   symlinkSync(target, path);
 }
 
+/** Into the package: a copy with --copy (the cache may go away), else a link into the cache. */
+function place(source, path) {
+  if (!copy) return link(source, path);
+  rmSync(path, { recursive: true, force: true });
+  cpSync(source, path, { recursive: true, dereference: true });
+}
+
 function stage(extracted) {
   const deps = join(pkgDir, 'deps');
   rmSync(deps, { recursive: true, force: true });
@@ -166,8 +176,8 @@ function stage(extracted) {
   mkdirSync(join(deps, 'include', 'tensorflow', 'core'), { recursive: true });
   const tf = join(extracted, 'tensorflow');
   const lib = join(deps, 'lib');
-  link(join(tf, 'libtensorflow_cc.so.2'), join(lib, 'libtensorflow_cc.so.2'));
-  link(join(tf, 'libtensorflow_framework.so.2'), join(lib, 'libtensorflow_framework.so.2'));
+  place(join(tf, 'libtensorflow_cc.so.2'), join(lib, 'libtensorflow_cc.so.2'));
+  place(join(tf, 'libtensorflow_framework.so.2'), join(lib, 'libtensorflow_framework.so.2'));
   // Names the binding.gyp and the 2.9.1-era loader look for.
   link('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so'));
   link('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so'));
@@ -175,11 +185,11 @@ function stage(extracted) {
   link('libtensorflow_framework.so.2', join(lib, 'libtensorflow_framework.so.2.9.1'));
   link('libtensorflow_cc.so.2', join(lib, 'libtensorflow.so.2'));
   const inc = join(tf, 'include');
-  link(join(inc, 'tensorflow', 'c'), join(deps, 'include', 'tensorflow', 'c'));
+  place(join(inc, 'tensorflow', 'c'), join(deps, 'include', 'tensorflow', 'c'));
   mkdirSync(join(deps, 'include', 'tensorflow', 'core'), { recursive: true });
-  link(join(inc, 'tensorflow', 'core', 'platform'), join(deps, 'include', 'tensorflow', 'core', 'platform'));
-  link(join(inc, 'tsl'), join(deps, 'include', 'tsl'));
-  link(join(inc, 'xla'), join(deps, 'include', 'xla'));
+  place(join(inc, 'tensorflow', 'core', 'platform'), join(deps, 'include', 'tensorflow', 'core', 'platform'));
+  place(join(inc, 'tsl'), join(deps, 'include', 'tsl'));
+  place(join(inc, 'xla'), join(deps, 'include', 'xla'));
 }
 
 function build() {
