@@ -6,6 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from './config.ts';
 import { PixelflowError } from './errors.ts';
 import {
   type AliasMove,
@@ -91,6 +92,43 @@ export interface ModelRegistry {
 }
 
 export const DEFAULT_CACHE_MAX_BYTES = 2 * 1024 ** 3;
+
+type RegistryConfig = Pick<
+  Config,
+  | 'registryUrl'
+  | 's3Endpoint'
+  | 's3Region'
+  | 's3AccessKeyId'
+  | 's3SecretAccessKey'
+  | 's3ForcePathStyle'
+  | 's3TimeoutMs'
+  | 'registryCacheDir'
+  | 'registryCacheMaxMb'
+>;
+
+/** The registry the configuration names (PIXELFLOW_REGISTRY_URL, else PIXELFLOW_REGISTRY_DIR). */
+export function registryLocation(config: RegistryConfig, url: string = config.registryUrl): RegistryLocation {
+  if (Boolean(config.s3AccessKeyId) !== Boolean(config.s3SecretAccessKey))
+    throw new PixelflowError(
+      'CONFIG_INVALID',
+      'PIXELFLOW_S3_ACCESS_KEY_ID and PIXELFLOW_S3_SECRET_ACCESS_KEY: set both or neither (neither = the AWS SDK default credential chain)',
+    );
+  return {
+    url,
+    s3: url.startsWith('s3://')
+      ? {
+          endpoint: config.s3Endpoint,
+          region: config.s3Region,
+          accessKeyId: config.s3AccessKeyId,
+          secretAccessKey: config.s3SecretAccessKey,
+          forcePathStyle: config.s3ForcePathStyle,
+          timeoutMs: config.s3TimeoutMs,
+        }
+      : undefined,
+    cacheDir: config.registryCacheDir,
+    cacheMaxBytes: config.registryCacheMaxMb * 1024 * 1024,
+  };
+}
 
 function toLocation(input: string | RegistryLocation): RegistryLocation {
   return typeof input === 'string' ? { url: input } : input;

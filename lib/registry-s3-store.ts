@@ -115,13 +115,21 @@ export function createS3RegistryStore(url: string, settings: S3Settings): Regist
       }
       for (let attempt = 0; attempt < 100; attempt++) {
         const version = opts.version ?? formatVersion(checkVersionOrZero((await versions(opts.signal)).at(-1)) + 1);
+        // Some S3-compatible servers (S3Proxy 2.6) ignore If-None-Match and would overwrite: look first.
+        if ((await objects.get(manifestKey(version), opts.signal)) !== null) {
+          if (opts.version) return 'exists';
+          continue;
+        }
         const text = manifestFor(version);
-        // The conditional put is what allocates the id when two publishers race for it.
+        // The conditional put is what allocates the id when two publishers race for it (AWS, MinIO).
         const outcome = await objects.put(manifestKey(version), Buffer.from(text, 'utf8'), {
           ifAbsent: true,
           signal: opts.signal,
         });
-        if (outcome === 'written') {
+        // Reading back catches most races on servers without conditional puts (last writer wins there).
+        const stored =
+          outcome === 'written' ? (await objects.get(manifestKey(version), opts.signal))?.toString('utf8') : null;
+        if (stored === text) {
           manifests.set(version, text);
           return { version };
         }
