@@ -171,11 +171,18 @@ export function createS3ObjectStore(bucket: string, settings: S3Settings): Objec
       const out: ObjectInfo[] = [];
       let token: string | undefined;
       do {
-        const page = await call(`LIST ${prefix}`, signal, (abortSignal) =>
-          client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), {
-            abortSignal,
-          }),
-        );
+        const page = await call(`LIST ${prefix}`, signal, async (abortSignal) => {
+          try {
+            return await client.send(
+              new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+              { abortSignal },
+            );
+          } catch (err) {
+            // No bucket yet (it is created on the first write): nothing under any prefix.
+            if (statusOf(err) === 404) return { Contents: [], IsTruncated: false, NextContinuationToken: undefined };
+            throw err;
+          }
+        });
         for (const o of page.Contents ?? [])
           if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
