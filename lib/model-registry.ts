@@ -202,7 +202,9 @@ export function createModelRegistry(input: string | RegistryLocation): ModelRegi
       }
     }
     const fetched = await download(version, manifest);
-    await cache.put(version, fetched);
+    // The bytes are verified and in hand; a cache that cannot take them (disk full, read-only)
+    // costs a later download, not this load.
+    await cache.put(version, fetched).catch(() => {});
     return fetched;
   }
 

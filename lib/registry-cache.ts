@@ -99,11 +99,12 @@ export function createVersionCache(opts: { dir: string; maxBytes: number; storeU
       await mkdir(tmp);
       try {
         for (const [name, bytes] of files) await writeFile(join(tmp, name), bytes);
-        await rm(entryDir(version), { recursive: true, force: true });
         await rename(tmp, entryDir(version));
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
-        throw err;
+        // Another process (the model worker, a second service) cached the same version first.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
       }
       const keep = join(storeDir.slice(opts.dir.length + 1), version);
       for (const key of pickEvictions(await entries(), opts.maxBytes, keep)) {
