@@ -125,9 +125,13 @@ export function createS3ObjectStore(bucket: string, settings: S3Settings): Objec
       }
     }
     const status = statusOf(last);
+    const hint =
+      status === 403
+        ? ' (check PIXELFLOW_S3_ACCESS_KEY_ID / PIXELFLOW_S3_SECRET_ACCESS_KEY and the bucket policy)'
+        : '';
     throw new PixelflowError(
       'INTERNAL',
-      `S3 ${what} on ${where} failed${status ? ` (HTTP ${status})` : ''}: ${describeError(last)}`,
+      `S3 ${what} on ${where} failed${status ? ` (HTTP ${status})` : ''}: ${describeError(last)}${hint}`,
       { cause: last, canRetry: isRetriableS3Error(last) },
     );
   }
