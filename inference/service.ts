@@ -67,7 +67,7 @@ export async function createInferenceService(
   const warmupBatchSizes = [...new Set([1, config.batchMaxSize])];
   const runner: ModelRunner = config.inferenceWorker
     ? await createWorkerRunner({
-        registryDir: deps.registry.dir,
+        registryDir: deps.registry.location,
         tf: tensorflowOptions(config),
         warmupBatchSizes,
         engine: config.tfEngine,

@@ -4,7 +4,7 @@
 // docker-compose test read, so it is the one place a variable is declared.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
 
@@ -173,6 +173,64 @@ export const CONFIG_SPEC = {
     doc: '/metrics port of non-HTTP workers (0 = any free port)',
   },
   // Model artifact store (file:// or s3://).
+  registryUrl: {
+    env: 'PIXELFLOW_REGISTRY_URL',
+    default: (c) => pathToFileURL(String(c.registryDir)).href,
+    parse: (raw, name) => {
+      if (/^file:\/\/\/./.test(raw)) return raw;
+      const m = /^s3:\/\/([^/]+)(\/.*)?$/.exec(raw);
+      if (m && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1]) && !/\/\.{1,2}(\/|$)/.test(m[2] ?? '')) return raw;
+      return fail(
+        name,
+        'file:///absolute/path or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, . or -)',
+        raw,
+      );
+    },
+    doc: 'where model versions live; overrides PIXELFLOW_REGISTRY_DIR (default file://<registry dir>)',
+  },
+  s3Endpoint: {
+    env: 'PIXELFLOW_S3_ENDPOINT',
+    default: '',
+    parse: (raw, name) => (raw === '' ? '' : parsers.url(raw, name)),
+    doc: 'S3-compatible endpoint (e.g. http://127.0.0.1:9000); empty = AWS for the region',
+  },
+  s3Region: { env: 'PIXELFLOW_S3_REGION', default: 'us-east-1', parse: parsers.string, doc: 'S3 region' },
+  s3AccessKeyId: {
+    env: 'PIXELFLOW_S3_ACCESS_KEY_ID',
+    default: '',
+    parse: parsers.string,
+    doc: 'S3 access key id; empty (with the secret) = the AWS SDK default credential chain',
+  },
+  s3SecretAccessKey: {
+    env: 'PIXELFLOW_S3_SECRET_ACCESS_KEY',
+    default: '',
+    parse: parsers.string,
+    doc: 'S3 secret access key (set together with the key id)',
+  },
+  s3ForcePathStyle: {
+    env: 'PIXELFLOW_S3_FORCE_PATH_STYLE',
+    default: 'true',
+    parse: parsers.bool,
+    doc: 'bucket in the URL path (MinIO, S3Proxy) rather than the host name',
+  },
+  s3TimeoutMs: {
+    env: 'PIXELFLOW_S3_TIMEOUT_MS',
+    default: '30000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of one attempt of one S3 call (3 attempts for retriable failures)',
+  },
+  registryCacheDir: {
+    env: 'PIXELFLOW_REGISTRY_CACHE_DIR',
+    default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'model-cache'),
+    parse: parsers.path,
+    doc: 'local cache of model versions downloaded from an s3:// registry',
+  },
+  registryCacheMaxMb: {
+    env: 'PIXELFLOW_REGISTRY_CACHE_MAX_MB',
+    default: '2048',
+    parse: parsers.int(1, 1_048_576),
+    doc: 'bound of that cache; least recently used versions are evicted beyond it',
+  },
   apiKeys: {
     env: 'PIXELFLOW_API_KEYS',
     default: '',

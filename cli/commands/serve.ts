@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ExtraPlugin } from '../../inference/app.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
-import { createModelRegistry } from '../../lib/model-registry.ts';
+import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -71,7 +71,7 @@ export const command: Command = {
       log.info({ backend: rt.describe() }, 'tensorflow ready');
       const { createInferenceService } = await import('../../inference/service.ts');
       const { buildInferenceApp } = await import('../../inference/app.ts');
-      const registry = createModelRegistry(config.registryDir);
+      const registry = lifecycle.add('registry', createModelRegistry(registryLocation(config)));
       const service = lifecycle.add(
         'inference',
         await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),

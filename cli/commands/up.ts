@@ -4,15 +4,17 @@ import { kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { topicSpecs } from '../../lib/context.ts';
 import { createKafkaAdapter } from '../../lib/kafka.ts';
 import { migrate } from '../../lib/migrations.ts';
+import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
-  usage: 'pixelflow up',
-  async run() {
+  usage: 'pixelflow up [--s3]    (--s3: also S3Proxy, a local S3-compatible server for s3:// model registries)',
+  async run(args) {
+    const { values } = parseArgs(args, { s3: { type: 'boolean', default: false } }, false);
     const stack = await import('../../infra/stack/index.ts');
     const started = Date.now();
-    const endpoints = await stack.up({ log: (line: string) => console.error(`  ${line}`) });
+    const endpoints = await stack.up({ s3: values.s3, log: (line: string) => console.error(`  ${line}`) });
     // Re-read config: stack.env now names the endpoints.
     const config = loadConfig();
     const ch = await createClickHouseAdapter({
@@ -39,6 +41,13 @@ export const command: Command = {
         `  KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
         `  CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
         `  PROMETHEUS_URL=${endpoints.prometheusUrl}`,
+        ...(endpoints.s3
+          ? [
+              `  PIXELFLOW_S3_ENDPOINT=${endpoints.s3.endpoint} (S3Proxy; key id ${endpoints.s3.accessKeyId}, secret in stack.env)`,
+              '  to keep models there: pixelflow models migrate --to s3://pixelflow/models,',
+              '  then PIXELFLOW_REGISTRY_URL=s3://pixelflow/models',
+            ]
+          : []),
         `  (written to ${config.stateDir}/stack.env; pixelflow commands read it)`,
       ].join('\n'),
     );

@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StackError } from './errors.ts';
 
-export type ServiceName = 'kafka' | 'clickhouse' | 'prometheus';
+export type ServiceName = 'kafka' | 'clickhouse' | 'prometheus' | 's3proxy';
 
 /** Ports the stack binds on 127.0.0.1. Defaults sit in the 19xxx range to stay clear of system services. */
 export interface StackPorts {
@@ -19,6 +19,8 @@ export interface StackPorts {
   clickhouseInterserver: number;
   /** @default 19090 (PIXELFLOW_PROMETHEUS_PORT) */
   prometheus: number;
+  /** @default 19300 (PIXELFLOW_S3PROXY_PORT); only `up --s3` binds it */
+  s3proxy: number;
 }
 
 export interface StackConfig {
@@ -37,6 +39,7 @@ export const PORT_ENV_VARS: Readonly<Record<keyof StackPorts, string>> = Object.
   clickhouseTcp: 'PIXELFLOW_CLICKHOUSE_TCP_PORT',
   clickhouseInterserver: 'PIXELFLOW_CLICKHOUSE_INTERSERVER_PORT',
   prometheus: 'PIXELFLOW_PROMETHEUS_PORT',
+  s3proxy: 'PIXELFLOW_S3PROXY_PORT',
 });
 
 const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
@@ -46,6 +49,7 @@ const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
   clickhouseTcp: 19000,
   clickhouseInterserver: 19009,
   prometheus: 19090,
+  s3proxy: 19300,
 });
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -6,6 +6,7 @@ import { javaBinary, kafkaClasspath, kafkaDriver } from './kafka.ts';
 import { withFileLock } from './lock.ts';
 import { writeFileAtomic } from './process.ts';
 import { prometheusDriver } from './prometheus.ts';
+import { S3PROXY_IDENTITY, s3proxyCredential, s3proxyDriver } from './s3proxy.ts';
 import {
   assertStartable,
   ensureServiceRunning,
@@ -28,6 +29,14 @@ export interface StackEndpoints {
   kafkaBrokers: string;
   clickhouseUrl: string;
   prometheusUrl: string;
+  /** With `s3: true`: the local S3-compatible server for s3:// model registries. */
+  s3?: S3Endpoint;
+}
+
+export interface S3Endpoint {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
 }
 
 export interface StackOptions {
@@ -36,6 +45,8 @@ export interface StackOptions {
   /** Receives one line per step. @default no output */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Also start S3Proxy (`pixelflow up --s3`). @default false */
+  s3?: boolean;
 }
 
 export interface DownOptions extends StackOptions {
@@ -45,6 +56,8 @@ export interface DownOptions extends StackOptions {
 
 /** Start order; `down` stops in reverse. */
 const DRIVERS: readonly ServiceDriver[] = [kafkaDriver, clickhouseDriver, prometheusDriver];
+/** Started only when asked (`up --s3`); `down` stops it whenever it runs. */
+const OPTIONAL_DRIVERS: readonly ServiceDriver[] = [s3proxyDriver];
 
 const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
 const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
@@ -93,12 +106,15 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
           return packagesInstalled;
         },
       };
-      for (const driver of DRIVERS) await assertStartable(driver, cfg);
-      const [kafkaBrokers, clickhouseUrl, prometheusUrl] = await settleAll(
-        DRIVERS.map((driver) => ensureServiceRunning(driver, ctx)),
+      const drivers = opts.s3 ? [...DRIVERS, s3proxyDriver] : DRIVERS;
+      for (const driver of drivers) await assertStartable(driver, cfg);
+      const [kafkaBrokers, clickhouseUrl, prometheusUrl, s3Url] = await settleAll(
+        drivers.map((driver) => ensureServiceRunning(driver, ctx)),
         log,
       );
       const endpoints: StackEndpoints = { kafkaBrokers, clickhouseUrl, prometheusUrl };
+      if (s3Url)
+        endpoints.s3 = { endpoint: s3Url, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
       writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
@@ -117,11 +133,11 @@ export async function down(opts: DownOptions = {}): Promise<void> {
     async () => {
       rmSync(stackEnvFile(cfg.stateDir), { force: true });
       await settleAll(
-        [...DRIVERS].reverse().map((driver) => stopService(driver, cfg, log)),
+        [...DRIVERS, ...OPTIONAL_DRIVERS].reverse().map((driver) => stopService(driver, cfg, log)),
         log,
       );
       if (opts.purge) {
-        for (const driver of DRIVERS) {
+        for (const driver of [...DRIVERS, ...OPTIONAL_DRIVERS]) {
           rmSync(serviceDir(cfg, driver.name), { recursive: true, force: true });
           log(`${driver.name}: purged ${serviceDir(cfg, driver.name)}`);
         }
@@ -149,6 +165,12 @@ function writeStackEnv(
     `PIXELFLOW_STATE_DIR=${stateDir}`,
     ...(reader ? [`CLICKHOUSE_READER_USER=${reader.user}`, `CLICKHOUSE_READER_PASSWORD=${reader.password}`] : []),
   ];
+  if (endpoints.s3)
+    lines.push(
+      `PIXELFLOW_S3_ENDPOINT=${endpoints.s3.endpoint}`,
+      `PIXELFLOW_S3_ACCESS_KEY_ID=${endpoints.s3.accessKeyId}`,
+      `PIXELFLOW_S3_SECRET_ACCESS_KEY=${endpoints.s3.secretAccessKey}`,
+    );
   writeFileAtomic(stackEnvFile(stateDir), `${lines.join('\n')}\n`);
 }
 
@@ -171,4 +193,33 @@ export function readStackEnv(stateDir: string = defaultStateDir()): Record<strin
 /** Java and classpath for Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) in benchmarks. */
 export function kafkaTools(opts: Pick<StackOptions, 'stateDir'> = {}): { java: string; classpath: string } {
   return { java: javaBinary(), classpath: kafkaClasspath(resolveStackConfig(opts.stateDir)) };
+}
+
+/**
+ * S3Proxy alone in a state dir (tests of the s3:// registry): started if not running, with the
+ * port PIXELFLOW_S3PROXY_PORT or `port`; stop it with stopS3Proxy.
+ */
+export async function startS3Proxy(opts: StackOptions & { port?: number } = {}): Promise<S3Endpoint> {
+  const env = opts.port ? { ...process.env, PIXELFLOW_S3PROXY_PORT: String(opts.port) } : process.env;
+  const cfg = resolveStackConfig(opts.stateDir, env);
+  const log = opts.log ?? noLog;
+  mkdirSync(cfg.stateDir, { recursive: true });
+  const ctx: ServiceContext = {
+    cfg,
+    log,
+    signal: opts.signal,
+    ensureSystemPackages: () =>
+      installSystemPackages(missingSystemPackages(), {
+        log,
+        logFile: join(cfg.stateDir, 'apt.log'),
+        signal: opts.signal,
+      }),
+  };
+  await assertStartable(s3proxyDriver, cfg);
+  const endpoint = await ensureServiceRunning(s3proxyDriver, ctx);
+  return { endpoint, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
+}
+
+export async function stopS3Proxy(opts: Pick<StackOptions, 'stateDir' | 'log'> = {}): Promise<void> {
+  await stopService(s3proxyDriver, resolveStackConfig(opts.stateDir), opts.log ?? noLog);
 }
