@@ -46,6 +46,7 @@ export interface InferenceAppDeps {
   /** Non-empty: POST routes need `x-api-key: <key>` or `authorization: Bearer <key>`. */
   apiKeys?: readonly string[];
   checkBroker?: (signal: AbortSignal) => Promise<void>;
+  checkClickHouse?: (signal: AbortSignal) => Promise<void>;
   /** Why the models can no longer run, or undefined while they can (the runner's failure()). */
   modelFailure?: () => string | undefined;
   /** Live tensors where the models run, for the tensor gauges on /metrics (the runner's memory()). */
@@ -168,6 +169,7 @@ export async function buildInferenceApp(
     store: deps.store,
     metricsRegistry: deps.metricsRegistry,
     checkBroker: deps.checkBroker,
+    checkClickHouse: deps.checkClickHouse,
     modelFailure: deps.modelFailure,
     beforeScrape: () => {
       deps.metrics.queueDepth.set(deps.batcher.depth);

@@ -33,6 +33,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NO_MODEL: 503,
   KAFKA_UNAVAILABLE: 503,
   CLICKHOUSE_UNAVAILABLE: 503,
+  KAFKA_TIMEOUT: 503,
+  CLICKHOUSE_TIMEOUT: 503,
 };
 
 /** Fastify's and @fastify/multipart's own codes, mapped to ours. */

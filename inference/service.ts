@@ -152,14 +152,13 @@ export async function createInferenceService(
         metrics,
         limits: { maxImageBytes: config.maxImageBytes, maxPixels: config.maxPixels },
         apiKeys: config.apiKeys,
-        checkBroker: async (signal) => {
-          await Promise.race([
-            deps.kafka.listTopics(),
-            new Promise((_, reject) =>
-              signal.addEventListener('abort', () => reject(new Error('broker check timed out')), { once: true }),
-            ),
-          ]);
+        checkBroker: async () => {
+          // A known outage answers at once; otherwise ask the broker (ops-routes bounds the wait).
+          const o = deps.kafka.outage.status();
+          if (o.state === 'down') throw new Error(`down since ${new Date(o.since ?? 0).toISOString()}: ${o.error}`);
+          await deps.kafka.listTopics();
         },
+        checkClickHouse: (signal) => deps.clickhouse.ping({ timeoutMs: 2000, signal }),
         memory,
         modelFailure: () => runner.failure(),
         plugins,

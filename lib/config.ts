@@ -153,6 +153,42 @@ export const CONFIG_SPEC = {
     doc: 'local stack data, pid files, stack.env',
   },
   // Outages and deadlines: how long calls wait, how services ride out a dependency going away.
+  kafkaAdminTimeoutMs: {
+    env: 'PIXELFLOW_KAFKA_ADMIN_TIMEOUT_MS',
+    default: '10000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of one Kafka admin or metadata call (topics, offsets, groups); KAFKA_TIMEOUT after it',
+  },
+  kafkaReadIdleTimeoutMs: {
+    env: 'PIXELFLOW_KAFKA_READ_IDLE_TIMEOUT_MS',
+    default: '30000',
+    parse: parsers.int(100, 3_600_000),
+    doc: 'a range read (replay, training data) fails with KAFKA_TIMEOUT after this long without a message',
+  },
+  clickhouseTimeoutMs: {
+    env: 'PIXELFLOW_CLICKHOUSE_TIMEOUT_MS',
+    default: '10000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of every ClickHouse request (query, insert, command, ping); CLICKHOUSE_TIMEOUT after it',
+  },
+  reconnectMaxMs: {
+    env: 'PIXELFLOW_RECONNECT_MAX_MS',
+    default: '30000',
+    parse: parsers.int(100, 600_000),
+    doc: 'longest wait between reconnect attempts of a stopped consumer (backoff from 0.5 s, doubling)',
+  },
+  uploadTimeoutMs: {
+    env: 'PIXELFLOW_UPLOAD_TIMEOUT_MS',
+    default: '5000',
+    parse: parsers.int(100, 600_000),
+    doc: 'an upload the broker has not acknowledged within this answers 503; during a known outage it answers at once',
+  },
+  analyticsTimeoutMs: {
+    env: 'PIXELFLOW_ANALYTICS_TIMEOUT_MS',
+    default: '5000',
+    parse: parsers.int(100, 600_000),
+    doc: 'an analytics route answers 503 (Retry-After) when its query has no answer within this',
+  },
   registryDir: {
     env: 'PIXELFLOW_REGISTRY_DIR',
     default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'),

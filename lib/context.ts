@@ -49,6 +49,9 @@ export async function createServiceContext(
       clientId: `pixelflow-${service}`,
       log,
       security: kafkaSecurityFromConfig(config),
+      adminTimeoutMs: config.kafkaAdminTimeoutMs,
+      readIdleTimeoutMs: config.kafkaReadIdleTimeoutMs,
+      reconnectMaxMs: config.reconnectMaxMs,
     }),
   );
   const clickhouse = lifecycle.add(
@@ -59,6 +62,8 @@ export async function createServiceContext(
       username: config.clickhouseUser,
       password: config.clickhousePassword,
       insertLingerMs: config.clickhouseInsertLingerMs,
+      requestTimeoutMs: config.clickhouseTimeoutMs,
+      log,
     }),
   );
   if (opts.migrate ?? true) await migrate(clickhouse);

@@ -22,8 +22,14 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     const { analyticsRoutes } = await import('../../inference/analytics-routes.ts');
     const { createClickHouseReader } = await import('../../lib/clickhouse-reader.ts');
     // Analytics read as the read-only user: what a route may read is the server's decision.
-    const reader = ctx.lifecycle.add('clickhouse-reader', await createClickHouseReader(ctx.config));
-    plugins.push({ plugin: analyticsRoutes, opts: { clickhouse: reader } });
+    const reader = ctx.lifecycle.add(
+      'clickhouse-reader',
+      await createClickHouseReader(ctx.config, { requestTimeoutMs: ctx.config.clickhouseTimeoutMs }),
+    );
+    plugins.push({
+      plugin: analyticsRoutes,
+      opts: { clickhouse: reader, queryTimeoutMs: ctx.config.analyticsTimeoutMs },
+    });
     mounted.push('analytics');
   }
   if (has('producers/http/upload-routes.ts')) {
@@ -32,7 +38,14 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     const producer = ctx.lifecycle.add('upload-producer', await ctx.kafka.createProducer());
     const images = createImageProducer({ producer, topic: ctx.topics.raw, metrics: ctx.metrics });
     plugins.push({
-      plugin: uploadRoutes({ producer: images, config: ctx.config, metrics: ctx.metrics, log: ctx.log }),
+      plugin: uploadRoutes({
+        producer: images,
+        config: ctx.config,
+        metrics: ctx.metrics,
+        log: ctx.log,
+        outage: ctx.kafka.outage,
+        timeoutMs: ctx.config.uploadTimeoutMs,
+      }),
     });
     mounted.push('upload');
   }

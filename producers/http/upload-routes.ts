@@ -6,8 +6,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../../lib/config.ts';
+import { withDeadline } from '../../lib/deadline.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import { inspectImage } from '../../lib/image-sniff.ts';
+import type { KafkaAdapter } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { counter, histogram, type Registry } from '../../lib/metrics.ts';
 import { buildRawEvent, type ImageProducer, isSplit } from '../image-producer.ts';
@@ -19,6 +21,21 @@ export interface UploadDeps {
   config: Pick<Config, 'apiKeys' | 'maxImageBytes' | 'maxRequestBytes' | 'maxFilesPerRequest' | 'maxPixels'>;
   metrics: Registry;
   log?: Logger;
+  /**
+   * The broker's state as the process sees it: during a known outage an upload answers 503 at once
+   * instead of waiting for a send that cannot be acknowledged. Unset = always try.
+   */
+  outage?: Pick<KafkaAdapter['outage'], 'down' | 'whenDown'>;
+  /** An upload not acknowledged within this answers 503 (Retry-After). @default 5000 */
+  timeoutMs?: number;
+}
+
+function notDurable(cause?: unknown): PixelflowError {
+  return new PixelflowError(
+    'KAFKA_UNAVAILABLE',
+    'the event log cannot take the images right now, so they were not accepted; retry later',
+    { cause, canRetry: true },
+  );
 }
 
 const MAX_CLIENT_LABELS = 100;
@@ -168,14 +185,37 @@ export function uploadRoutes(deps: UploadDeps): FastifyPluginAsync {
           attributes: { filename: f.filename, client },
         }),
       );
+      // Accepted (202) only once the broker acknowledged every event: nothing answered 202 is lost.
+      // During an outage the answer is a fast 503; the outage itself is logged once, elsewhere.
+      if (deps.outage?.down) throw notDurable();
+      const gaveUp = new AbortController();
       try {
-        await deps.producer.send(events);
+        const timeoutMs = deps.timeoutMs ?? 5000;
+        await withDeadline(
+          Promise.race([
+            deps.producer.send(events),
+            // An outage noticed while this send waits (a refused connection) ends the wait at once.
+            deps.outage?.whenDown(gaveUp.signal).then(() => {
+              throw notDurable();
+            }) ?? new Promise<never>(() => {}),
+          ]),
+          timeoutMs,
+          () =>
+            new PixelflowError(
+              'KAFKA_TIMEOUT',
+              `the event log did not acknowledge the images within ${timeoutMs} ms; retry later`,
+              {
+                canRetry: true,
+              },
+            ),
+        );
       } catch (err) {
-        deps.log?.error({ err }, 'upload: produce failed');
-        throw new PixelflowError('KAFKA_UNAVAILABLE', 'the event log did not acknowledge the images; retry later', {
-          cause: err,
-          canRetry: true,
-        });
+        if (!deps.outage?.down) deps.log?.warn({ err: (err as Error).message }, 'upload: produce failed');
+        throw isPixelflowError(err, 'KAFKA_TIMEOUT') || isPixelflowError(err, 'KAFKA_UNAVAILABLE')
+          ? err
+          : notDurable(err);
+      } finally {
+        gaveUp.abort();
       }
       images.inc({ client }, events.length);
       return reply.code(202).send({

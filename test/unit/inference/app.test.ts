@@ -281,14 +281,38 @@ describe('inference app', () => {
     }
   });
 
-  it('GET /health/ready is 503 when the broker is unreachable', async () => {
-    const other = await buildInferenceApp(deps({ checkBroker: async () => Promise.reject(new Error('ECONNREFUSED')) }));
+  it('GET /health/ready is 503 degraded, naming the dependency, when the broker is unreachable', async () => {
+    const other = await buildInferenceApp(
+      deps({ checkBroker: async () => Promise.reject(new Error('ECONNREFUSED')), checkClickHouse: async () => {} }),
+    );
     try {
       const res = await other.inject({ url: '/health/ready' });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({
-        status: 'not_ready',
-        checks: { broker: expect.stringMatching(/unreachable/) },
+        status: 'degraded',
+        checks: {
+          kafka: expect.stringMatching(/unreachable/),
+          broker: expect.stringMatching(/unreachable/),
+          clickhouse: 'ok',
+        },
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('GET /health/ready is 503 degraded within its 2 s bound when ClickHouse hangs', async () => {
+    const other = await buildInferenceApp(
+      deps({ checkBroker: async () => {}, checkClickHouse: () => new Promise<void>(() => {}) }),
+    );
+    try {
+      const started = Date.now();
+      const res = await other.inject({ url: '/health/ready' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({
+        status: 'degraded',
+        checks: { kafka: 'ok', clickhouse: expect.stringMatching(/no answer within 2000 ms/) },
       });
     } finally {
       await other.close();
