@@ -151,7 +151,11 @@ export async function createInferenceService(
         metricsRegistry: deps.metrics,
         metrics,
         limits: { maxImageBytes: config.maxImageBytes, maxPixels: config.maxPixels },
-        apiKeys: config.apiKeys,
+        access: {
+          keys: config.apiKeys,
+          open: config.authOpen,
+          rateLimit: { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs },
+        },
         checkBroker: async (signal) => {
           await Promise.race([
             deps.kafka.listTopics(),

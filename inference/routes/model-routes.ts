@@ -137,7 +137,7 @@ export const recentSchema = {
 } as const;
 
 export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions): Promise<void> {
-  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema }, async () => {
+  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema, config: { scope: 'read' } }, async () => {
     const [manifests, aliases] = await Promise.all([opts.registry.list(), opts.registry.aliases()]);
     const serving: LoadedInfo[] = [];
     const loaded: Record<string, string> = {};
@@ -173,7 +173,7 @@ export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions
 
   app.get<{ Querystring: { limit?: number }; Reply: RecentResponse }>(
     '/v1/predictions/recent',
-    { schema: recentSchema },
+    { schema: recentSchema, config: { scope: 'read' } },
     async (request) => ({
       predictions: opts.recent.list(request.query.limit ?? 20).map((r) => ({
         id: r.id,

@@ -56,6 +56,8 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get(
     '/health/live',
     {
+      // Orchestrators probe without credentials.
+      config: { scope: 'public' },
       schema: {
         summary: 'The process is up and can still run its models (503 means restart it)',
         tags: ['ops'],
@@ -79,6 +81,7 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get<{ Reply: ReadyBody }>(
     '/health/ready',
     {
+      config: { scope: 'public' },
       schema: {
         summary: 'Ready to serve: a production model is loaded and the broker answers (503 otherwise)',
         tags: ['ops'],
@@ -100,6 +103,8 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get(
     '/metrics',
     {
+      // A read scope by default; PIXELFLOW_AUTH_OPEN=metrics leaves it to a scraper without a key.
+      config: { scope: 'read', open: 'metrics' },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['ops'],

@@ -226,7 +226,12 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
 
   app.post<{ Body: TrainBody }>(
     '/v1/train',
-    { schema: postSchema, bodyLimit: 64 * 1024, preValidation: async (request) => refuseUnknownKeys(request.body) },
+    {
+      schema: postSchema,
+      config: { scope: 'admin' },
+      bodyLimit: 64 * 1024,
+      preValidation: async (request) => refuseUnknownKeys(request.body),
+    },
     async (request, reply) => {
       const body = request.body ?? {};
       const selector = selectorOf(body);
@@ -246,7 +251,7 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
     },
   );
 
-  app.get('/v1/train', { schema: getSchema }, async () =>
+  app.get('/v1/train', { schema: getSchema, config: { scope: 'read' } }, async () =>
     opts.trainer.status
       ? await opts.trainer.status()
       : { state: 'unknown', detail: 'the trainer runs in another process' },
