@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { ApiKey } from '../lib/api-keys.ts';
+import type { AuditRecorder } from '../lib/audit.ts';
 import type { OpenGroup } from '../lib/config.ts';
 import { type AccessControlOptions, accessControl, SECURITY_SCHEMES } from '../lib/http-auth.ts';
 import { type DecodeLimits, decodeImage } from '../lib/image-decode.ts';
@@ -36,7 +37,7 @@ export interface ExtraPlugin {
 }
 
 export interface InferenceAppDeps {
-  store: Pick<ModelStore, 'current'>;
+  store: Pick<ModelStore, 'current'> & Partial<Pick<ModelStore, 'activate'>>;
   batcher: Pick<MicroBatcher<PredictInput, PredictOutput>, 'submit' | 'depth' | 'full'>;
   registry: Pick<ModelRegistry, 'list' | 'aliases'>;
   recent: RecentPredictions;
@@ -45,6 +46,8 @@ export interface InferenceAppDeps {
   metricsRegistry: Registry;
   metrics: InferenceMetrics;
   limits: { maxImageBytes: number; maxPixels: number };
+  /** Records admin requests (ClickHouse admin_audit). Unset = not recorded. */
+  audit?: Pick<AuditRecorder, 'record'>;
   /** Keys, what stays open and the rate limit (lib/http-auth.ts). No keys = no auth. */
   access?: { keys: readonly ApiKey[]; open?: readonly OpenGroup[]; rateLimit?: AccessControlOptions['rateLimit'] };
   checkBroker?: (signal: AbortSignal) => Promise<void>;
@@ -123,6 +126,7 @@ export async function buildInferenceApp(
     open: deps.access?.open,
     rateLimit: deps.access?.rateLimit,
     metrics: deps.metricsRegistry,
+    audit: deps.audit,
     prefixes: { '/docs': { scope: 'read', open: 'docs' } },
   });
   await app.register(helmet, { contentSecurityPolicy: { directives: CSP } });

@@ -1,6 +1,7 @@
 // Wires the inference pieces for one process: model store → predictor → the one micro-batcher,
 // shared by the streaming consumer and the REST app; predictions to the sink. The serve command
 // owns the process (ports, signals); tests and benchmarks build the same service.
+import { createAuditRecorder } from '../lib/audit.ts';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
 import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
@@ -100,6 +101,7 @@ export async function createInferenceService(
   });
   const producer: PixelflowProducer = await deps.kafka.createProducer();
   const recent = createRecentPredictions();
+  const audit = createAuditRecorder({ clickhouse: deps.clickhouse, log });
   const sink = createPredictionSink({
     producer,
     clickhouse: deps.clickhouse,
@@ -165,6 +167,7 @@ export async function createInferenceService(
           ]);
         },
         memory,
+        audit,
         modelFailure: () => runner.failure(),
         plugins,
       };
@@ -174,6 +177,7 @@ export async function createInferenceService(
         await consumer?.close().catch((err) => log.error({ err }, 'closing the stream consumer failed'));
         await batcher.close();
         await sink.close();
+        await audit.close();
         await store.close();
         await runner.close();
         await producer.close();

@@ -4,9 +4,11 @@
 // client address without a valid key, so guessing keys is limited too), then the key and scope.
 // Registered before any route (it watches onRoute) and without encapsulation, so it covers the
 // routes of plugins that other services hand to the app.
+import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { type ApiKey, findKey, type Scope } from './api-keys.ts';
+import { type AuditRecorder, outcomeOf } from './audit.ts';
 import type { OpenGroup } from './config.ts';
 import { PixelflowError } from './errors.ts';
 import { counter, type Registry } from './metrics.ts';
@@ -24,10 +26,14 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope;
     open?: OpenGroup;
+    /** Names an admin route's action in the audit trail. @default '<METHOD> <url>' */
+    action?: string;
   }
   interface FastifyRequest {
     /** The key that authenticated this request (id and scopes only; never the secret). */
     apiKey: { id: string; scopes: ReadonlySet<Scope> } | null;
+    /** What an admin action aimed at, set by its handler for the audit trail. */
+    auditTarget: string;
   }
   interface FastifyInstance {
     /** Every route with its policy, in registration order (HEAD mirrors of GET left out). */
@@ -52,6 +58,8 @@ export interface AccessControlOptions {
   metrics?: Registry;
   /** Policies of routes that other plugins register without our config (Swagger UI), by URL prefix. */
   prefixes?: Record<string, RoutePolicy>;
+  /** Where every admin request (not GET) is recorded, allowed or refused. Unset = not recorded. */
+  audit?: Pick<AuditRecorder, 'record'>;
 }
 
 export const SECURITY_SCHEMES = {
@@ -185,6 +193,27 @@ async function accessControlPlugin(app: FastifyInstance, opts: AccessControlOpti
   }
 
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('auditTarget', '');
+  const audit = opts.audit;
+  if (audit) {
+    app.addHook('onResponse', async (request, reply) => {
+      const config = request.routeOptions.config;
+      if (config.scope !== 'admin' || request.method === 'GET' || request.method === 'HEAD') return;
+      const who = identify(request);
+      audit.record({
+        // fastify's request ids restart at 1 with the process; the trail outlives it.
+        requestId: randomUUID(),
+        keyId: who.key ? who.key.id : who.presented ? 'invalid' : 'anonymous',
+        action: config.action ?? `${request.method} ${request.routeOptions.url}`,
+        target: request.auditTarget,
+        outcome: outcomeOf(reply.statusCode),
+        status: reply.statusCode,
+        method: request.method,
+        route: request.routeOptions.url ?? '',
+        client: request.ip,
+      });
+    });
+  }
   app.decorate('accessPolicies', () => rows.map((r) => ({ ...r })));
   app.addHook('onRoute', (route) => {
     const policy = policyOf(route, prefixes);
@@ -209,3 +238,24 @@ async function accessControlPlugin(app: FastifyInstance, opts: AccessControlOpti
 // Not encapsulated: the hooks must see the routes of every plugin registered after it.
 (accessControlPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
 export const accessControl = accessControlPlugin;
+
+const SCOPE_ORDER: RouteScope[] = ['public', 'read', 'write', 'admin'];
+
+/** The README's routes × scopes table, from accessPolicies(); Swagger UI's routes as one row. */
+export function accessTableMarkdown(rows: readonly AccessRow[]): string {
+  const lines = new Map<string, { scope: RouteScope; open?: OpenGroup }>();
+  for (const r of rows) {
+    const route = r.url.startsWith('/docs') ? 'GET /docs, /docs/json, /docs/…' : `${r.method} ${r.url}`;
+    lines.set(route, { scope: r.scope, open: r.open });
+  }
+  const sorted = [...lines].sort(
+    ([a, x], [b, y]) => SCOPE_ORDER.indexOf(x.scope) - SCOPE_ORDER.indexOf(y.scope) || a.localeCompare(b),
+  );
+  const without = (p: { scope: RouteScope; open?: OpenGroup }) =>
+    p.scope === 'public' ? 'always' : p.scope === 'read' ? `with \`PIXELFLOW_AUTH_OPEN=${p.open ?? 'read'}\`` : 'never';
+  return [
+    '| route | scope | answers without a key (keys set) |',
+    '|---|---|---|',
+    ...sorted.map(([route, p]) => `| \`${route}\` | ${p.scope} | ${without(p)} |`),
+  ].join('\n');
+}

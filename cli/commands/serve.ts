@@ -47,6 +47,20 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     });
     mounted.push('train');
   }
+  if (has('trainer/http/model-admin-routes.ts')) {
+    const { modelAdminRoutes } = await import('../../trainer/http/model-admin-routes.ts');
+    const { createPromotion } = await import('../../trainer/promotion.ts');
+    const producer = ctx.lifecycle.add('promotion-producer', await ctx.kafka.createProducer());
+    const promotion = createPromotion({
+      registry: createModelRegistry(ctx.config.registryDir),
+      producer,
+      clickhouse: ctx.clickhouse,
+      topics: ctx.topics,
+      log: ctx.log,
+    });
+    plugins.push({ plugin: modelAdminRoutes, opts: { promotion } });
+    mounted.push('model admin');
+  }
   return { plugins, mounted };
 }
 

@@ -228,7 +228,7 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
     '/v1/train',
     {
       schema: postSchema,
-      config: { scope: 'admin' },
+      config: { scope: 'admin', action: 'train' },
       bodyLimit: 64 * 1024,
       preValidation: async (request) => refuseUnknownKeys(request.body),
     },
@@ -238,6 +238,7 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
       const params = body.params ?? {};
       resolveParams(opts.defaults, params);
       const accepted = await opts.trainer.request({ reason: body.reason ?? 'manual', selector, params });
+      request.auditTarget = accepted.runId ?? accepted.requestId;
       request.log.info(
         { status: accepted.status, run_id: accepted.runId, request_id: accepted.requestId },
         `train request ${accepted.status}`,
