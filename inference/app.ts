@@ -108,9 +108,10 @@ function clientLabeller() {
 
 export async function buildInferenceApp(
   deps: InferenceAppDeps,
-  fastifyOpts: FastifyServerOptions = {},
+  fastifyOpts: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {},
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, ...fastifyOpts });
+  // With `https` (serve given a certificate) the server speaks TLS only; the app is the same.
+  const app = Fastify({ logger: false, ...fastifyOpts }) as unknown as FastifyInstance;
   const clientOf = clientLabeller();
 
   app.setErrorHandler(errorHandler);
