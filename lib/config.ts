@@ -258,7 +258,7 @@ export const CONFIG_SPEC = {
     env: 'PIXELFLOW_RATE_LIMIT_MAX',
     default: '600',
     parse: parsers.int(0, 10_000_000),
-    doc: 'requests per window per API key (or client address without one); 0 = no limit',
+    doc: 'requests per window per API key (or client address without one), once keys are set; 0 = no limit',
   },
   rateLimitWindowMs: {
     env: 'PIXELFLOW_RATE_LIMIT_WINDOW_MS',

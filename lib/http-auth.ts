@@ -52,7 +52,7 @@ export interface AccessControlOptions {
   keys: readonly ApiKey[];
   /** With keys set, what answers without one. @default [] (everything but public routes needs a key) */
   open?: readonly OpenGroup[];
-  /** Requests per window per key or client address; max 0 = off. @default off */
+  /** Requests per window per key or client address, applied when keys are set; max 0 = off. @default off */
   rateLimit?: { max: number; windowMs: number };
   /** Where the rate-limit counter goes. */
   metrics?: Registry;
@@ -133,7 +133,8 @@ async function accessControlPlugin(app: FastifyInstance, opts: AccessControlOpti
         request: FastifyRequest,
       ) => Promise<{ isAllowed: boolean; isExceeded?: boolean; ttlInSeconds?: number; remaining?: number }>)
     | undefined;
-  if (limitMax > 0) {
+  // Only once keys exist: an open local stack (demo, benchmarks) is not throttled.
+  if (limitMax > 0 && keys.length > 0) {
     await app.register(rateLimit, { global: false });
     checkLimit = (app as unknown as { createRateLimit: (o: object) => typeof checkLimit }).createRateLimit({
       max: limitMax,

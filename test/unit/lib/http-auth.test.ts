@@ -120,9 +120,10 @@ describe('access control plugin', () => {
     expect((await a.inject({ url: '/data' })).json()).toEqual({ key: null });
   });
 
-  it('lets everything through when no keys are configured', async () => {
-    const { app } = await build({ keys: [] });
+  it('lets everything through, unthrottled, when no keys are configured', async () => {
+    const { app } = await build({ keys: [], rateLimit: { max: 1, windowMs: 60_000 } });
     expect((await app.inject({ method: 'POST', url: '/admin' })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/data' })).statusCode).toBe(200);
     expect((await app.inject({ url: '/data' })).statusCode).toBe(200);
   });
 
