@@ -132,11 +132,11 @@ export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoute
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
 
-  app.get('/v1/analytics', { schema: listSchema }, async () => catalogue);
+  app.get('/v1/analytics', { schema: listSchema, config: { scope: 'read' } }, async () => catalogue);
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> }>(
     '/v1/analytics/:name',
-    { schema: runSchema },
+    { schema: runSchema, config: { scope: 'read' } },
     async (request) => {
       const signal = AbortSignal.timeout(timeoutMs);
       return analytics.run(request.params.name, request.query, { signal });

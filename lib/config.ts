@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseApiKeys } from './api-keys.ts';
 import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
 
@@ -86,6 +87,10 @@ export const parsers = {
 };
 
 const MiB = 1024 * 1024;
+
+/** What PIXELFLOW_AUTH_OPEN can leave open when keys are set. */
+export const OPEN_GROUPS = ['read', 'metrics', 'docs'] as const;
+export type OpenGroup = (typeof OPEN_GROUPS)[number];
 
 export const CONFIG_SPEC = {
   kafkaBrokers: {
@@ -270,10 +275,45 @@ export const CONFIG_SPEC = {
   apiKeys: {
     env: 'PIXELFLOW_API_KEYS',
     default: '',
-    parse: parsers.list,
-    doc: 'comma-separated API keys; empty = no auth',
+    parse: (raw: string, name: string) => parseApiKeys(parsers.list(raw, name), name),
+    doc: 'API keys, comma-separated: id:scope+scope:secret or id:scope+scope:sha256:<hex> (scopes read, write, admin); a bare secret is a full-access key (deprecated); empty = no auth',
   },
   // Access control: API keys, scopes, rate limits, TLS for serve.
+  authOpen: {
+    env: 'PIXELFLOW_AUTH_OPEN',
+    default: '',
+    parse: (raw: string, name: string) => {
+      const list = parsers.list(raw, name);
+      for (const v of list)
+        if (!OPEN_GROUPS.includes(v as OpenGroup)) fail(name, `a list of ${OPEN_GROUPS.join(', ')}`, raw);
+      return list as OpenGroup[];
+    },
+    doc: 'with keys set, what still answers without a key: read (GET data routes), metrics, docs; health and the web page files always do',
+  },
+  rateLimitMax: {
+    env: 'PIXELFLOW_RATE_LIMIT_MAX',
+    default: '600',
+    parse: parsers.int(0, 10_000_000),
+    doc: 'requests per window per API key (or client address without one), once keys are set; 0 = no limit',
+  },
+  rateLimitWindowMs: {
+    env: 'PIXELFLOW_RATE_LIMIT_WINDOW_MS',
+    default: '60000',
+    parse: parsers.int(1000, 86_400_000),
+    doc: 'rate limit window (ms)',
+  },
+  tlsCert: {
+    env: 'PIXELFLOW_TLS_CERT',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM certificate (chain) file: serve listens on HTTPS when this and PIXELFLOW_TLS_KEY are set',
+  },
+  tlsKey: {
+    env: 'PIXELFLOW_TLS_KEY',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM private key file for PIXELFLOW_TLS_CERT',
+  },
   maxImageBytes: {
     env: 'PIXELFLOW_MAX_IMAGE_BYTES',
     default: String(10 * MiB),

@@ -1,16 +1,36 @@
 // `pixelflow serve`: the one HTTP process. Inference (REST, web page, streaming predictions) plus
 // the upload, training and analytics routes of the other services, on one Fastify app; this is
 // the only place that listens. Registers its /metrics with the local Prometheus when the stack runs.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExtraPlugin } from '../../inference/app.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
+import { PixelflowError } from '../../lib/errors.ts';
 import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
+
+/** The certificate and key when both files are configured (HTTPS), undefined when neither is. */
+export function tlsFiles(config: { tlsCert: string; tlsKey: string }): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tlsCert && !config.tlsKey) return undefined;
+  if (!config.tlsCert || !config.tlsKey) {
+    throw new PixelflowError(
+      'CONFIG_INVALID',
+      `PIXELFLOW_TLS_CERT and PIXELFLOW_TLS_KEY go together; only ${config.tlsCert ? 'the certificate' : 'the key'} is set`,
+    );
+  }
+  const read = (path: string, name: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new PixelflowError('CONFIG_INVALID', `${name}: cannot read ${path} (${(err as Error).message})`);
+    }
+  };
+  return { cert: read(config.tlsCert, 'PIXELFLOW_TLS_CERT'), key: read(config.tlsKey, 'PIXELFLOW_TLS_KEY') };
+}
 
 /** Route plugins of the other services, mounted when their code is present. */
 async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
@@ -60,6 +80,20 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     });
     mounted.push('train');
   }
+  if (has('trainer/http/model-admin-routes.ts')) {
+    const { modelAdminRoutes } = await import('../../trainer/http/model-admin-routes.ts');
+    const { createPromotion } = await import('../../trainer/promotion.ts');
+    const producer = ctx.lifecycle.add('promotion-producer', await ctx.kafka.createProducer());
+    const promotion = createPromotion({
+      registry: ctx.lifecycle.add('promotion-registry', createModelRegistry(registryLocation(ctx.config))),
+      producer,
+      clickhouse: ctx.clickhouse,
+      topics: ctx.topics,
+      log: ctx.log,
+    });
+    plugins.push({ plugin: modelAdminRoutes, opts: { promotion } });
+    mounted.push('model admin');
+  }
   return { plugins, mounted };
 }
 
@@ -89,8 +123,10 @@ export const command: Command = {
         'inference',
         await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),
       );
+      const https = tlsFiles(config);
       const { plugins, mounted } = await servicePlugins(ctx);
       const app = await buildInferenceApp(service.appDeps(plugins), {
+        https,
         // Per-request lines at info would drown the log; errors still come through.
         loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
       });
@@ -102,7 +138,7 @@ export const command: Command = {
       await app.listen({ host, port });
       const address = app.server.address();
       const boundPort = typeof address === 'object' && address ? address.port : port;
-      const url = `http://${host}:${boundPort}`;
+      const url = `${https ? 'https' : 'http'}://${host}:${boundPort}`;
       await registerScrapeTarget({ stateDir: ctx.config.stateDir, lifecycle, log: ctx.log }, 'serve', host, boundPort);
       await service.start();
       log.info({ url, mounted, docs: `${url}/docs` }, 'serving');

@@ -72,6 +72,8 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get(
     '/health/live',
     {
+      // Orchestrators probe without credentials.
+      config: { scope: 'public' },
       schema: {
         summary: 'The process is up and can still run its models (503 means restart it)',
         tags: ['ops'],
@@ -95,6 +97,7 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get<{ Reply: ReadyBody }>(
     '/health/ready',
     {
+      config: { scope: 'public' },
       schema: {
         summary:
           'Ready: a production model is loaded and Kafka and ClickHouse answer (503 not_ready without a model, 503 degraded while a dependency is down)',
@@ -125,6 +128,8 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get(
     '/metrics',
     {
+      // A read scope by default; PIXELFLOW_AUTH_OPEN=metrics leaves it to a scraper without a key.
+      config: { scope: 'read', open: 'metrics' },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['ops'],

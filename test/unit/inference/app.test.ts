@@ -5,6 +5,7 @@ import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStore } from '../../../inference/model-store.ts';
 import { createRecentPredictions, type PredictionRecord } from '../../../inference/prediction-sink.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../../../inference/predictor.ts';
+import { parseApiKeys } from '../../../lib/api-keys.ts';
 import { createMetricsRegistry, type Registry } from '../../../lib/metrics.ts';
 import { createMicroBatcher } from '../../../lib/micro-batcher.ts';
 import type { TfRuntime } from '../../../lib/tf-backend.ts';
@@ -319,8 +320,8 @@ describe('inference app', () => {
     }
   });
 
-  it('POST routes need an API key when keys are configured', async () => {
-    const secured = await buildInferenceApp(deps({ apiKeys: ['s3cret', 'other'] }));
+  it('POST /v1/predict needs a key with write scope when keys are configured, bare legacy keys included', async () => {
+    const secured = await buildInferenceApp(deps({ access: { keys: parseApiKeys(['s3cret', 'other']) } }));
     try {
       const png = await makePng(28, 28, 1);
       const none = await secured.inject({ method: 'POST', url: '/v1/predict', ...imageForm(png) });
@@ -342,7 +343,8 @@ describe('inference app', () => {
         headers: { ...ok.headers, authorization: 'Bearer other' },
       });
       expect(good.statusCode).toBe(200);
-      expect((await secured.inject({ url: '/v1/models' })).statusCode).toBe(200);
+      expect((await secured.inject({ url: '/v1/models' })).statusCode).toBe(401);
+      expect((await secured.inject({ url: '/v1/models', headers: { 'x-api-key': 's3cret' } })).statusCode).toBe(200);
     } finally {
       await secured.close();
     }
