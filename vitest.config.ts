@@ -35,6 +35,37 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          // The fault suite on its own private stack (test/faults/global-setup.ts); one scenario
+          // at a time, since some kill the stack's ClickHouse or broker.
+          name: 'faults',
+          include: ['test/faults/scenarios/**/*.test.ts'],
+          globalSetup: ['test/faults/global-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          env: { PIXELFLOW_FAULTS_MODE: 'full' },
+          testTimeout: 900_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The short version inside `npm test`: the kills most likely to regress, fewer images.
+          name: 'faults-short',
+          include: [
+            'test/faults/scenarios/preprocess-kill.test.ts',
+            'test/faults/scenarios/serve-kill.test.ts',
+            'test/faults/scenarios/poison.test.ts',
+          ],
+          globalSetup: ['test/faults/global-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          env: { PIXELFLOW_FAULTS_MODE: 'short', PIXELFLOW_FAULTS_IMAGES: '400', PIXELFLOW_FAULTS_RATE: '50' },
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });
