@@ -78,6 +78,8 @@ export async function kill9(p: { child: ChildProcess; exited: Promise<{ signal: 
 export interface Load {
   /** ids of every image the broker acknowledged, in send order */
   readonly ids: string[];
+  /** how many images this load sends in all */
+  readonly target: number;
   /** resolves when every image was sent and acknowledged */
   readonly done: Promise<void>;
 }
@@ -169,7 +171,7 @@ export async function startPipeline(name: string, extraEnv: Record<string, strin
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
         }
       })();
-      return { ids, done };
+      return { ids, done, target: total };
     },
     predicted,
     async caughtUp(n, since, what, timeoutMs = 180_000) {

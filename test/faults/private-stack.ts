@@ -69,3 +69,11 @@ export const isAlive = (pid: number): boolean => {
     return false;
   }
 };
+
+/** Sends a signal to a service of the private stack; returns its pid. */
+export function signalService(stateDir: string, service: StackService, signal: NodeJS.Signals): number {
+  const pid = servicePid(stateDir, service);
+  if (!isAlive(pid)) throw new Error(`${service} (pid ${pid}) is not running`);
+  process.kill(pid, signal);
+  return pid;
+}
