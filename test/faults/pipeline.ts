@@ -12,7 +12,7 @@ import type { ServiceContext } from '../../lib/context.ts';
 import { codecs } from '../../lib/events.ts';
 import { createModelRegistry, type ModelRegistry } from '../../lib/model-registry.ts';
 import { buildRawEvent, createImageProducer } from '../../producers/image-producer.ts';
-import type { ImagePreprocessed, ImageRaw } from '../../schemas/index.ts';
+import type { ImagePreprocessed, ImageRaw, Split } from '../../schemas/index.ts';
 import { createTestContext, eventually } from '../helpers/context.ts';
 import { makePng } from '../helpers/images.ts';
 import { readTopic } from '../helpers/topics.ts';
@@ -94,7 +94,7 @@ export interface Pipeline {
   startPreprocess(): Promise<Proc>;
   startServe(): Promise<ServeProcess>;
   /** Streams LOAD.images PNGs (split test, so serve predicts each) at LOAD.perSecond. */
-  load(total?: number): Load;
+  load(total?: number, split?: Split): Load;
   /** Distinct production predictions in ClickHouse (the last stage's output). */
   predicted(): Promise<number>;
   /** Waits until `n` images have a prediction; returns the seconds since `since`. */
@@ -151,7 +151,7 @@ export async function startPipeline(name: string, extraEnv: Record<string, strin
     serve: undefined as unknown as ServeProcess,
     startPreprocess,
     startServe: startServeProc,
-    load(total = LOAD.images) {
+    load(total = LOAD.images, split: Split = 'test') {
       const ids: string[] = [];
       // Ticks of 100 ms: a steady stream, so a fault lands while messages arrive and batches are in flight.
       const perTick = Math.max(1, Math.round(LOAD.perSecond / 10));
@@ -161,9 +161,7 @@ export async function startPipeline(name: string, extraEnv: Record<string, strin
           const tickEnd = Math.min(total, i + perTick);
           const batch: ImageRaw[] = [];
           for (; i < tickEnd; i++) {
-            batch.push(
-              buildRawEvent({ bytes: pngs[i % pngs.length], source: 'faults', label: String(i % 10), split: 'test' }),
-            );
+            batch.push(buildRawEvent({ bytes: pngs[i % pngs.length], source: 'faults', label: String(i % 10), split }));
           }
           await images.send(batch);
           for (const e of batch) ids.push(e.id);

@@ -30,7 +30,10 @@ it('kill -9 serve during a hot swap: 0 lost, 0 duplicated after dedupe, back on 
       )[0].n,
     );
   // Kill as soon as the new model answers: the swap is under way and batches are in flight.
-  await eventually(async () => (await v2Rows()) > 0, { timeoutMs: 90_000, what: `the first prediction by ${v2.version}` });
+  await eventually(async () => (await v2Rows()) > 0, {
+    timeoutMs: 90_000,
+    what: `the first prediction by ${v2.version}`,
+  });
   const faultAt = Date.now();
   await kill9(p.serve);
   await p.startServe();
