@@ -66,6 +66,29 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          // Soak on the shared stack (it kills nothing): PIXELFLOW_SOAK_MINUTES, 30 by default.
+          name: 'soak',
+          include: ['test/soak/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 3 * 60 * 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The 2-minute soak inside `npm test`.
+          name: 'soak-short',
+          include: ['test/soak/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          env: { PIXELFLOW_SOAK_MINUTES: '2' },
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

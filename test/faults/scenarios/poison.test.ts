@@ -63,10 +63,11 @@ it('poison bytes on every consumed topic: DLQ or skip with a reason, every lag b
         (m) => codecs().dlq.decode(m.value!) as ImageRejected,
       );
       const from = (topic: string) => new Set(records.filter((r) => r.raw?.topic === topic).map((r) => r.raw!.offset));
-      const done = [ctx.topics.raw, ctx.topics.preprocessed, ctx.topics.trainRequests].every(
-        (t) => from(t).size === PER_TOPIC,
-      );
-      return done ? records : undefined;
+      const per = [ctx.topics.raw, ctx.topics.preprocessed, ctx.topics.trainRequests].map((t) => from(t).size);
+      // Thrown, so a timeout names what is missing.
+      if (per.some((n) => n !== PER_TOPIC))
+        throw new Error(`DLQ records per topic (raw, preprocessed, train-requests): ${per}`);
+      return records;
     },
     { timeoutMs: 60_000, what: `${PER_TOPIC} DLQ records for each of raw, preprocessed and train-requests` },
   )) as ImageRejected[];
