@@ -99,7 +99,7 @@ it(`soak ${MINUTES} min: RSS, descriptors, worker tensors and lag stay flat`, as
   };
   const tensors = async () => {
     const text = await (await fetch(`${p.serve.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-    const m = /^pixelflow_tf_tensors (\d+)/m.exec(text);
+    const m = /^pixelflow_tf_tensors(?:\{[^}]*\})? (\d+)/m.exec(text);
     if (!m) throw new Error('serve /metrics has no pixelflow_tf_tensors');
     return Number(m[1]);
   };
