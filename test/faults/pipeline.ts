@@ -75,6 +75,23 @@ export async function kill9(p: { child: ChildProcess; exited: Promise<{ signal: 
   if (signal !== 'SIGKILL') throw new Error(`expected the process to die of SIGKILL, it exited with ${signal}`);
 }
 
+/**
+ * Sends until the broker acknowledges, as an ingest that waits out an outage does; the same
+ * events (same ids) are sent again, so a partial first attempt is absorbed by the sinks' keys.
+ */
+async function sendThroughOutage(send: () => Promise<void>, deadlineMs = 240_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      return await send();
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`the broker did not acknowledge a batch within ${deadlineMs} ms: ${err}`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 export interface Load {
   /** ids of every image the broker acknowledged, in send order */
   readonly ids: string[];
@@ -163,7 +180,7 @@ export async function startPipeline(name: string, extraEnv: Record<string, strin
           for (; i < tickEnd; i++) {
             batch.push(buildRawEvent({ bytes: pngs[i % pngs.length], source: 'faults', label: String(i % 10), split }));
           }
-          await images.send(batch);
+          await sendThroughOutage(() => images.send(batch));
           for (const e of batch) ids.push(e.id);
           const due = start + (i / perTick) * 100;
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
