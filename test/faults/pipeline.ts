@@ -116,6 +116,8 @@ export interface Pipeline {
   predicted(): Promise<number>;
   /** Waits until `n` images have a prediction; returns the seconds since `since`. */
   caughtUp(n: number, since: number, what: string, timeoutMs?: number): Promise<number>;
+  /** Counts, lags and the processes' last log lines, for a failure message. */
+  diagnose(): Promise<string>;
   /** Waits for every id end to end and both consumer groups at lag 0, then counts. */
   settle(ids: string[], timeoutMs?: number): Promise<Omit<FaultRow, 'scenario' | 'recoverySeconds'>>;
   close(): Promise<void>;
@@ -190,8 +192,22 @@ export async function startPipeline(name: string, extraEnv: Record<string, strin
     },
     predicted,
     async caughtUp(n, since, what, timeoutMs = 180_000) {
-      await eventually(async () => (await predicted()) >= n, { timeoutMs, intervalMs: 200, what });
+      try {
+        await eventually(async () => (await predicted()) >= n, { timeoutMs, intervalMs: 200, what });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n${await pipeline.diagnose()}`);
+      }
       return (Date.now() - since) / 1000;
+    },
+    async diagnose() {
+      const safe = async (f: () => Promise<unknown>) => f().catch((e) => `unknown (${(e as Error).message})`);
+      const lines = [
+        `predicted ${await safe(predicted)}, images ${await safe(() => scalar('SELECT uniqExact(id) AS n FROM images'))}`,
+        `lag preprocess ${await safe(() => ctx.kafka.groupLag(`${ctx.config.topicPrefix}.preprocess`, ctx.topics.raw))}, inference ${await safe(() => ctx.kafka.groupLag(`${ctx.config.topicPrefix}.inference`, ctx.topics.preprocessed))}`,
+        `preprocess (exit ${pipeline.preprocess?.child.exitCode}) stderr tail:\n${pipeline.preprocess?.output().slice(-1500)}`,
+        `serve (exit ${pipeline.serve?.child.exitCode}) stderr tail:\n${pipeline.serve?.output().slice(-1500)}`,
+      ];
+      return lines.join('\n');
     },
     async settle(ids, timeoutMs = 240_000) {
       const n = ids.length;
