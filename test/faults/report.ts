@@ -75,6 +75,14 @@ export function readRows(mode: string): FaultRow[] {
   return rows.sort((a, b) => rank(a.scenario) - rank(b.scenario));
 }
 
+/** Scenarios with no row: they failed (a stuck consumer, a loss) or were not part of the run. */
+function missing(rows: FaultRow[]): string {
+  const absent = SCENARIO_ORDER.filter((s) => !rows.some((r) => r.scenario === s));
+  return absent.length === 0
+    ? ''
+    : `\nNo row in this run (failed before it could count, or not run — see the test output): ${absent.join('; ')}.\n`;
+}
+
 export function renderReport(
   rows: FaultRow[],
   meta: { mode: string; when: string; seconds: number; load: string },
@@ -105,7 +113,7 @@ image went end to end and both consumer groups are at lag 0, and counts.
 | scenario | sent | in raw topic | in preprocessed topic | images | predictions | lost | dup | recovery s | also shown |
 |---|---|---|---|---|---|---|---|---|---|
 ${rows.map(formatRow).join('\n')}
-
+${missing(rows)}
 ## Re-run
 
 \`\`\`
