@@ -91,13 +91,10 @@ it(`soak ${MINUTES} min: RSS, descriptors, worker tensors and lag stay flat`, as
     const res = await fetch(`${p.serve.url}/v1/train`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      // The last minute of images only: the whole topic grows with the run, and training on all
-      // of it would grow the trainer's memory with the data, which is not a leak.
-      body: JSON.stringify({
-        reason: 'manual',
-        from: new Date(Date.now() - 60_000).toISOString(),
-        params: { epochs: 1 },
-      }),
+      // Whole-topic retrains: POST /v1/train with a `from` time answered 500 INTERNAL here (see the
+      // report). The trainer's memory grows with the data it replays, which the tolerance absorbs
+      // over 2 minutes; over 30 the trainer's RSS series shows it.
+      body: JSON.stringify({ reason: 'manual', params: { epochs: 1 } }),
       signal: AbortSignal.timeout(30_000),
     });
     note('train', res.status);
