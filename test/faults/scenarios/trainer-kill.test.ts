@@ -2,11 +2,11 @@
 // ClickHouse, the registry holds only whole versions (a save is a rename), and the next trigger
 // runs clean. The stream itself (preprocess → serve) loses nothing meanwhile.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
-import { artifactChecksum } from '../../../lib/model-registry.ts';
+import { ARTIFACT_FILES, artifactChecksum } from '../../../lib/registry-artifacts.ts';
 import { eventually } from '../../helpers/context.ts';
 import { kill9, type Pipeline, type Proc, spawnPixelflow, startPipeline } from '../pipeline.ts';
 import { recordRow } from '../report.ts';
@@ -23,7 +23,10 @@ async function registryIsWhole(): Promise<string[]> {
   const listed = await p.registry.list();
   const dirs = readdirSync(p.registryDir).filter((n) => /^v\d+$/.test(n));
   expect(dirs.sort()).toEqual(listed.map((m) => m.version).sort());
-  for (const m of listed) expect(await artifactChecksum(join(p.registryDir, m.version))).toBe(m.checksum);
+  for (const m of listed) {
+    const files = new Map(ARTIFACT_FILES.map((name) => [name, readFileSync(join(p.registryDir, m.version, name))]));
+    expect(artifactChecksum(files)).toBe(m.checksum);
+  }
   return dirs;
 }
 
