@@ -26,5 +26,8 @@ export type ToParent =
   | { op: 'init-failed'; message: string }
   | { op: 'loaded'; id: number; handle: number; engine?: 'graph' | 'eager'; memory: ModelMemory }
   | { op: 'predicted'; id: number; probs: ArrayBuffer; memory: ModelMemory }
+  // After a dispose (no reply otherwise): the count only changes on load, predict and dispose, and
+  // each now reports it, so the parent's tensor gauge is always the worker's own current count.
+  | { op: 'memory'; memory: ModelMemory }
   | { op: 'error'; id: number; error: { code: ErrorCode; message: string; canRetry: boolean } }
   | { op: 'log'; level: 'info' | 'warn'; obj: object; msg?: string };

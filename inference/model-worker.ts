@@ -71,6 +71,7 @@ try {
       case 'dispose': {
         models.get(msg.handle)?.dispose();
         models.delete(msg.handle);
+        send({ op: 'memory', memory: runner.memory() });
         return;
       }
       case 'close': {
