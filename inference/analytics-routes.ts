@@ -12,7 +12,7 @@ export interface AnalyticsRoutesOptions {
   clickhouse: ClickHouseAdapter;
   /** Supply a prepared catalogue (tests pin the clock). @default createAnalytics(clickhouse) */
   analytics?: Analytics;
-  /** Longest a query may run before it is aborted. @default 30000 */
+  /** Longest a query may run before it is aborted with a 503. @default 5000 */
   queryTimeoutMs?: number;
 }
 
@@ -112,9 +112,13 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   }
   if (isPixelflowError(err, 'BAD_REQUEST')) return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
   if (isPixelflowError(err, 'NOT_FOUND')) return reply.code(404).send({ error: 'NOT_FOUND', message: err.message });
-  if (isPixelflowError(err, 'CLICKHOUSE_UNAVAILABLE')) {
-    request.log.warn({ err }, 'analytics: ClickHouse unavailable');
-    return reply.code(503).send({ error: 'UNAVAILABLE', message: 'the analytics store is unavailable; retry later' });
+  if (isPixelflowError(err, 'CLICKHOUSE_UNAVAILABLE') || isPixelflowError(err, 'CLICKHOUSE_TIMEOUT')) {
+    request.log.warn({ err: err.message }, 'analytics: ClickHouse unavailable');
+    const message =
+      err.code === 'CLICKHOUSE_TIMEOUT'
+        ? 'the analytics store did not answer in time; retry later'
+        : 'the analytics store is unavailable; retry later';
+    return reply.code(503).header('retry-after', '5').send({ error: 'UNAVAILABLE', message });
   }
   // Internals (SQL, server messages) stay in the log.
   request.log.error({ err }, 'analytics query failed');
@@ -123,16 +127,16 @@ function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
 
 export async function analyticsRoutes(app: FastifyInstance, opts: AnalyticsRoutesOptions): Promise<void> {
   const analytics = opts.analytics ?? createAnalytics(opts.clickhouse);
-  const timeoutMs = opts.queryTimeoutMs ?? 30_000;
+  const timeoutMs = opts.queryTimeoutMs ?? 5000;
   const catalogue = { queries: analytics.list() };
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
 
-  app.get('/v1/analytics', { schema: listSchema }, async () => catalogue);
+  app.get('/v1/analytics', { schema: listSchema, config: { scope: 'read' } }, async () => catalogue);
 
   app.get<{ Params: { name: string }; Querystring: Record<string, unknown> }>(
     '/v1/analytics/:name',
-    { schema: runSchema },
+    { schema: runSchema, config: { scope: 'read' } },
     async (request) => {
       const signal = AbortSignal.timeout(timeoutMs);
       return analytics.run(request.params.name, request.query, { signal });

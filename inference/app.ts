@@ -2,7 +2,7 @@
 // UI at /docs, and the web page. Built as a Fastify instance that does not listen: the serve
 // command owns the port, tests use app.inject(). Other services' route plugins (upload, train,
 // analytics) are passed in by the composition root and registered beside ours.
-import { timingSafeEqual } from 'node:crypto';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -11,7 +11,10 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { PixelflowError } from '../lib/errors.ts';
+import type { ApiKey } from '../lib/api-keys.ts';
+import type { AuditRecorder } from '../lib/audit.ts';
+import type { OpenGroup } from '../lib/config.ts';
+import { type AccessControlOptions, accessControl, SECURITY_SCHEMES } from '../lib/http-auth.ts';
 import { type DecodeLimits, decodeImage } from '../lib/image-decode.ts';
 import type { Registry } from '../lib/metrics.ts';
 import type { MicroBatcher } from '../lib/micro-batcher.ts';
@@ -34,7 +37,7 @@ export interface ExtraPlugin {
 }
 
 export interface InferenceAppDeps {
-  store: Pick<ModelStore, 'current'>;
+  store: Pick<ModelStore, 'current'> & Partial<Pick<ModelStore, 'activate'>>;
   batcher: Pick<MicroBatcher<PredictInput, PredictOutput>, 'submit' | 'depth' | 'full'>;
   registry: Pick<ModelRegistry, 'list' | 'aliases'>;
   recent: RecentPredictions;
@@ -43,9 +46,12 @@ export interface InferenceAppDeps {
   metricsRegistry: Registry;
   metrics: InferenceMetrics;
   limits: { maxImageBytes: number; maxPixels: number };
-  /** Non-empty: POST routes need `x-api-key: <key>` or `authorization: Bearer <key>`. */
-  apiKeys?: readonly string[];
+  /** Records admin requests (ClickHouse admin_audit). Unset = not recorded. */
+  audit?: Pick<AuditRecorder, 'record'>;
+  /** Keys, what stays open and the rate limit (lib/http-auth.ts). No keys = no auth. */
+  access?: { keys: readonly ApiKey[]; open?: readonly OpenGroup[]; rateLimit?: AccessControlOptions['rateLimit'] };
   checkBroker?: (signal: AbortSignal) => Promise<void>;
+  checkClickHouse?: (signal: AbortSignal) => Promise<void>;
   /** Why the models can no longer run, or undefined while they can (the runner's failure()). */
   modelFailure?: () => string | undefined;
   /** Live tensors where the models run, for the tensor gauges on /metrics (the runner's memory()). */
@@ -62,15 +68,29 @@ export interface InferenceAppDeps {
 
 const MAX_CLIENT_LABELS = 50;
 
-/** A bounded set of client labels for metrics: the API key's index, or a sanitised x-client header. */
-function clientLabeller(apiKeys: readonly string[]) {
+/**
+ * The page and Swagger UI load only their own scripts and styles (no inline script); Swagger UI
+ * sets inline styles and loads its logo as a data: URL.
+ */
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  // serve may run on plain HTTP (no certificate given): upgrading would break every request.
+  upgradeInsecureRequests: null,
+};
+
+/** A bounded set of client labels for metrics: the API key's id, or a sanitised x-client header. */
+function clientLabeller() {
   const seen = new Set<string>();
   return (request: FastifyRequest): string => {
-    const key = apiKeyOf(request);
-    if (key !== undefined) {
-      const i = apiKeys.indexOf(key);
-      if (i >= 0) return `key${i + 1}`;
-    }
+    if (request.apiKey) return request.apiKey.id;
     const raw = request.headers['x-client'];
     const name =
       typeof raw === 'string'
@@ -87,29 +107,13 @@ function clientLabeller(apiKeys: readonly string[]) {
   };
 }
 
-function apiKeyOf(request: FastifyRequest): string | undefined {
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header) return header;
-  const auth = request.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
-  return undefined;
-}
-
-function keyMatches(given: string, keys: readonly string[]): boolean {
-  const a = Buffer.from(given);
-  return keys.some((k) => {
-    const b = Buffer.from(k);
-    return a.length === b.length && timingSafeEqual(a, b);
-  });
-}
-
 export async function buildInferenceApp(
   deps: InferenceAppDeps,
-  fastifyOpts: FastifyServerOptions = {},
+  fastifyOpts: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {},
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, ...fastifyOpts });
-  const apiKeys = deps.apiKeys ?? [];
-  const clientOf = clientLabeller(apiKeys);
+  // With `https` (serve given a certificate) the server speaks TLS only; the app is the same.
+  const app = Fastify({ logger: false, ...fastifyOpts }) as unknown as FastifyInstance;
+  const clientOf = clientLabeller();
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -118,16 +122,16 @@ export async function buildInferenceApp(
       .send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  app.addHook('onRequest', async (request) => {
-    if (apiKeys.length === 0 || request.method !== 'POST') return;
-    const key = apiKeyOf(request);
-    if (key === undefined || !keyMatches(key, apiKeys)) {
-      throw new PixelflowError(
-        'UNAUTHORIZED',
-        'a valid API key is required (x-api-key header or Authorization: Bearer)',
-      );
-    }
+  // First, so that every route registered below (ours and other services') carries a policy.
+  await app.register(accessControl, {
+    keys: deps.access?.keys ?? [],
+    open: deps.access?.open,
+    rateLimit: deps.access?.rateLimit,
+    metrics: deps.metricsRegistry,
+    audit: deps.audit,
+    prefixes: { '/docs': { scope: 'read', open: 'docs' } },
   });
+  await app.register(helmet, { contentSecurityPolicy: { directives: CSP } });
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -149,9 +153,7 @@ export async function buildInferenceApp(
         { name: 'ops', description: 'health and metrics' },
         { name: 'web', description: 'the web page' },
       ],
-      components: {
-        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
-      },
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -168,6 +170,7 @@ export async function buildInferenceApp(
     store: deps.store,
     metricsRegistry: deps.metricsRegistry,
     checkBroker: deps.checkBroker,
+    checkClickHouse: deps.checkClickHouse,
     modelFailure: deps.modelFailure,
     beforeScrape: () => {
       deps.metrics.queueDepth.set(deps.batcher.depth);

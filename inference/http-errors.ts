@@ -26,6 +26,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MODEL_INCOMPATIBLE: 422,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
+  RANGE_NOT_RETAINED: 410,
   TOO_LARGE: 413,
   TOO_MANY_PIXELS: 413,
   UNSUPPORTED_TYPE: 415,
@@ -33,6 +34,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NO_MODEL: 503,
   KAFKA_UNAVAILABLE: 503,
   CLICKHOUSE_UNAVAILABLE: 503,
+  KAFKA_TIMEOUT: 503,
+  CLICKHOUSE_TIMEOUT: 503,
 };
 
 /** Fastify's and @fastify/multipart's own codes, mapped to ours. */

@@ -1,12 +1,14 @@
 // Messages between the parent thread (model-worker-runner.ts) and the model worker (model-worker.ts).
 import type { ErrorCode } from '../lib/errors.ts';
+import type { RegistryLocation } from '../lib/model-registry.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { InitTensorflowOptions } from '../lib/tf-backend.ts';
 import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import type { BatchShape, ModelMemory } from './model-runner.ts';
 
 export interface WorkerInit {
-  registryDir: string;
+  /** A directory, or the registry's location (an s3:// one carries its settings). */
+  registryDir: string | RegistryLocation;
   tf: Omit<InitTensorflowOptions, 'log'>;
   optimize?: boolean;
   warmupBatchSizes?: number[];
@@ -24,5 +26,8 @@ export type ToParent =
   | { op: 'init-failed'; message: string }
   | { op: 'loaded'; id: number; handle: number; engine?: 'graph' | 'eager'; memory: ModelMemory }
   | { op: 'predicted'; id: number; probs: ArrayBuffer; memory: ModelMemory }
+  // After a dispose (no reply otherwise): the count only changes on load, predict and dispose, and
+  // each now reports it, so the parent's tensor gauge is always the worker's own current count.
+  | { op: 'memory'; memory: ModelMemory }
   | { op: 'error'; id: number; error: { code: ErrorCode; message: string; canRetry: boolean } }
   | { op: 'log'; level: 'info' | 'warn'; obj: object; msg?: string };

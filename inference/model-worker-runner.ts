@@ -61,6 +61,9 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
         return die(`could not start TensorFlow: ${msg.message}`);
       case 'log':
         return log?.[msg.level](msg.obj, msg.msg);
+      case 'memory':
+        memory = msg.memory;
+        return;
       case 'error': {
         const p = pending.get(msg.id);
         pending.delete(msg.id);

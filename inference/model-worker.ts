@@ -17,9 +17,10 @@ const log = { info: logger('info'), warn: logger('warn') };
 
 try {
   const rt = await initTensorflow({ ...init.tf, log: (line) => log.info({}, line) });
+  const registry = createModelRegistry(init.registryDir);
   const runner = createInProcessRunner({
     tf: rt.tf,
-    registry: createModelRegistry(init.registryDir),
+    registry,
     optimize: init.optimize,
     warmupBatchSizes: init.warmupBatchSizes,
     engine: init.engine,
@@ -70,10 +71,12 @@ try {
       case 'dispose': {
         models.get(msg.handle)?.dispose();
         models.delete(msg.handle);
+        send({ op: 'memory', memory: runner.memory() });
         return;
       }
       case 'close': {
         await runner.close();
+        registry.close();
         models.clear();
         port.close();
         return;

@@ -1,6 +1,7 @@
 // Wires the inference pieces for one process: model store → predictor → the one micro-batcher,
 // shared by the streaming consumer and the REST app; predictions to the sink. The serve command
 // owns the process (ports, signals); tests and benchmarks build the same service.
+import { createAuditRecorder } from '../lib/audit.ts';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
 import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
@@ -67,7 +68,7 @@ export async function createInferenceService(
   const warmupBatchSizes = [...new Set([1, config.batchMaxSize])];
   const runner: ModelRunner = config.inferenceWorker
     ? await createWorkerRunner({
-        registryDir: deps.registry.dir,
+        registryDir: deps.registry.location,
         tf: tensorflowOptions(config),
         warmupBatchSizes,
         engine: config.tfEngine,
@@ -100,6 +101,7 @@ export async function createInferenceService(
   });
   const producer: PixelflowProducer = await deps.kafka.createProducer();
   const recent = createRecentPredictions();
+  const audit = createAuditRecorder({ clickhouse: deps.clickhouse, log });
   const sink = createPredictionSink({
     producer,
     clickhouse: deps.clickhouse,
@@ -151,16 +153,20 @@ export async function createInferenceService(
         metricsRegistry: deps.metrics,
         metrics,
         limits: { maxImageBytes: config.maxImageBytes, maxPixels: config.maxPixels },
-        apiKeys: config.apiKeys,
-        checkBroker: async (signal) => {
-          await Promise.race([
-            deps.kafka.listTopics(),
-            new Promise((_, reject) =>
-              signal.addEventListener('abort', () => reject(new Error('broker check timed out')), { once: true }),
-            ),
-          ]);
+        access: {
+          keys: config.apiKeys,
+          open: config.authOpen,
+          rateLimit: { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs },
         },
+        checkBroker: async () => {
+          // A known outage answers at once; otherwise ask the broker (ops-routes bounds the wait).
+          const o = deps.kafka.outage.status();
+          if (o.state === 'down') throw new Error(`down since ${new Date(o.since ?? 0).toISOString()}: ${o.error}`);
+          await deps.kafka.listTopics();
+        },
+        checkClickHouse: (signal) => deps.clickhouse.ping({ timeoutMs: 2000, signal }),
         memory,
+        audit,
         modelFailure: () => runner.failure(),
         plugins,
       };
@@ -170,6 +176,7 @@ export async function createInferenceService(
         await consumer?.close().catch((err) => log.error({ err }, 'closing the stream consumer failed'));
         await batcher.close();
         await sink.close();
+        await audit.close();
         await store.close();
         await runner.close();
         await producer.close();

@@ -1,8 +1,10 @@
 // The only @clickhouse/client import. Works against ClickHouse 18.16 (Debian) and current
 // servers: JSONEachRow in and out, no query parameters (see lib/sql.ts), no DateTime64.
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { withDeadline } from './deadline.ts';
 import { PixelflowError } from './errors.ts';
 import { createInsertCoalescer } from './insert-coalescer.ts';
+import { createOutageTracker, type OutageTracker } from './outage.ts';
 import { ident } from './sql.ts';
 
 export interface ClickHouseOptions {
@@ -10,7 +12,11 @@ export interface ClickHouseOptions {
   database: string;
   username?: string;
   password?: string;
-  /** @default 30000 */
+  /**
+   * Deadline of every request (query, insert, command, ping): CLICKHOUSE_TIMEOUT after it. A hung
+   * server (SIGSTOP, a full disk) accepts connections and never answers; only a deadline ends that.
+   * @default 10000
+   */
   requestTimeoutMs?: number;
   /**
    * Inserts into one table within this window travel as one insert (lib/insert-coalescer.ts);
@@ -24,11 +30,16 @@ export interface ClickHouseOptions {
    * @default true
    */
   createDatabase?: boolean;
+  /** Where the start and end of an outage are logged (once each). */
+  log?: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void };
 }
 
 export interface ClickHouseAdapter {
   readonly database: string;
-  ping(): Promise<void>;
+  /** Whether the server answers, as this process last saw it. */
+  readonly outage: Pick<OutageTracker, 'down' | 'status' | 'whenDown' | 'whenUp'>;
+  /** Resolves when the server answers; CLICKHOUSE_TIMEOUT after timeoutMs (default: the request deadline). */
+  ping(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
   /** DDL and other statements that return nothing. */
   command(sql: string, opts?: { signal?: AbortSignal }): Promise<void>;
   /**
@@ -56,7 +67,7 @@ function clientFor(opts: ClickHouseOptions, database?: string): ClickHouseClient
     username: opts.username ?? 'default',
     password: opts.password ?? '',
     database,
-    request_timeout: opts.requestTimeoutMs ?? 30_000,
+    request_timeout: opts.requestTimeoutMs ?? 10_000,
     // The client logs every server error to the console by default; we report them ourselves.
     log: { level: ClickHouseLogLevel.OFF },
     // Servers before 23.11 close idle keep-alive sockets after 3 s; the client's default 2.5 s TTL
@@ -66,12 +77,18 @@ function clientFor(opts: ClickHouseOptions, database?: string): ClickHouseClient
   });
 }
 
-function wrap(err: unknown, what: string): PixelflowError {
+function wrap(err: unknown, what: string, signal?: AbortSignal): PixelflowError {
   const e = err as { code?: string; message?: string; cause?: unknown };
   const msg = (e?.message ?? String(err)).split('\n')[0].slice(0, 500);
-  if (
-    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|Timeout error|ECONNRESET/i.test(msg + String(e?.code ?? ''))
-  ) {
+  // A caller's AbortSignal.timeout() is a deadline too, and says so through its reason.
+  if (/Timeout error/i.test(msg) || (signal?.aborted && (signal.reason as Error)?.name === 'TimeoutError')) {
+    return new PixelflowError('CLICKHOUSE_TIMEOUT', `ClickHouse did not answer in time during ${what}`, {
+      cause: err,
+      canRetry: true,
+    });
+  }
+  if (signal?.aborted) return new PixelflowError('ABORTED', `${what} aborted`, { cause: err });
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|ECONNRESET/i.test(msg + String(e?.code ?? ''))) {
     return new PixelflowError('CLICKHOUSE_UNAVAILABLE', `ClickHouse unreachable during ${what}: ${msg}`, {
       cause: err,
       canRetry: true,
@@ -107,54 +124,89 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
     }
   }
   const client = clientFor(opts, opts.database);
+  const timeoutMs = opts.requestTimeoutMs ?? 10_000;
+  const outage = createOutageTracker({
+    dependency: 'clickhouse',
+    log: opts.log,
+    probe: async () => {
+      const r = await withDeadline(client.ping(), Math.min(timeoutMs, 5000), () => new Error('ping timed out'));
+      if (!r.success) throw new Error('ping failed');
+    },
+  });
+  /** Feeds the outage tracker with every request's outcome. */
+  const track = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      const v = await work();
+      outage.ok();
+      return v;
+    } catch (err) {
+      const code = (err as PixelflowError).code;
+      if (code === 'CLICKHOUSE_UNAVAILABLE' || code === 'CLICKHOUSE_TIMEOUT') outage.failed(err);
+      throw err;
+    }
+  };
   let closing: Promise<void> | undefined;
   const coalescer = createInsertCoalescer<Record<string, unknown>>({
     lingerMs: opts.insertLingerMs ?? 0,
     maxRows: opts.insertMaxRows ?? 16_384,
-    async write(table, rows) {
-      try {
-        await client.insert({ table, values: rows, format: 'JSONEachRow' });
-      } catch (err) {
-        throw wrap(err, `insert into ${table}`);
-      }
-    },
+    write: (table, rows) =>
+      track(async () => {
+        try {
+          await client.insert({ table, values: rows, format: 'JSONEachRow' });
+        } catch (err) {
+          throw wrap(err, `insert into ${table}`);
+        }
+      }),
   });
 
   return {
     database: opts.database,
-    async ping() {
-      const r = await client.ping();
-      if (!r.success) throw wrap((r as { error?: unknown }).error ?? new Error('ping failed'), 'ping');
-    },
-    async command(query, copts = {}) {
-      try {
-        await client.command({ query, abort_signal: copts.signal });
-      } catch (err) {
-        throw wrap(err, 'command');
-      }
-    },
+    outage,
+    ping: (popts = {}) =>
+      track(async () => {
+        const ms = popts.timeoutMs ?? timeoutMs;
+        const r = await withDeadline(
+          client.ping(),
+          ms,
+          () =>
+            new PixelflowError('CLICKHOUSE_TIMEOUT', `ClickHouse did not answer a ping within ${ms} ms`, {
+              canRetry: true,
+            }),
+          popts.signal,
+        );
+        if (!r.success) throw wrap((r as { error?: unknown }).error ?? new Error('ping failed'), 'ping');
+      }),
+    command: (query, copts = {}) =>
+      track(async () => {
+        try {
+          await client.command({ query, abort_signal: copts.signal });
+        } catch (err) {
+          throw wrap(err, 'command', copts.signal);
+        }
+      }),
     insert: (table, rows, iopts) => coalescer.insert(table, rows, iopts),
-    async query<T>(query: string, qopts: { readonly?: boolean; signal?: AbortSignal; maxRows?: number } = {}) {
-      const settings: Record<string, string | number> = {};
-      if (qopts.maxRows) {
-        settings.max_result_rows = qopts.maxRows;
-        settings.result_overflow_mode = 'break';
-      }
-      // Last, so a server that applies URL settings in order has not yet turned read-only when
-      // it meets the others.
-      if (qopts.readonly) settings.readonly = 1;
-      try {
-        const rs = await client.query({
-          query,
-          format: 'JSONEachRow',
-          abort_signal: qopts.signal,
-          clickhouse_settings: settings as never,
-        });
-        return (await rs.json()) as T[];
-      } catch (err) {
-        throw wrap(err, 'query');
-      }
-    },
+    query: <T>(query: string, qopts: { readonly?: boolean; signal?: AbortSignal; maxRows?: number } = {}) =>
+      track(async () => {
+        const settings: Record<string, string | number> = {};
+        if (qopts.maxRows) {
+          settings.max_result_rows = qopts.maxRows;
+          settings.result_overflow_mode = 'break';
+        }
+        // Last, so a server that applies URL settings in order has not yet turned read-only when
+        // it meets the others.
+        if (qopts.readonly) settings.readonly = 1;
+        try {
+          const rs = await client.query({
+            query,
+            format: 'JSONEachRow',
+            abort_signal: qopts.signal,
+            clickhouse_settings: settings as never,
+          });
+          return (await rs.json()) as T[];
+        } catch (err) {
+          throw wrap(err, 'query', qopts.signal);
+        }
+      }),
     async parseTree(sql, popts = {}) {
       const text = (query: string, settings: Record<string, number> = {}) =>
         client
@@ -212,6 +264,7 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
       }
     },
     close() {
+      outage.close();
       closing ??= coalescer.flush().then(() => client.close());
       return closing;
     },

@@ -4,7 +4,8 @@
 // docker-compose test read, so it is the one place a variable is declared.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseApiKeys } from './api-keys.ts';
 import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { PixelflowError } from './errors.ts';
 
@@ -100,6 +101,10 @@ export const parsers = {
 };
 
 const MiB = 1024 * 1024;
+
+/** What PIXELFLOW_AUTH_OPEN can leave open when keys are set. */
+export const OPEN_GROUPS = ['read', 'metrics', 'docs'] as const;
+export type OpenGroup = (typeof OPEN_GROUPS)[number];
 
 export const CONFIG_SPEC = {
   kafkaBrokers: {
@@ -215,6 +220,42 @@ export const CONFIG_SPEC = {
     doc: 'local stack data, pid files, stack.env',
   },
   // Outages and deadlines: how long calls wait, how services ride out a dependency going away.
+  kafkaAdminTimeoutMs: {
+    env: 'PIXELFLOW_KAFKA_ADMIN_TIMEOUT_MS',
+    default: '10000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of one Kafka admin or metadata call (topics, offsets, groups); KAFKA_TIMEOUT after it',
+  },
+  kafkaReadIdleTimeoutMs: {
+    env: 'PIXELFLOW_KAFKA_READ_IDLE_TIMEOUT_MS',
+    default: '30000',
+    parse: parsers.int(100, 3_600_000),
+    doc: 'a range read (replay, training data) fails with KAFKA_TIMEOUT after this long without a message',
+  },
+  clickhouseTimeoutMs: {
+    env: 'PIXELFLOW_CLICKHOUSE_TIMEOUT_MS',
+    default: '10000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of every ClickHouse request (query, insert, command, ping); CLICKHOUSE_TIMEOUT after it',
+  },
+  reconnectMaxMs: {
+    env: 'PIXELFLOW_RECONNECT_MAX_MS',
+    default: '30000',
+    parse: parsers.int(100, 600_000),
+    doc: 'longest wait between reconnect attempts of a stopped consumer (backoff from 0.5 s, doubling)',
+  },
+  uploadTimeoutMs: {
+    env: 'PIXELFLOW_UPLOAD_TIMEOUT_MS',
+    default: '5000',
+    parse: parsers.int(100, 600_000),
+    doc: 'an upload the broker has not acknowledged within this answers 503; during a known outage it answers at once',
+  },
+  analyticsTimeoutMs: {
+    env: 'PIXELFLOW_ANALYTICS_TIMEOUT_MS',
+    default: '5000',
+    parse: parsers.int(100, 600_000),
+    doc: 'an analytics route answers 503 (Retry-After) when its query has no answer within this',
+  },
   registryDir: {
     env: 'PIXELFLOW_REGISTRY_DIR',
     default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'models'),
@@ -235,13 +276,106 @@ export const CONFIG_SPEC = {
     doc: '/metrics port of non-HTTP workers (0 = any free port)',
   },
   // Model artifact store (file:// or s3://).
+  registryUrl: {
+    env: 'PIXELFLOW_REGISTRY_URL',
+    default: (c) => pathToFileURL(String(c.registryDir)).href,
+    parse: (raw, name) => {
+      if (/^file:\/\/\/./.test(raw)) return raw;
+      const m = /^s3:\/\/([^/]+)(\/.*)?$/.exec(raw);
+      if (m && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1]) && !/\/\.{1,2}(\/|$)/.test(m[2] ?? '')) return raw;
+      return fail(
+        name,
+        'file:///absolute/path or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, . or -)',
+        raw,
+      );
+    },
+    doc: 'where model versions live; overrides PIXELFLOW_REGISTRY_DIR (default file://<registry dir>)',
+  },
+  s3Endpoint: {
+    env: 'PIXELFLOW_S3_ENDPOINT',
+    default: '',
+    parse: (raw, name) => (raw === '' ? '' : parsers.url(raw, name)),
+    doc: 'S3-compatible endpoint (e.g. http://127.0.0.1:9000); empty = AWS for the region',
+  },
+  s3Region: { env: 'PIXELFLOW_S3_REGION', default: 'us-east-1', parse: parsers.string, doc: 'S3 region' },
+  s3AccessKeyId: {
+    env: 'PIXELFLOW_S3_ACCESS_KEY_ID',
+    default: '',
+    parse: parsers.string,
+    doc: 'S3 access key id; empty (with the secret) = the AWS SDK default credential chain',
+  },
+  s3SecretAccessKey: {
+    env: 'PIXELFLOW_S3_SECRET_ACCESS_KEY',
+    default: '',
+    parse: parsers.string,
+    doc: 'S3 secret access key (set together with the key id)',
+  },
+  s3ForcePathStyle: {
+    env: 'PIXELFLOW_S3_FORCE_PATH_STYLE',
+    default: 'true',
+    parse: parsers.bool,
+    doc: 'bucket in the URL path (MinIO, S3Proxy) rather than the host name',
+  },
+  s3TimeoutMs: {
+    env: 'PIXELFLOW_S3_TIMEOUT_MS',
+    default: '30000',
+    parse: parsers.int(100, 600_000),
+    doc: 'deadline of one attempt of one S3 call (3 attempts for retriable failures)',
+  },
+  registryCacheDir: {
+    env: 'PIXELFLOW_REGISTRY_CACHE_DIR',
+    default: (c) => join(String(c.stateDir ?? '.pixelflow'), 'model-cache'),
+    parse: parsers.path,
+    doc: 'local cache of model versions downloaded from an s3:// registry',
+  },
+  registryCacheMaxMb: {
+    env: 'PIXELFLOW_REGISTRY_CACHE_MAX_MB',
+    default: '2048',
+    parse: parsers.int(1, 1_048_576),
+    doc: 'bound of that cache; least recently used versions are evicted beyond it',
+  },
   apiKeys: {
     env: 'PIXELFLOW_API_KEYS',
     default: '',
-    parse: parsers.list,
-    doc: 'comma-separated API keys; empty = no auth',
+    parse: (raw: string, name: string) => parseApiKeys(parsers.list(raw, name), name),
+    doc: 'API keys, comma-separated: id:scope+scope:secret or id:scope+scope:sha256:<hex> (scopes read, write, admin); a bare secret is a full-access key (deprecated); empty = no auth',
   },
   // Access control: API keys, scopes, rate limits, TLS for serve.
+  authOpen: {
+    env: 'PIXELFLOW_AUTH_OPEN',
+    default: '',
+    parse: (raw: string, name: string) => {
+      const list = parsers.list(raw, name);
+      for (const v of list)
+        if (!OPEN_GROUPS.includes(v as OpenGroup)) fail(name, `a list of ${OPEN_GROUPS.join(', ')}`, raw);
+      return list as OpenGroup[];
+    },
+    doc: 'with keys set, what still answers without a key: read (GET data routes), metrics, docs; health and the web page files always do',
+  },
+  rateLimitMax: {
+    env: 'PIXELFLOW_RATE_LIMIT_MAX',
+    default: '600',
+    parse: parsers.int(0, 10_000_000),
+    doc: 'requests per window per API key (or client address without one), once keys are set; 0 = no limit',
+  },
+  rateLimitWindowMs: {
+    env: 'PIXELFLOW_RATE_LIMIT_WINDOW_MS',
+    default: '60000',
+    parse: parsers.int(1000, 86_400_000),
+    doc: 'rate limit window (ms)',
+  },
+  tlsCert: {
+    env: 'PIXELFLOW_TLS_CERT',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM certificate (chain) file: serve listens on HTTPS when this and PIXELFLOW_TLS_KEY are set',
+  },
+  tlsKey: {
+    env: 'PIXELFLOW_TLS_KEY',
+    default: '',
+    parse: parsers.optionalPath,
+    doc: 'PEM private key file for PIXELFLOW_TLS_CERT',
+  },
   maxImageBytes: {
     env: 'PIXELFLOW_MAX_IMAGE_BYTES',
     default: String(10 * MiB),

@@ -41,13 +41,16 @@ export function topicSpecs(config: Config, topics: TopicNames = topicNames(confi
   ];
 }
 
-/** The adapter settings config decides: brokers, SASL/TLS, replication of created topics, producer acks. */
+/** The adapter settings config decides: brokers, SASL/TLS, replication of created topics, producer acks, deadlines. */
 export function kafkaOptions(config: Config) {
   return {
     brokers: config.kafkaBrokers,
     security: kafkaSecurityFromConfig(config),
     replication: { replicationFactor: config.replicationFactor, minInsyncReplicas: config.minInsyncReplicas },
     acks: config.producerAcks,
+    adminTimeoutMs: config.kafkaAdminTimeoutMs,
+    readIdleTimeoutMs: config.kafkaReadIdleTimeoutMs,
+    reconnectMaxMs: config.reconnectMaxMs,
   };
 }
 
@@ -72,6 +75,8 @@ export async function createServiceContext(
       username: config.clickhouseUser,
       password: config.clickhousePassword,
       insertLingerMs: config.clickhouseInsertLingerMs,
+      requestTimeoutMs: config.clickhouseTimeoutMs,
+      log,
     }),
   );
   if (opts.migrate ?? true) await migrate(clickhouse);

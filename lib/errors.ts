@@ -11,6 +11,11 @@ export const ERROR_CODES = [
   'CLICKHOUSE_READONLY',
   'CLICKHOUSE_AUTH_FAILED',
   'CLICKHOUSE_ACCESS_DENIED',
+  // a call that got no answer within its deadline (the dependency is down, hung or overloaded)
+  'KAFKA_TIMEOUT',
+  'CLICKHOUSE_TIMEOUT',
+  // a read asked for offsets the log no longer holds (retention or deletion moved its start)
+  'RANGE_NOT_RETAINED',
   'SHUTDOWN_TIMEOUT',
   // input that is wrong and will stay wrong (the DLQ reason codes)
   'EMPTY_INPUT',

@@ -14,9 +14,11 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { KafkaSecurity } from './connection-security.ts';
-import { PixelflowError } from './errors.ts';
+import { withDeadline } from './deadline.ts';
+import { describeError, PixelflowError } from './errors.ts';
 import { checkTlsHandshake } from './kafka-tls.ts';
 import type { Logger } from './logger.ts';
+import { createBackoff, createOutageTracker, type OutageTracker } from './outage.ts';
 import {
   type ActualTopic,
   AUTO_REPLICATION,
@@ -133,6 +135,17 @@ export interface TopicDescription {
   oldestTimestamp?: number;
 }
 
+export interface ReadRangeOptions {
+  signal?: AbortSignal;
+  /**
+   * The read fails with KAFKA_TIMEOUT after this long without a message (time in onBatch does not
+   * count). @default the adapter's readIdleTimeoutMs
+   */
+  idleTimeoutMs?: number;
+  /** Largest fetch per partition. @default 16 MiB */
+  maxBytesPerPartition?: number;
+}
+
 export interface KafkaAdapter {
   /**
    * Creates missing topics with the adapter's replication policy, and converges existing ones:
@@ -148,6 +161,8 @@ export interface KafkaAdapter {
   /** For each partition, the first offset whose timestamp is ≥ ms (the high watermark if none). */
   offsetsForTime(topic: string, ms: number): Promise<Array<{ partition: number; offset: number }>>;
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: number }>>;
+  /** Deletes every record before `offset` on each partition given: the log then starts there. */
+  deleteRecords(topic: string, offsets: Array<{ partition: number; offset: number }>): Promise<void>;
   /** Committed lag of a group on a topic: sum over partitions of high − committed. */
   groupLag(groupId: string, topic: string): Promise<number>;
   createProducer(): Promise<PixelflowProducer>;
@@ -160,8 +175,10 @@ export interface KafkaAdapter {
     topic: string,
     ranges: Array<{ partition: number; from: number; to: number }>,
     onBatch: (messages: IncomingMessage[]) => Promise<void>,
-    opts?: { signal?: AbortSignal },
+    opts?: ReadRangeOptions,
   ): Promise<{ messages: number }>;
+  /** Whether the broker answers, as this process last saw it (outages are logged once by it). */
+  readonly outage: Pick<OutageTracker, 'down' | 'status' | 'whenDown' | 'whenUp'>;
   close(): Promise<void>;
 }
 
@@ -177,6 +194,24 @@ export interface KafkaAdapterOptions {
   replication?: ReplicationPolicy;
   /** @default 'all' */
   acks?: 'all' | '1';
+  /** Deadline of one admin or metadata call (topics, offsets, groups), retries included. @default 10000 */
+  adminTimeoutMs?: number;
+  /** A range read fails after this long without progress. @default 30000 */
+  readIdleTimeoutMs?: number;
+  /** Longest wait between reconnect attempts of a stopped consumer. @default 30000 */
+  reconnectMaxMs?: number;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 const MiB = 1024 * 1024;
@@ -195,12 +230,51 @@ export function kafkaLogLevel(level: number, message: string, error?: string): '
   return 'debug';
 }
 
-function toLogger(log: Logger | undefined) {
+const OUTAGE_LINE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect to seed broker|Request .* timed out|NumberOfRetriesExceeded/i;
+
+/** Whether a kafkajs log line (or an error) says the broker cannot be reached, rather than a request failed. */
+export function isOutageLine(message: string, error?: string): boolean {
+  const text = `${message} ${error ?? ''}`;
+  // A handler that failed because ClickHouse is away is that adapter's outage, logged there.
+  return !/ClickHouse/.test(text) && OUTAGE_LINE.test(text);
+}
+
+function isOutageError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return (
+    e?.code === 'KAFKA_TIMEOUT' ||
+    e?.code === 'KAFKA_UNAVAILABLE' ||
+    /KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSNumberOfRetriesExceeded|KafkaJSBrokerNotFound/.test(
+      e?.name ?? '',
+    ) ||
+    isOutageLine(describeError(err))
+  );
+}
+
+/**
+ * kafkajs logs every retry of every client as an error: dozens of lines a second while a broker
+ * is down. Those lines feed the outage tracker instead (one line when it starts, one when it ends)
+ * and go to debug; so does everything kafkajs says while the outage lasts.
+ */
+function toLogger(log: Logger | undefined, outage: OutageTracker) {
   return () =>
     ({ level, log: entry }: LogEntry) => {
-      if (!log) return;
       const { message, ...rest } = entry;
-      log[kafkaLogLevel(level, message, (rest as { error?: string }).error)](rest, `kafka: ${message}`);
+      const error = (rest as { error?: string }).error;
+      let target = kafkaLogLevel(level, message, error);
+      // A crash line says why; the restart line after it would repeat it once per retry.
+      if (message.startsWith('Restarting the consumer')) target = 'debug';
+      if (target !== 'debug' && /ClickHouse (unreachable|did not answer)/.test(`${message} ${error ?? ''}`)) {
+        target = 'debug';
+      }
+      if (target !== 'debug' && isOutageLine(message, error)) {
+        outage.failed(new Error(error ?? message));
+        target = 'debug';
+      } else if (target !== 'debug' && outage.down) {
+        target = 'debug';
+      }
+      log?.[target](rest, `kafka: ${message}`);
     };
 }
 
@@ -307,13 +381,25 @@ async function describeActual(a: Admin, topics: string[], keys: string[]): Promi
 }
 
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
+  const adminTimeoutMs = opts.adminTimeoutMs ?? 10_000;
+  const readIdleTimeoutMs = opts.readIdleTimeoutMs ?? 30_000;
+  const reconnectMaxMs = opts.reconnectMaxMs ?? 30_000;
+  const outage = createOutageTracker({
+    dependency: 'kafka',
+    log: opts.log,
+    // Ends the outage in a process that makes no other call (an idle consumer still fetches).
+    probe: async () => {
+      await call('probe', (a) => a.listTopics(), Math.min(adminTimeoutMs, 5000));
+    },
+    backoff: { initialMs: 500, maxMs: Math.min(reconnectMaxMs, 5000) },
+  });
   const config: KafkaConfig = {
     clientId: opts.clientId,
     brokers: opts.brokers,
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     logLevel: KafkaLogLevel.WARN,
-    logCreator: toLogger(opts.log),
+    logCreator: toLogger(opts.log, outage),
     retry: { retries: opts.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
     ...(opts.security?.sasl ? { sasl: opts.security.sasl as SASLOptions } : {}),
     ...(opts.security?.tls ? { ssl: opts.security.tls } : {}),
@@ -334,6 +420,10 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const owned: Array<{ close(): Promise<void> }> = [];
   let adminPromise: Promise<Admin> | undefined;
   let closed = false;
+  const timeout = (what: string, ms: number) =>
+    new PixelflowError('KAFKA_TIMEOUT', `Kafka at ${opts.brokers.join(',')} did not answer within ${ms} ms (${what})`, {
+      canRetry: true,
+    });
 
   async function admin(): Promise<Admin> {
     adminPromise ??= (async () => {
@@ -350,8 +440,22 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
     return adminPromise;
   }
 
+  /** One admin call (connecting included) within adminTimeoutMs. */
+  function call<T>(what: string, fn: (a: Admin) => Promise<T>, ms = adminTimeoutMs): Promise<T> {
+    return withDeadline(admin().then(fn), ms, () => timeout(what, ms)).then(
+      (v) => {
+        outage.ok();
+        return v;
+      },
+      (err) => {
+        if (isOutageError(err)) outage.failed(err);
+        throw err;
+      },
+    );
+  }
+
   async function topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    const rows = await (await admin()).fetchTopicOffsets(topic);
+    const rows = await call(`offsets of ${topic}`, (a) => a.fetchTopicOffsets(topic));
     return rows
       .map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) }))
       .sort((a, b) => a.partition - b.partition);
@@ -363,16 +467,17 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   async function partitionsOf(topic: string): Promise<PartitionMetadata[]> {
     const cached = partitionCache.get(topic);
     if (cached && Date.now() - cached.at < 30_000) return cached.partitions;
-    const { topics: meta } = await (await admin()).fetchTopicMetadata({ topics: [topic] });
+    const { topics: meta } = await call(`partitions of ${topic}`, (a) => a.fetchTopicMetadata({ topics: [topic] }));
     const partitions = meta[0]?.partitions ?? [];
     partitionCache.set(topic, { at: Date.now(), partitions });
     return partitions;
   }
 
   const adapter: KafkaAdapter = {
+    outage,
     async ensureTopics(topics) {
-      const a = await admin();
-      const { brokers } = await a.describeCluster();
+      const a = await call('connect', async (x) => x);
+      const { brokers } = await call('describe cluster', (x) => x.describeCluster());
       const { replicationFactor, minInsyncReplicas } = resolveReplication(
         opts.replication ?? AUTO_REPLICATION,
         brokers.length,
@@ -387,22 +492,24 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
           ...t.config,
         },
       }));
-      const existing = new Set(await a.listTopics());
+      const existing = new Set(await call('list topics', (x) => x.listTopics()));
       const missing = wanted.filter((t) => !existing.has(t.topic));
       const report: EnsureTopicsReport = { created: missing.map((t) => t.topic), reconciled: [], warnings: [] };
       if (missing.length > 0) {
         try {
           // kafkajs' own waitForLeaders fails on a fresh KRaft topic whose metadata has not
           // propagated yet (UNKNOWN_TOPIC_OR_PARTITION); we poll for leaders ourselves below.
-          await a.createTopics({
-            waitForLeaders: false,
-            topics: missing.map((t) => ({
-              topic: t.topic,
-              numPartitions: t.partitions,
-              replicationFactor: t.replicationFactor,
-              configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
-            })),
-          });
+          await call('create topics', (x) =>
+            x.createTopics({
+              waitForLeaders: false,
+              topics: missing.map((t) => ({
+                topic: t.topic,
+                numPartitions: t.partitions,
+                replicationFactor: t.replicationFactor,
+                configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+              })),
+            }),
+          );
         } catch (err) {
           // Two processes racing to create the same topic is fine.
           if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
@@ -410,29 +517,32 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       }
       const present = wanted.filter((t) => existing.has(t.topic));
       if (present.length > 0) {
-        const actual = await describeActual(
-          a,
-          present.map((t) => t.topic),
-          [...new Set(present.flatMap((t) => Object.keys(t.config)))],
+        const keys = [...new Set(present.flatMap((t) => Object.keys(t.config)))];
+        const actual = await call('describe topics', (x) =>
+          describeActual(
+            x,
+            present.map((t) => t.topic),
+            keys,
+          ),
         );
         for (const w of present) {
           const plan = planTopicReconcile(w, actual.get(w.topic) as ActualTopic);
           report.warnings.push(...plan.warnings);
           if (plan.alterConfigs === undefined && plan.partitionsTo === undefined) continue;
           if (plan.alterConfigs) {
-            await a.alterConfigs({
-              validateOnly: false,
-              resources: [
-                {
-                  type: TOPIC_RESOURCE,
-                  name: w.topic,
-                  configEntries: Object.entries(plan.alterConfigs).map(([name, value]) => ({ name, value })),
-                },
-              ],
-            });
+            const configEntries = Object.entries(plan.alterConfigs).map(([name, value]) => ({ name, value }));
+            await call(`alter configs of ${w.topic}`, (x) =>
+              x.alterConfigs({
+                validateOnly: false,
+                resources: [{ type: TOPIC_RESOURCE, name: w.topic, configEntries }],
+              }),
+            );
           }
           if (plan.partitionsTo !== undefined) {
-            await a.createPartitions({ topicPartitions: [{ topic: w.topic, count: plan.partitionsTo }] });
+            const count = plan.partitionsTo;
+            await call(`add partitions to ${w.topic}`, (x) =>
+              x.createPartitions({ topicPartitions: [{ topic: w.topic, count }] }),
+            );
           }
           report.reconciled.push(plan);
           opts.log?.info(
@@ -450,12 +560,13 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       return report;
     },
     async describeTopics(topics, dopts = {}) {
-      const a = await admin();
-      const { topics: meta } = await a.fetchTopicMetadata({ topics });
-      const { resources } = await a.describeConfigs({
-        includeSynonyms: false,
-        resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: DESCRIBED_CONFIGS })),
-      });
+      const { topics: meta } = await call('topic metadata', (a) => a.fetchTopicMetadata({ topics }));
+      const { resources } = await call('topic configs', (a) =>
+        a.describeConfigs({
+          includeSynonyms: false,
+          resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: DESCRIBED_CONFIGS })),
+        }),
+      );
       return Promise.all(
         meta.map(async (m) => {
           const offsets = await topicOffsets(m.name);
@@ -497,14 +608,14 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       );
     },
     async deleteTopics(topics) {
-      if (topics.length) await (await admin()).deleteTopics({ topics });
+      if (topics.length) await call('delete topics', (a) => a.deleteTopics({ topics }));
     },
     async listTopics() {
-      return (await admin()).listTopics();
+      return call('list topics', (a) => a.listTopics());
     },
     topicOffsets,
     async offsetsForTime(topic, ms) {
-      const rows = await (await admin()).fetchTopicOffsetsByTimestamp(topic, ms);
+      const rows = await call(`offsets of ${topic} at a time`, (a) => a.fetchTopicOffsetsByTimestamp(topic, ms));
       const highs = await topicOffsets(topic);
       return rows
         .map((r) => {
@@ -518,11 +629,19 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         .sort((a, b) => a.partition - b.partition);
     },
     async groupOffsets(groupId, topic) {
-      const res = await (await admin()).fetchOffsets({ groupId, topics: [topic] });
+      const res = await call(`offsets of group ${groupId}`, (a) => a.fetchOffsets({ groupId, topics: [topic] }));
       const parts = res.find((r) => r.topic === topic)?.partitions ?? [];
       return parts
         .map((p) => ({ partition: p.partition, offset: Number(p.offset) }))
         .sort((a, b) => a.partition - b.partition);
+    },
+    async deleteRecords(topic, offsets) {
+      await call(`delete records of ${topic}`, (a) =>
+        a.deleteTopicRecords({
+          topic,
+          partitions: offsets.map((o) => ({ partition: o.partition, offset: String(o.offset) })),
+        }),
+      );
     },
     async groupLag(groupId, topic) {
       const [committed, offsets] = await Promise.all([adapter.groupOffsets(groupId, topic), topicOffsets(topic)]);
@@ -555,7 +674,9 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
           // sent, yet send() resolves (seen in test/integration/kafka-cluster.test.ts: 9 of 600
           // acknowledged records missing after kill -9 of a leader). So partitions are chosen
           // here, and a partition absent from the delivery report is sent again (at-least-once).
-          const metadata = await partitionsOf(topic);
+          const metadata = await partitionsOf(topic).catch((err) => {
+            throw isOutageError(err) ? unavailable(opts.brokers, err) : err;
+          });
           let pending = messages.map((m) => ({
             key: m.key,
             value: m.value,
@@ -576,7 +697,17 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
                 },
               );
             }
-            const meta = await producer.send({ topic, acks: opts.acks === '1' ? 1 : -1, messages: pending });
+            const meta = await producer.send({ topic, acks: opts.acks === '1' ? 1 : -1, messages: pending }).then(
+              (m) => {
+                outage.ok();
+                return m;
+              },
+              (err) => {
+                if (!isOutageError(err)) throw err;
+                outage.failed(err);
+                throw unavailable(opts.brokers, err);
+              },
+            );
             const written = new Set(meta.map((r) => r.partition));
             reports.push(
               ...meta.map((r) => ({ topic: r.topicName, partition: r.partition, baseOffset: Number(r.baseOffset) })),
@@ -601,17 +732,20 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       return handle;
     },
     runConsumer(copts) {
-      const consumer: Consumer = kafka.consumer({
-        groupId: copts.groupId,
-        maxBytesPerPartition: copts.maxBytesPerPartition ?? 4 * MiB,
-        maxBytes: 64 * MiB,
-        maxWaitTimeInMs: copts.maxWaitTimeInMs ?? 100,
-        sessionTimeout: copts.sessionTimeout ?? 30_000,
-        heartbeatInterval: 3000,
-        allowAutoTopicCreation: false,
-      });
+      const makeConsumer = (): Consumer =>
+        kafka.consumer({
+          groupId: copts.groupId,
+          maxBytesPerPartition: copts.maxBytesPerPartition ?? 4 * MiB,
+          maxBytes: 64 * MiB,
+          maxWaitTimeInMs: copts.maxWaitTimeInMs ?? 100,
+          sessionTimeout: copts.sessionTimeout ?? 30_000,
+          heartbeatInterval: 3000,
+          allowAutoTopicCreation: false,
+        });
       const controller = new AbortController();
       let running = true;
+      let paused = false;
+      let joined = false;
       let resolveReady!: () => void;
       let rejectReady!: (err: unknown) => void;
       const ready = new Promise<void>((res, rej) => {
@@ -619,57 +753,100 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         rejectReady = rej;
       });
       ready.catch(() => {});
-      consumer.on(consumer.events.GROUP_JOIN, () => resolveReady());
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (!e.payload.restart) opts.log?.error({ err: e.payload.error, groupId: copts.groupId }, 'consumer crashed');
-      });
+      const backoff = createBackoff({ initialMs: 500, maxMs: reconnectMaxMs });
+      let restarting: Promise<void> | undefined;
 
-      const start = (async () => {
-        try {
-          await tlsReady();
-          await consumer.connect();
-          await consumer.subscribe({ topics: copts.topics, fromBeginning: copts.fromBeginning ?? true });
-          await consumer.run({
-            autoCommit: false,
-            eachBatchAutoResolve: false,
-            partitionsConsumedConcurrently: copts.partitionsConsumedConcurrently ?? 1,
-            eachBatch: async (payload: EachBatchPayload) => {
-              const { batch } = payload;
-              if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
-              const messages: IncomingMessage[] = batch.messages.map((m) => ({
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: Number(m.offset),
-                key: m.key ? m.key.toString('utf8') : null,
-                value: m.value,
-                headers: headersOf(m.headers as Record<string, unknown>),
-                timestamp: Number(m.timestamp),
-              }));
-              await copts.handleBatch(messages, {
-                heartbeat: () => payload.heartbeat(),
-                isRunning: () => running && payload.isRunning() && !payload.isStale(),
-                signal: controller.signal,
-              });
-              const last = messages[messages.length - 1].offset;
-              payload.resolveOffset(String(last));
-              await consumer.commitOffsets([
-                { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
-              ]);
-              await payload.heartbeat();
-            },
-          });
-        } catch (err) {
-          rejectReady(unavailable(opts.brokers, err));
+      const startOnce = async (consumer: Consumer): Promise<void> => {
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          joined = true;
+          outage.ok();
+          backoff.reset();
+          if (paused) consumer.pause(copts.topics.map((topic) => ({ topic })));
+          resolveReady();
+        });
+        consumer.on(consumer.events.FETCH, () => outage.ok());
+        consumer.on(consumer.events.CRASH, (e) => {
+          if (!running) return;
+          outage.failed(e.payload.error);
+          // kafkajs restarts by itself after a retriable crash; after any other, so do we, on a
+          // backoff: a consumer that stays stopped would leave the service up but deaf.
+          if (!e.payload.restart) {
+            opts.log?.warn(
+              { groupId: copts.groupId, err: String(e.payload.error).slice(0, 300) },
+              'consumer stopped; restarting it',
+            );
+            restarting ??= restart().finally(() => {
+              restarting = undefined;
+            });
+          }
+        });
+        await tlsReady();
+        await consumer.connect();
+        await consumer.subscribe({ topics: copts.topics, fromBeginning: copts.fromBeginning ?? true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: copts.partitionsConsumedConcurrently ?? 1,
+          eachBatch: async (payload: EachBatchPayload) => {
+            const { batch } = payload;
+            if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+            const messages: IncomingMessage[] = batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: Number(m.offset),
+              key: m.key ? m.key.toString('utf8') : null,
+              value: m.value,
+              headers: headersOf(m.headers as Record<string, unknown>),
+              timestamp: Number(m.timestamp),
+            }));
+            await copts.handleBatch(messages, {
+              heartbeat: () => payload.heartbeat(),
+              isRunning: () => running && payload.isRunning() && !payload.isStale(),
+              signal: controller.signal,
+            });
+            const last = messages[messages.length - 1].offset;
+            payload.resolveOffset(String(last));
+            await consumer.commitOffsets([
+              { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
+            ]);
+            await payload.heartbeat();
+          },
+        });
+      };
+
+      let consumer = makeConsumer();
+      async function restart(): Promise<void> {
+        while (running) {
+          await sleep(backoff.next(), controller.signal);
+          if (!running) return;
+          await withDeadline(consumer.disconnect(), adminTimeoutMs, () => timeout('disconnect', adminTimeoutMs)).catch(
+            () => {},
+          );
+          consumer = makeConsumer();
+          try {
+            await startOnce(consumer);
+            return;
+          } catch (err) {
+            outage.failed(err);
+          }
         }
-      })();
+      }
+
+      const start = startOnce(consumer).catch((err) => {
+        // Before the first join the caller decides (start-up fails with a clear error); after it,
+        // the restart loop owns recovery.
+        if (!joined) rejectReady(unavailable(opts.brokers, err));
+      });
 
       let closing: Promise<void> | undefined;
       const handle: ConsumerHandle = {
         ready,
         pause() {
+          paused = true;
           consumer.pause(copts.topics.map((topic) => ({ topic })));
         },
         resume() {
+          paused = false;
           consumer.resume(copts.topics.map((topic) => ({ topic })));
         },
         close() {
@@ -677,9 +854,10 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
             running = false;
             controller.abort();
             await start;
+            await restarting?.catch(() => {});
             await consumer.disconnect();
             // Best effort: a broker that is gone takes the group with it anyway.
-            if (copts.ephemeral) await (await admin()).deleteGroups([copts.groupId]).catch(() => {});
+            if (copts.ephemeral) await call('delete group', (a) => a.deleteGroups([copts.groupId])).catch(() => {});
           })();
           return closing;
         },
@@ -688,6 +866,7 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
       return handle;
     },
     async readRange(topic, ranges, onBatch, ropts = {}) {
+      const idleMs = ropts.idleTimeoutMs ?? readIdleTimeoutMs;
       // A range past the end of the log would never finish: clamp to what exists.
       const bounds = await topicOffsets(topic);
       const wanted = ranges
@@ -698,55 +877,127 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         .filter((r) => r.to > r.from);
       if (wanted.length === 0) return { messages: 0 };
       const remaining = new Map(wanted.map((r) => [r.partition, r]));
+      /** Per partition, the next offset the range still needs. */
+      const next = new Map(wanted.map((r) => [r.partition, r.from]));
       let count = 0;
       const groupId = `pixelflow-replay-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+      // The start offsets are committed before the group exists. Seeking on GROUP_JOIN (as this did
+      // before) races the consumer's own offset resolution: the first fetch could go out at the
+      // default offset, an "Offset out of range" reset could undo the seek, and a partition whose
+      // position ended up past `to` never got another non-empty batch, so the read never finished.
+      // Partitions outside the ranges start at their end and deliver nothing.
+      await call('commit replay start offsets', async (a) =>
+        a.setOffsets({
+          groupId,
+          topic,
+          partitions: bounds.map((b) => ({ partition: b.partition, offset: String(next.get(b.partition) ?? b.high) })),
+        }),
+      );
       const consumer = kafka.consumer({
         groupId,
-        maxBytesPerPartition: 16 * MiB,
+        maxBytesPerPartition: ropts.maxBytesPerPartition ?? 16 * MiB,
         maxWaitTimeInMs: 100,
         allowAutoTopicCreation: false,
       });
+      let settled = false;
       let finish!: () => void;
       let fail!: (err: unknown) => void;
       const done = new Promise<void>((res, rej) => {
-        finish = res;
-        fail = rej;
+        finish = () => {
+          settled = true;
+          res();
+        };
+        fail = (err) => {
+          settled = true;
+          rej(err);
+        };
       });
+      done.catch(() => {});
       const onAbort = () => fail(new PixelflowError('ABORTED', 'replay aborted'));
       ropts.signal?.addEventListener('abort', onAbort, { once: true });
+      // No progress for idleMs (the broker is gone, or the consumer is stuck) fails the read with
+      // where each partition stood, instead of waiting forever. Time inside onBatch does not count.
+      let lastProgress = Date.now();
+      let inHandler = false;
+      const watchdog = setInterval(
+        () => {
+          if (settled || inHandler || Date.now() - lastProgress < idleMs) return;
+          const where = [...remaining.values()]
+            .map((r) => `partition ${r.partition} at ${next.get(r.partition)} of [${r.from}, ${r.to})`)
+            .join(', ');
+          fail(
+            new PixelflowError('KAFKA_TIMEOUT', `reading ${topic} made no progress for ${idleMs} ms (${where})`, {
+              canRetry: true,
+            }),
+          );
+        },
+        Math.max(50, Math.min(1000, idleMs / 4)),
+      );
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (!e.payload.restart) fail(unavailable(opts.brokers, e.payload.error));
+      });
       try {
-        await consumer.connect();
-        await consumer.subscribe({ topics: [topic], fromBeginning: true });
-        // Seeking is only allowed once run() has started; GROUP_JOIN tells us our assignment.
-        consumer.on(consumer.events.GROUP_JOIN, () => {
-          for (const r of wanted) consumer.seek({ topic, partition: r.partition, offset: String(r.from) });
-        });
+        await withDeadline(
+          (async () => {
+            await tlsReady();
+            await consumer.connect();
+            await consumer.subscribe({ topics: [topic], fromBeginning: true });
+          })(),
+          adminTimeoutMs,
+          () => timeout(`connect a replay consumer for ${topic}`, adminTimeoutMs),
+        );
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
           eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
             const range = remaining.get(batch.partition);
-            if (!range) return;
-            const inRange = batch.messages.filter((m) => {
-              const off = Number(m.offset);
-              return off >= range.from && off < range.to;
-            });
+            if (!range || settled || batch.messages.length === 0) return;
+            const expected = next.get(batch.partition) ?? range.from;
+            const fresh = batch.messages.filter((m) => Number(m.offset) >= expected);
+            if (fresh.length === 0) return;
+            const first = Number(fresh[0].offset);
+            if (first > expected) {
+              // A gap: compaction removed records (fine), or the log start moved past what we still
+              // needed and the broker answered "offset out of range", so the consumer jumped to the
+              // earliest offset. A shorter range must not pass for the one asked for.
+              const low = (await topicOffsets(topic)).find((b) => b.partition === batch.partition)?.low ?? 0;
+              if (low > expected) {
+                fail(
+                  new PixelflowError(
+                    'RANGE_NOT_RETAINED',
+                    `${topic} partition ${batch.partition}: offsets ${expected}..${Math.min(low, range.to) - 1} of the requested range [${range.from}, ${range.to}) are no longer in the log (it now starts at ${low})`,
+                  ),
+                );
+                return;
+              }
+            }
+            const inRange = fresh.filter((m) => Number(m.offset) < range.to);
             if (inRange.length) {
-              await onBatch(
-                inRange.map((m) => ({
-                  topic,
-                  partition: batch.partition,
-                  offset: Number(m.offset),
-                  key: m.key ? m.key.toString('utf8') : null,
-                  value: m.value,
-                  headers: headersOf(m.headers as Record<string, unknown>),
-                  timestamp: Number(m.timestamp),
-                })),
-              );
+              inHandler = true;
+              try {
+                await onBatch(
+                  inRange.map((m) => ({
+                    topic,
+                    partition: batch.partition,
+                    offset: Number(m.offset),
+                    key: m.key ? m.key.toString('utf8') : null,
+                    value: m.value,
+                    headers: headersOf(m.headers as Record<string, unknown>),
+                    timestamp: Number(m.timestamp),
+                  })),
+                );
+              } catch (err) {
+                fail(err);
+                return;
+              } finally {
+                inHandler = false;
+              }
               count += inRange.length;
             }
-            const last = batch.messages.length ? Number(batch.messages[batch.messages.length - 1].offset) : -1;
-            if (batch.messages.length) resolveOffset(String(last));
+            lastProgress = Date.now();
+            const last = Number(fresh[fresh.length - 1].offset);
+            next.set(batch.partition, last + 1);
+            resolveOffset(String(last));
             await heartbeat();
             if (last >= range.to - 1) {
               remaining.delete(batch.partition);
@@ -757,15 +1008,20 @@ export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
         });
         await done;
       } finally {
+        clearInterval(watchdog);
+        settled = true;
         ropts.signal?.removeEventListener('abort', onAbort);
-        await consumer.disconnect().catch(() => {});
-        await (await admin()).deleteGroups([groupId]).catch(() => {});
+        await withDeadline(consumer.disconnect(), adminTimeoutMs, () => timeout('disconnect', adminTimeoutMs)).catch(
+          () => {},
+        );
+        await call('delete the replay group', (a) => a.deleteGroups([groupId])).catch(() => {});
       }
       return { messages: count };
     },
     async close() {
       if (closed) return;
       closed = true;
+      outage.close();
       for (const r of owned.splice(0).reverse()) await r.close().catch(() => {});
       if (adminPromise) await (await adminPromise.catch(() => undefined))?.disconnect();
     },

@@ -59,8 +59,9 @@ function notRetainedError(topic: string, sel: RangeSelector, missing: NotRetaine
     sel.kind === 'time' && sel.fromMs !== undefined
       ? `from ${new Date(sel.fromMs).toISOString()}`
       : `from offset ${missing.map((m) => `${m.partition}:${m.requested}`).join(',')}`;
+  // The same code readRange raises when retention deletes records while a range is being read.
   return new PixelflowError(
-    'BAD_REQUEST',
+    'RANGE_NOT_RETAINED',
     `${topic}: the range starts ${asked}, before what retention kept (${where}); the records before were deleted. ` +
       'Start at or after the oldest retained record (pixelflow status shows it), or raise PIXELFLOW_RETENTION_TRAINING_MS',
     { details: { topic, notRetained: missing } },

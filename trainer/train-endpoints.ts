@@ -19,7 +19,11 @@ export function localTrainEndpoint(service: Pick<TrainerService, 'request' | 'st
   };
 }
 
-/** A RangeSelector in TrainRequest form; open ends become 0 / MAX_SAFE_INTEGER, which the trainer clamps to the log. */
+// The largest Avro long avsc encodes from a JS number (|n| ≤ 2^53 − 2): MAX_SAFE_INTEGER itself
+// failed to encode, so an open-ended range (from with no to) answered 500 on POST /v1/train.
+export const OPEN_END = 9_007_199_254_740_990;
+
+/** A RangeSelector in TrainRequest form; open ends become 0 / OPEN_END, which the trainer clamps to the log. */
 export function trainRequestRange(selector: RangeSelector): Pick<TrainRequest, 'offsets' | 'time_range'> {
   switch (selector.kind) {
     case 'all':
@@ -30,14 +34,14 @@ export function trainRequestRange(selector: RangeSelector): Pick<TrainRequest, '
           topic: '',
           partition: r.partition,
           from_offset: r.from,
-          to_offset: r.to ?? Number.MAX_SAFE_INTEGER,
+          to_offset: r.to ?? OPEN_END,
         })),
         time_range: null,
       };
     case 'time':
       return {
         offsets: null,
-        time_range: { from_ms: selector.fromMs ?? 0, to_ms: selector.toMs ?? Number.MAX_SAFE_INTEGER },
+        time_range: { from_ms: selector.fromMs ?? 0, to_ms: selector.toMs ?? OPEN_END },
       };
   }
 }

@@ -1,7 +1,7 @@
 // The trainer process: triggers feed a one-at-a-time coordinator whose runs replay the dataset,
 // train, register and promote. Owns its producer, consumers and timers and closes them in order.
 import type { ServiceContext } from '../lib/context.ts';
-import { createModelRegistry, type ModelRegistry } from '../lib/model-registry.ts';
+import { createModelRegistry, type ModelRegistry, registryLocation } from '../lib/model-registry.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';
 import type { TfRuntime } from '../lib/tf-backend.ts';
 import { createPromotion, type Promotion } from './promotion.ts';
@@ -27,7 +27,7 @@ import {
 export interface TrainerServiceOptions {
   /** Which automatic triggers to run. @default all enabled by config (count if trainEvery > 0, schedule if trainIntervalMs > 0, requests on) */
   triggers?: { count?: boolean; schedule?: boolean; requests?: boolean };
-  /** @default config.registryDir */
+  /** @default the configured registry (PIXELFLOW_REGISTRY_URL / PIXELFLOW_REGISTRY_DIR) */
   registryDir?: string;
   onProgress?: (run: PlannedRun, p: RunProgress) => void;
   /** Sees every run's final record (succeeded, failed or aborted). */
@@ -61,7 +61,7 @@ export async function createTrainerService(
   const startedAt = Date.now();
   const spec = getSpec(config.spec);
   const metrics = createTrainerMetrics(ctx.metrics);
-  const registry = createModelRegistry(opts.registryDir ?? config.registryDir);
+  const registry = createModelRegistry(opts.registryDir ?? registryLocation(config));
   const removed = await registry.cleanup();
   if (removed) log.warn({ removed }, 'removed half-written model versions left by a stopped trainer');
   const recorder = createRunRecorder(clickhouse);
@@ -172,6 +172,7 @@ export async function createTrainerService(
         await requests?.close();
         await coordinator.close();
         await producer.close();
+        registry.close();
       })();
       return closing;
     },

@@ -1,18 +1,19 @@
 // `pixelflow ingest <dir>` and `pixelflow ingest fashion-mnist`: image sources → images.raw.
 // Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
 // folder import resumes where it stopped.
+import { setMaxListeners } from 'node:events';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { describeError, PixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';
 import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
-const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart]
-       pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled] [--tag T]
+const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart] [--max-wait S]
+       pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled] [--tag T] [--max-wait S]
 
 <dir>            an ImageFolder (one sub-folder per class; the folder name is the label) or a folder of
                  unlabelled images; hidden files are skipped, the type of each file is read from its bytes.
@@ -21,7 +22,9 @@ fashion-mnist    Debian's dataset-fashion-mnist (installed if missing), each ima
   --rate R       images per second (default: as fast as the broker takes them)
   --as-split S   write another split into the events (unlabeled also drops the label)
   --tag T        event ids derive from the image and T: the same images again under a new tag are new
-                 events (predicted again, never deduplicated against the first send)`;
+                 events (predicted again, never deduplicated against the first send)
+  --max-wait S   when the broker goes away mid-import, wait up to S seconds for it (default 300), then
+                 resume; past that the import stops (a folder import resumes on a re-run)`;
 
 const SPLIT_VALUES = ['train', 'val', 'test', 'unlabeled'];
 
@@ -30,6 +33,23 @@ function splitFlag(value: string | undefined, name: string, allowed = SPLIT_VALU
   if (!allowed.includes(value))
     throw new PixelflowError('BAD_REQUEST', `--${name}: expected one of ${allowed.join(', ')}, got '${value}'`);
   return value as Split;
+}
+
+/** One note on the terminal when the broker goes away and one when it is back, for every outage. */
+async function noteOutages(outage: KafkaAdapter['outage'], maxWaitS: number, signal: AbortSignal): Promise<void> {
+  try {
+    for (;;) {
+      await outage.whenDown(signal);
+      const since = Date.now();
+      console.error(
+        `\npixelflow ingest: Kafka is unreachable (${outage.status().error}); waiting for it (up to ${maxWaitS} s, --max-wait) and resuming then`,
+      );
+      await outage.whenUp(signal);
+      console.error(`pixelflow ingest: Kafka is back after ${((Date.now() - since) / 1000).toFixed(1)} s; resuming`);
+    }
+  } catch {
+    // stopped
+  }
 }
 
 export const command: Command = {
@@ -48,26 +68,40 @@ export const command: Command = {
       unlabeled: { type: 'boolean' },
       restart: { type: 'boolean' },
       tag: { type: 'string' },
+      'max-wait': { type: 'string' },
     });
     if (positionals.length !== 1)
       throw new PixelflowError('BAD_REQUEST', `expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
     const target = positionals[0];
 
+    const maxWaitS = values['max-wait'] === undefined ? 300 : Number(values['max-wait']);
+    if (!Number.isFinite(maxWaitS) || maxWaitS < 0)
+      throw new PixelflowError('BAD_REQUEST', `--max-wait: expected seconds, got '${values['max-wait']}'`);
     const config = loadConfig();
     const log = createLogger({ name: 'ingest', level: config.logLevel });
     const topics = topicNames(config.topicPrefix);
     const kafka = createKafkaAdapter({ ...kafkaOptions(config), clientId: 'pixelflow-ingest', log });
     const controller = new AbortController();
+    // Every in-flight send waiting out an outage listens on it, besides the rate limiter.
+    setMaxListeners(100, controller.signal);
     const stop = () => controller.abort(new PixelflowError('ABORTED', 'interrupted'));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const { createProgress } = await import('../../producers/progress.ts');
     const progress = createProgress({ label: target === 'fashion-mnist' ? 'fashion-mnist' : 'ingest' });
+    void noteOutages(kafka.outage, maxWaitS, controller.signal);
     try {
       await kafka.ensureTopics(topicSpecs(config, topics));
-      const { createImageProducer } = await import('../../producers/image-producer.ts');
+      const [{ createImageProducer }, { createPatientProducer }] = await Promise.all([
+        import('../../producers/image-producer.ts'),
+        import('../../producers/patient-producer.ts'),
+      ]);
       const producer = createImageProducer({
-        producer: await kafka.createProducer(),
+        producer: createPatientProducer({
+          producer: await kafka.createProducer(),
+          maxWaitMs: maxWaitS * 1000,
+          signal: controller.signal,
+        }),
         topic: topics.raw,
         metrics: createMetricsRegistry({ service: 'ingest', defaultMetrics: false }),
       });
@@ -159,6 +193,7 @@ export const command: Command = {
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      if (!controller.signal.aborted) controller.abort();
       await kafka.close();
     }
   },

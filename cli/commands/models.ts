@@ -1,16 +1,29 @@
 // `pixelflow models list | promote <version> | rollback`: the model registry from a terminal.
 // Alias moves announce themselves exactly as the trainer's do (ModelPublished + model_versions),
 // so a running inference service swaps to the promoted model.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as configModule from '../../lib/config.ts';
 import { createServiceContext } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
-import { createModelRegistry, type ModelManifest } from '../../lib/model-registry.ts';
+import {
+  createModelRegistry,
+  type ModelManifest,
+  type ModelRegistry,
+  registryLocation,
+} from '../../lib/model-registry.ts';
+import { migrateRegistry } from '../../lib/registry-migrate.ts';
 import { createPromotion } from '../../trainer/promotion.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const USAGE = `pixelflow models list [--json]
        pixelflow models promote <version>     make a version production (announces ModelPublished)
-       pixelflow models rollback              production back to the version it had before`;
+       pixelflow models rollback              production back to the version it had before
+       pixelflow models migrate --to <url> [--from <url>]
+                                              copy every version and alias to another registry
+                                              (file:///path or s3://bucket/prefix; default --from:
+                                              the configured registry); idempotent, checksums verified`;
 
 function fmt(n: number | undefined, digits = 4): string {
   return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
@@ -43,18 +56,59 @@ function table(manifests: ModelManifest[], aliases: Record<string, string>): str
     .join('\n');
 }
 
+/** Registry URLs from the command line are checked like PIXELFLOW_REGISTRY_URL, naming the flag. */
+function registryUrlFlag(raw: string, flag: string): string {
+  const { CONFIG_SPEC } = configModule;
+  if (!raw.includes('://')) return pathToFileURL(resolve(raw)).href;
+  return CONFIG_SPEC.registryUrl.parse(raw, flag);
+}
+
+async function migrate(values: { to?: string; from?: string; json?: boolean }): Promise<number> {
+  if (!values.to)
+    throw new PixelflowError(
+      'BAD_REQUEST',
+      'migrate needs --to, e.g. pixelflow models migrate --to s3://models/pixelflow',
+    );
+  const config = configModule.loadConfig();
+  const from = values.from ? registryUrlFlag(values.from, '--from') : config.registryUrl;
+  const to = registryUrlFlag(values.to, '--to');
+  if (from === to) throw new PixelflowError('BAD_REQUEST', `--to names the registry it would copy from (${from})`);
+  const source = createModelRegistry(registryLocation(config, from));
+  const target = createModelRegistry(registryLocation(config, to));
+  try {
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    log(`migrating ${source.url} → ${target.url}`);
+    const report = await migrateRegistry(source, target, values.json ? undefined : log);
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `${report.copied.length} copied, ${report.present.length} already there; aliases ${JSON.stringify(report.aliases)}\n`,
+      );
+    return 0;
+  } finally {
+    source.close();
+    target.close();
+  }
+}
+
 export const command: Command = {
   summary: 'list, promote or roll back model versions',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs(args, { json: { type: 'boolean' } });
+    const { values, positionals } = parseArgs(args, {
+      json: { type: 'boolean' },
+      to: { type: 'string' },
+      from: { type: 'string' },
+    });
     const [action, version, ...rest] = positionals;
     if (rest.length) throw new PixelflowError('BAD_REQUEST', `unexpected arguments: ${rest.join(' ')}`);
+    if (action === 'migrate') return migrate(values);
     if (action === 'list' || action === undefined) {
       // Listing needs no Kafka or ClickHouse: the registry is the file system.
-      const { loadConfig } = await import('../../lib/config.ts');
-      const registry = createModelRegistry(loadConfig().registryDir);
-      const [manifests, aliases] = await Promise.all([registry.list(), registry.aliases()]);
+      const registry = createModelRegistry(registryLocation(configModule.loadConfig()));
+      const [manifests, aliases] = await Promise.all([registry.list(), registry.aliases()]).finally(() =>
+        registry.close(),
+      );
       if (values.json) process.stdout.write(`${JSON.stringify({ aliases, versions: manifests }, null, 2)}\n`);
       else
         process.stdout.write(
@@ -63,14 +117,18 @@ export const command: Command = {
       return 0;
     }
     if (action !== 'promote' && action !== 'rollback')
-      throw new PixelflowError('BAD_REQUEST', `unknown action '${action}'; expected list, promote or rollback`);
+      throw new PixelflowError(
+        'BAD_REQUEST',
+        `unknown action '${action}'; expected list, promote, rollback or migrate`,
+      );
     if (action === 'promote' && !version)
       throw new PixelflowError('BAD_REQUEST', 'promote needs a version, e.g. pixelflow models promote v0003');
     if (action === 'rollback' && version)
       throw new PixelflowError('BAD_REQUEST', 'rollback takes no version (it returns to the previous production)');
     const ctx = await createServiceContext('models');
+    let registry: ModelRegistry | undefined;
     try {
-      const registry = createModelRegistry(ctx.config.registryDir);
+      registry = createModelRegistry(registryLocation(ctx.config));
       const producer = await ctx.kafka.createProducer();
       const promotion = createPromotion({
         registry,
@@ -91,6 +149,7 @@ export const command: Command = {
       }
       return 0;
     } finally {
+      registry?.close();
       await ctx.lifecycle.close('models done');
     }
   },

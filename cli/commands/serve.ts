@@ -1,16 +1,36 @@
 // `pixelflow serve`: the one HTTP process. Inference (REST, web page, streaming predictions) plus
 // the upload, training and analytics routes of the other services, on one Fastify app; this is
 // the only place that listens. Registers its /metrics with the local Prometheus when the stack runs.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExtraPlugin } from '../../inference/app.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
-import { createModelRegistry } from '../../lib/model-registry.ts';
+import { PixelflowError } from '../../lib/errors.ts';
+import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
+
+/** The certificate and key when both files are configured (HTTPS), undefined when neither is. */
+export function tlsFiles(config: { tlsCert: string; tlsKey: string }): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tlsCert && !config.tlsKey) return undefined;
+  if (!config.tlsCert || !config.tlsKey) {
+    throw new PixelflowError(
+      'CONFIG_INVALID',
+      `PIXELFLOW_TLS_CERT and PIXELFLOW_TLS_KEY go together; only ${config.tlsCert ? 'the certificate' : 'the key'} is set`,
+    );
+  }
+  const read = (path: string, name: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new PixelflowError('CONFIG_INVALID', `${name}: cannot read ${path} (${(err as Error).message})`);
+    }
+  };
+  return { cert: read(config.tlsCert, 'PIXELFLOW_TLS_CERT'), key: read(config.tlsKey, 'PIXELFLOW_TLS_KEY') };
+}
 
 /** Route plugins of the other services, mounted when their code is present. */
 async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
@@ -22,8 +42,14 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     const { analyticsRoutes } = await import('../../inference/analytics-routes.ts');
     const { createClickHouseReader } = await import('../../lib/clickhouse-reader.ts');
     // Analytics read as the read-only user: what a route may read is the server's decision.
-    const reader = ctx.lifecycle.add('clickhouse-reader', await createClickHouseReader(ctx.config));
-    plugins.push({ plugin: analyticsRoutes, opts: { clickhouse: reader } });
+    const reader = ctx.lifecycle.add(
+      'clickhouse-reader',
+      await createClickHouseReader(ctx.config, { requestTimeoutMs: ctx.config.clickhouseTimeoutMs }),
+    );
+    plugins.push({
+      plugin: analyticsRoutes,
+      opts: { clickhouse: reader, queryTimeoutMs: ctx.config.analyticsTimeoutMs },
+    });
     mounted.push('analytics');
   }
   if (has('producers/http/upload-routes.ts')) {
@@ -32,7 +58,14 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
     const producer = ctx.lifecycle.add('upload-producer', await ctx.kafka.createProducer());
     const images = createImageProducer({ producer, topic: ctx.topics.raw, metrics: ctx.metrics });
     plugins.push({
-      plugin: uploadRoutes({ producer: images, config: ctx.config, metrics: ctx.metrics, log: ctx.log }),
+      plugin: uploadRoutes({
+        producer: images,
+        config: ctx.config,
+        metrics: ctx.metrics,
+        log: ctx.log,
+        outage: ctx.kafka.outage,
+        timeoutMs: ctx.config.uploadTimeoutMs,
+      }),
     });
     mounted.push('upload');
   }
@@ -46,6 +79,20 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
       opts: { trainer: publishingTrainEndpoint(producer, ctx.topics), defaults: defaultParams(ctx.config) },
     });
     mounted.push('train');
+  }
+  if (has('trainer/http/model-admin-routes.ts')) {
+    const { modelAdminRoutes } = await import('../../trainer/http/model-admin-routes.ts');
+    const { createPromotion } = await import('../../trainer/promotion.ts');
+    const producer = ctx.lifecycle.add('promotion-producer', await ctx.kafka.createProducer());
+    const promotion = createPromotion({
+      registry: ctx.lifecycle.add('promotion-registry', createModelRegistry(registryLocation(ctx.config))),
+      producer,
+      clickhouse: ctx.clickhouse,
+      topics: ctx.topics,
+      log: ctx.log,
+    });
+    plugins.push({ plugin: modelAdminRoutes, opts: { promotion } });
+    mounted.push('model admin');
   }
   return { plugins, mounted };
 }
@@ -71,13 +118,15 @@ export const command: Command = {
       log.info({ backend: rt.describe() }, 'tensorflow ready');
       const { createInferenceService } = await import('../../inference/service.ts');
       const { buildInferenceApp } = await import('../../inference/app.ts');
-      const registry = createModelRegistry(config.registryDir);
+      const registry = lifecycle.add('registry', createModelRegistry(registryLocation(config)));
       const service = lifecycle.add(
         'inference',
         await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),
       );
+      const https = tlsFiles(config);
       const { plugins, mounted } = await servicePlugins(ctx);
       const app = await buildInferenceApp(service.appDeps(plugins), {
+        https,
         // Per-request lines at info would drown the log; errors still come through.
         loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
       });
@@ -89,7 +138,7 @@ export const command: Command = {
       await app.listen({ host, port });
       const address = app.server.address();
       const boundPort = typeof address === 'object' && address ? address.port : port;
-      const url = `http://${host}:${boundPort}`;
+      const url = `${https ? 'https' : 'http'}://${host}:${boundPort}`;
       await registerScrapeTarget({ stateDir: ctx.config.stateDir, lifecycle, log: ctx.log }, 'serve', host, boundPort);
       await service.start();
       log.info({ url, mounted, docs: `${url}/docs` }, 'serving');

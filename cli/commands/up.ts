@@ -8,13 +8,14 @@ import type { Command } from '../main.ts';
 
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
-  usage: 'pixelflow up [--brokers N]   (N Kafka nodes; remembered by the state dir; default 1)',
+  usage:
+    'pixelflow up [--brokers N] [--s3]   (N Kafka nodes, remembered by the state dir, default 1; --s3: also S3Proxy, a local S3-compatible server for s3:// model registries)',
   async run(args) {
-    const { values } = parseArgs(args, { brokers: { type: 'string' } }, false);
+    const { values } = parseArgs(args, { brokers: { type: 'string' }, s3: { type: 'boolean', default: false } }, false);
     const brokers = values.brokers === undefined ? undefined : intFlag(values.brokers, 'brokers', 1);
     const stack = await import('../../infra/stack/index.ts');
     const started = Date.now();
-    const endpoints = await stack.up({ brokers, log: (line: string) => console.error(`  ${line}`) });
+    const endpoints = await stack.up({ brokers, s3: values.s3, log: (line: string) => console.error(`  ${line}`) });
     // Re-read config: stack.env now names the endpoints.
     const config = loadConfig();
     const ch = await createClickHouseAdapter({
@@ -41,6 +42,13 @@ export const command: Command = {
         `  KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
         `  CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
         `  PROMETHEUS_URL=${endpoints.prometheusUrl}`,
+        ...(endpoints.s3
+          ? [
+              `  PIXELFLOW_S3_ENDPOINT=${endpoints.s3.endpoint} (S3Proxy; key id ${endpoints.s3.accessKeyId}, secret in stack.env)`,
+              '  to keep models there: pixelflow models migrate --to s3://pixelflow/models,',
+              '  then PIXELFLOW_REGISTRY_URL=s3://pixelflow/models',
+            ]
+          : []),
         `  (written to ${config.stateDir}/stack.env; pixelflow commands read it)`,
       ].join('\n'),
     );

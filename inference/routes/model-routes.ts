@@ -1,13 +1,15 @@
-// GET /v1/models (registry versions, aliases, what this process serves) and
+// GET /v1/models (registry versions, aliases, what this process serves),
+// POST /v1/models/reload (load the aliased versions again now, admin) and
 // GET /v1/predictions/recent (the live feed of the web page).
 import type { FastifyInstance } from 'fastify';
+import { PixelflowError } from '../../lib/errors.ts';
 import type { ModelManifest, ModelRegistry } from '../../lib/model-registry.ts';
 import type { ScoredLabel } from '../../schemas/index.ts';
 import type { ModelStore } from '../model-store.ts';
 import type { RecentPredictions } from '../prediction-sink.ts';
 
 export interface ModelRoutesOptions {
-  store: Pick<ModelStore, 'current'>;
+  store: Pick<ModelStore, 'current'> & Partial<Pick<ModelStore, 'activate'>>;
   registry: Pick<ModelRegistry, 'list' | 'aliases'>;
   recent: RecentPredictions;
 }
@@ -137,7 +139,7 @@ export const recentSchema = {
 } as const;
 
 export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions): Promise<void> {
-  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema }, async () => {
+  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema, config: { scope: 'read' } }, async () => {
     const [manifests, aliases] = await Promise.all([opts.registry.list(), opts.registry.aliases()]);
     const serving: LoadedInfo[] = [];
     const loaded: Record<string, string> = {};
@@ -171,9 +173,40 @@ export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions
     };
   });
 
+  app.post(
+    '/v1/models/reload',
+    {
+      config: { scope: 'admin', action: 'reload' },
+      schema: {
+        summary: 'Load the versions the registry aliases name again, now (after a change the models topic missed)',
+        tags: ['models'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['loaded'],
+            properties: { loaded: { type: 'object', additionalProperties: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const activate = opts.store.activate;
+      if (!activate) throw new PixelflowError('NO_MODEL', 'this process does not load models itself');
+      const aliases = await opts.registry.aliases();
+      const loaded: Record<string, string> = {};
+      for (const role of ['production', 'candidate'] as const) {
+        const version = aliases[role];
+        if (!version) continue;
+        loaded[role] = (await activate(role, version)).version;
+      }
+      request.auditTarget = Object.values(loaded).join(',');
+      return { loaded };
+    },
+  );
+
   app.get<{ Querystring: { limit?: number }; Reply: RecentResponse }>(
     '/v1/predictions/recent',
-    { schema: recentSchema },
+    { schema: recentSchema, config: { scope: 'read' } },
     async (request) => ({
       predictions: opts.recent.list(request.query.limit ?? 20).map((r) => ({
         id: r.id,

@@ -1,5 +1,6 @@
 // GET /health/live (503 once the model worker is gone: only a restart helps), GET /health/ready
-// (a model is serving and the broker answers), GET /metrics.
+// (a model is serving and each dependency answers: 'degraded' while one does not, though
+// /v1/predict keeps answering from the loaded model), GET /metrics.
 import type { FastifyInstance } from 'fastify';
 import { describeError } from '../../lib/errors.ts';
 import type { Registry } from '../../lib/metrics.ts';
@@ -10,52 +11,69 @@ export interface OpsRoutesOptions {
   metricsRegistry: Registry;
   /** Throws when the broker cannot be reached. Unset = not checked (REST-only tests). */
   checkBroker?: (signal: AbortSignal) => Promise<void>;
+  /** Throws when ClickHouse does not answer. Unset = not checked. */
+  checkClickHouse?: (signal: AbortSignal) => Promise<void>;
   /** Refreshes gauges that are read rather than counted (tensor count, queue depth). */
   beforeScrape?: () => void;
-  /** How long a broker check result is reused. @default 2000 */
+  /** How long a dependency check result is reused. @default 2000 */
   brokerCheckCacheMs?: number;
   /** Why the models can no longer run (the runner's failure()), or undefined while they can. */
   modelFailure?: () => string | undefined;
 }
 
 interface ReadyBody {
-  status: 'ready' | 'not_ready';
-  checks: { model: string; broker: string };
+  /** not_ready: no model can serve; degraded: predictions serve, a dependency does not answer. */
+  status: 'ready' | 'degraded' | 'not_ready';
+  /** broker is the former name of kafka, kept for existing probes. */
+  checks: { model: string; kafka: string; clickhouse: string; broker: string };
 }
 
 const readyBody = {
   type: 'object',
   required: ['status', 'checks'],
   properties: {
-    status: { type: 'string', enum: ['ready', 'not_ready'] },
+    status: { type: 'string', enum: ['ready', 'degraded', 'not_ready'] },
     checks: {
       type: 'object',
-      required: ['model', 'broker'],
-      properties: { model: { type: 'string' }, broker: { type: 'string' } },
+      required: ['model', 'kafka', 'clickhouse', 'broker'],
+      properties: {
+        model: { type: 'string' },
+        kafka: { type: 'string' },
+        clickhouse: { type: 'string' },
+        broker: { type: 'string' },
+      },
     },
   },
 } as const;
 
 export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
   const cacheMs = opts.brokerCheckCacheMs ?? 2000;
-  let brokerCache: { at: number; result: string } | undefined;
+  const cache = new Map<string, { at: number; result: Promise<string> }>();
 
-  async function brokerState(): Promise<string> {
-    if (!opts.checkBroker) return 'not checked';
-    if (brokerCache && Date.now() - brokerCache.at < cacheMs) return brokerCache.result;
-    let result = 'ok';
-    try {
-      await opts.checkBroker(AbortSignal.timeout(2000));
-    } catch (err) {
-      result = `unreachable: ${describeError(err).slice(0, 200)}`;
-    }
-    brokerCache = { at: Date.now(), result };
+  /** 'ok', 'not checked' or why not; one check in flight per dependency, each within 2 s. */
+  function dependencyState(name: string, check?: (signal: AbortSignal) => Promise<void>): Promise<string> {
+    if (!check) return Promise.resolve('not checked');
+    const hit = cache.get(name);
+    if (hit && Date.now() - hit.at < cacheMs) return hit.result;
+    const signal = AbortSignal.timeout(2000);
+    const result = Promise.race([
+      check(signal),
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(new Error('no answer within 2000 ms')), { once: true }),
+      ),
+    ]).then(
+      () => 'ok',
+      (err) => `unreachable: ${describeError(err).slice(0, 200)}`,
+    );
+    cache.set(name, { at: Date.now(), result });
     return result;
   }
 
   app.get(
     '/health/live',
     {
+      // Orchestrators probe without credentials.
+      config: { scope: 'public' },
       schema: {
         summary: 'The process is up and can still run its models (503 means restart it)',
         tags: ['ops'],
@@ -79,8 +97,10 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
   app.get<{ Reply: ReadyBody }>(
     '/health/ready',
     {
+      config: { scope: 'public' },
       schema: {
-        summary: 'Ready to serve: a production model is loaded and the broker answers (503 otherwise)',
+        summary:
+          'Ready: a production model is loaded and Kafka and ClickHouse answer (503 not_ready without a model, 503 degraded while a dependency is down)',
         tags: ['ops'],
         response: { 200: readyBody, 503: readyBody },
       },
@@ -88,18 +108,28 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
     async (_request, reply) => {
       const model = opts.store.current('production');
       const failure = opts.modelFailure?.();
+      const [kafka, clickhouse] = await Promise.all([
+        dependencyState('kafka', opts.checkBroker),
+        dependencyState('clickhouse', opts.checkClickHouse),
+      ]);
       const checks = {
         model: failure ? `failed: ${failure}` : model ? `ok (${model.version})` : 'no production model loaded',
-        broker: await brokerState(),
+        kafka,
+        clickhouse,
+        broker: kafka,
       };
-      const ok = model !== undefined && !failure && (checks.broker === 'ok' || checks.broker === 'not checked');
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+      const serving = model !== undefined && !failure;
+      const reachable = [kafka, clickhouse].every((c) => c === 'ok' || c === 'not checked');
+      const status = !serving ? 'not_ready' : reachable ? 'ready' : 'degraded';
+      return reply.status(status === 'ready' ? 200 : 503).send({ status, checks });
     },
   );
 
   app.get(
     '/metrics',
     {
+      // A read scope by default; PIXELFLOW_AUTH_OPEN=metrics leaves it to a scraper without a key.
+      config: { scope: 'read', open: 'metrics' },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['ops'],

@@ -119,7 +119,7 @@ export async function predictRoutes(app: FastifyInstance, opts: PredictRoutesOpt
 
   app.post<{ Querystring: PredictQuery; Reply: PredictResponse }>(
     '/v1/predict',
-    { schema: predictSchema },
+    { schema: predictSchema, config: { scope: 'write' } },
     async (request) => {
       const arrived = performance.now();
       // Refuse before reading and decoding: under overload that work would be thrown away.

@@ -24,6 +24,8 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
           produces: [asset.type.split(';')[0]],
           response: { 200: { type: 'string' } },
         },
+        // The files hold no data; the page asks for a key before it calls the API.
+        config: { scope: 'public' },
       },
       async (_request, reply) => {
         reply.header('content-type', asset.type).header('cache-control', 'no-cache');

@@ -15,8 +15,51 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
+// ---- API key -------------------------------------------------------------------------------
+// When the server answers 401 the page asks for a key once, keeps it for this tab only
+// (sessionStorage: gone when the tab closes) and sends it on every call; every call that met the
+// 401 waits for the same answer and then tries again.
+const KEY_STORE = 'pixelflow.apiKey';
+let keyWaiters = null;
+
+function askForKey(message) {
+  if (!keyWaiters) {
+    keyWaiters = [];
+    $('key-note').textContent = message;
+    $('key-form').hidden = false;
+    $('key-input').focus();
+  }
+  return new Promise((resolve) => keyWaiters.push(resolve));
+}
+
+function setupKeyForm() {
+  $('key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $('key-input').value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORE, key);
+    $('key-input').value = '';
+    $('key-form').hidden = true;
+    const waiting = keyWaiters ?? [];
+    keyWaiters = null;
+    for (const resolve of waiting) resolve();
+  });
+}
+
+async function api(url, init = {}) {
+  for (;;) {
+    const key = sessionStorage.getItem(KEY_STORE);
+    const headers = new Headers(init.headers);
+    if (key) headers.set('x-api-key', key);
+    const res = await fetch(url, { ...init, headers });
+    if (res.status !== 401) return res;
+    if (key && sessionStorage.getItem(KEY_STORE) === key) sessionStorage.removeItem(KEY_STORE);
+    await askForKey(key ? 'That key was refused; enter another.' : 'This server needs an API key.');
+  }
+}
+
 async function getJson(url) {
-  const res = await fetch(url, { headers: { accept: 'application/json' } });
+  const res = await api(url, { headers: { accept: 'application/json' } });
   if (!res.ok) {
     const err = new Error(`${res.status}`);
     err.status = res.status;
@@ -108,7 +151,7 @@ async function classify(file) {
   const form = new FormData();
   form.append('image', file);
   try {
-    const res = await fetch('/v1/predict?k=5', { method: 'POST', body: form });
+    const res = await api('/v1/predict?k=5', { method: 'POST', body: form });
     const body = await res.json();
     if (!res.ok) throw new Error(body.message || `HTTP ${res.status}`);
     showResult(body);
@@ -295,6 +338,7 @@ async function refreshCharts() {
   }
 }
 
+setupKeyForm();
 setupUpload();
 refreshStatus();
 pollFeed().then(refreshCharts);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { StackError } from './errors.ts';
 
 /** Node 1 of Kafka is 'kafka'; the further nodes of `up --brokers N` are 'kafka-2' ... */
-export type ServiceName = 'kafka' | `kafka-${number}` | 'clickhouse' | 'prometheus';
+export type ServiceName = 'kafka' | `kafka-${number}` | 'clickhouse' | 'prometheus' | 's3proxy';
 
 /** Ports the stack binds on 127.0.0.1. Defaults sit in the 19xxx range to stay clear of system services. */
 export interface StackPorts {
@@ -20,6 +20,8 @@ export interface StackPorts {
   clickhouseInterserver: number;
   /** @default 19090 (PIXELFLOW_PROMETHEUS_PORT) */
   prometheus: number;
+  /** @default 19300 (PIXELFLOW_S3PROXY_PORT); only `up --s3` binds it */
+  s3proxy: number;
 }
 
 export interface StackConfig {
@@ -38,6 +40,7 @@ export const PORT_ENV_VARS: Readonly<Record<keyof StackPorts, string>> = Object.
   clickhouseTcp: 'PIXELFLOW_CLICKHOUSE_TCP_PORT',
   clickhouseInterserver: 'PIXELFLOW_CLICKHOUSE_INTERSERVER_PORT',
   prometheus: 'PIXELFLOW_PROMETHEUS_PORT',
+  s3proxy: 'PIXELFLOW_S3PROXY_PORT',
 });
 
 const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
@@ -47,6 +50,7 @@ const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
   clickhouseTcp: 19000,
   clickhouseInterserver: 19009,
   prometheus: 19090,
+  s3proxy: 19300,
 });
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -16,6 +16,7 @@ import {
 import { withFileLock } from './lock.ts';
 import { removeFile, writeFileAtomic } from './process.ts';
 import { prometheusDriver } from './prometheus.ts';
+import { S3PROXY_IDENTITY, s3proxyCredential, s3proxyDriver } from './s3proxy.ts';
 import {
   assertStartable,
   ensureServiceRunning,
@@ -39,6 +40,14 @@ export interface StackEndpoints {
   kafkaBrokers: string;
   clickhouseUrl: string;
   prometheusUrl: string;
+  /** With `s3: true`: the local S3-compatible server for s3:// model registries. */
+  s3?: S3Endpoint;
+}
+
+export interface S3Endpoint {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
 }
 
 export interface StackOptions {
@@ -52,6 +61,8 @@ export interface StackOptions {
   /** Receives one line per step. @default no output */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Also start S3Proxy (`pixelflow up --s3`). @default false */
+  s3?: boolean;
 }
 
 export interface DownOptions extends StackOptions {
@@ -60,8 +71,8 @@ export interface DownOptions extends StackOptions {
 }
 
 /** Start order; `down` stops in reverse. */
-function drivers(cluster: KafkaCluster): ServiceDriver[] {
-  return [...kafkaDrivers(cluster), clickhouseDriver, prometheusDriver];
+function drivers(cluster: KafkaCluster, s3 = false): ServiceDriver[] {
+  return [...kafkaDrivers(cluster), clickhouseDriver, prometheusDriver, ...(s3 ? [s3proxyDriver] : [])];
 }
 
 const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
@@ -99,7 +110,7 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
     lockFile(cfg),
     async () => {
       const cluster = resolveCluster(cfg, opts.brokers);
-      const all = drivers(cluster);
+      const all = drivers(cluster, opts.s3);
       assertDistinctPorts(cfg, all);
       let packagesInstalled: Promise<void> | undefined;
       const ctx: ServiceContext = {
@@ -122,9 +133,11 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
         log,
       );
       const kafkaNodes = started.slice(0, cluster.brokers);
-      const [clickhouseUrl, prometheusUrl] = started.slice(cluster.brokers);
+      const [clickhouseUrl, prometheusUrl, s3Url] = started.slice(cluster.brokers);
       if (cluster.brokers > 1) await waitForAllBrokers(kafkaNodes, ctx.signal, log);
       const endpoints: StackEndpoints = { kafkaBrokers: kafkaNodes.join(','), clickhouseUrl, prometheusUrl };
+      if (s3Url)
+        endpoints.s3 = { endpoint: s3Url, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
       writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
@@ -142,7 +155,8 @@ export async function down(opts: DownOptions = {}): Promise<void> {
     lockFile(cfg),
     async () => {
       rmSync(stackEnvFile(cfg.stateDir), { force: true });
-      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' });
+      // S3Proxy is optional (`up --s3`); down stops it whenever it runs.
+      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, true);
       await settleAll(
         [...all].reverse().map((driver) => stopService(driver, cfg, log)),
         log,
@@ -243,6 +257,12 @@ function writeStackEnv(
     `PIXELFLOW_STATE_DIR=${stateDir}`,
     ...(reader ? [`CLICKHOUSE_READER_USER=${reader.user}`, `CLICKHOUSE_READER_PASSWORD=${reader.password}`] : []),
   ];
+  if (endpoints.s3)
+    lines.push(
+      `PIXELFLOW_S3_ENDPOINT=${endpoints.s3.endpoint}`,
+      `PIXELFLOW_S3_ACCESS_KEY_ID=${endpoints.s3.accessKeyId}`,
+      `PIXELFLOW_S3_SECRET_ACCESS_KEY=${endpoints.s3.secretAccessKey}`,
+    );
   writeFileAtomic(stackEnvFile(stateDir), `${lines.join('\n')}\n`);
 }
 
@@ -265,4 +285,33 @@ export function readStackEnv(stateDir: string = defaultStateDir()): Record<strin
 /** Java and classpath for Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) in benchmarks. */
 export function kafkaTools(opts: Pick<StackOptions, 'stateDir'> = {}): { java: string; classpath: string } {
   return { java: javaBinary(), classpath: kafkaClasspath(resolveStackConfig(opts.stateDir)) };
+}
+
+/**
+ * S3Proxy alone in a state dir (tests of the s3:// registry): started if not running, with the
+ * port PIXELFLOW_S3PROXY_PORT or `port`; stop it with stopS3Proxy.
+ */
+export async function startS3Proxy(opts: StackOptions & { port?: number } = {}): Promise<S3Endpoint> {
+  const env = opts.port ? { ...process.env, PIXELFLOW_S3PROXY_PORT: String(opts.port) } : process.env;
+  const cfg = resolveStackConfig(opts.stateDir, env);
+  const log = opts.log ?? noLog;
+  mkdirSync(cfg.stateDir, { recursive: true });
+  const ctx: ServiceContext = {
+    cfg,
+    log,
+    signal: opts.signal,
+    ensureSystemPackages: () =>
+      installSystemPackages(missingSystemPackages(), {
+        log,
+        logFile: join(cfg.stateDir, 'apt.log'),
+        signal: opts.signal,
+      }),
+  };
+  await assertStartable(s3proxyDriver, cfg);
+  const endpoint = await ensureServiceRunning(s3proxyDriver, ctx);
+  return { endpoint, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
+}
+
+export async function stopS3Proxy(opts: Pick<StackOptions, 'stateDir' | 'log'> = {}): Promise<void> {
+  await stopService(s3proxyDriver, resolveStackConfig(opts.stateDir), opts.log ?? noLog);
 }

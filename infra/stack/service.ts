@@ -95,7 +95,9 @@ export async function ensureServiceRunning(driver: ServiceDriver, ctx: ServiceCo
   const running = findRunningInstance(driver, cfg);
   if (running !== undefined) {
     const launchPorts = assertLaunchedWithRequestedPorts(driver, cfg);
-    if (await driver.isHealthy(launchPorts, signal)) {
+    // A probe that times out (a busy service, a loaded machine) means "not ready yet", as in
+    // waitUntil below; letting it throw failed `up` with a bare "aborted due to timeout".
+    if (await driver.isHealthy(launchPorts, signal).catch(() => false)) {
       log(`${driver.name}: already running (pid ${running}) at ${driver.endpoint(launchPorts)}`);
       return driver.endpoint(launchPorts);
     }

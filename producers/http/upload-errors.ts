@@ -14,6 +14,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   TOO_MANY_PIXELS: 413,
   UNSUPPORTED_TYPE: 415,
   KAFKA_UNAVAILABLE: 503,
+  KAFKA_TIMEOUT: 503,
 };
 
 /** @fastify/multipart's and Fastify's own error codes, mapped to ours. */
@@ -62,7 +63,9 @@ export function uploadErrorBody(
 export function uploadErrorHandler(limits: { maxImageBytes: number; maxFilesPerRequest: number }) {
   return (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const { status, body } = uploadErrorBody(err, limits);
-    if (status >= 500) request.log.error({ err }, 'upload failed');
+    // A 503 is an outage (logged once by the Kafka adapter), not a failure of this request.
+    if (status >= 500 && status !== 503) request.log.error({ err }, 'upload failed');
+    if (status === 503) void reply.header('retry-after', '5');
     void reply.status(status).send(body);
   };
 }

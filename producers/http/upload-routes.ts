@@ -2,12 +2,13 @@
 // `pixelflow serve`, producers/http/app.ts wraps it for tests. It never listens. Files are checked
 // from their bytes (type, size, declared pixel count) before anything is produced; decoding
 // happens downstream, so a file that only looks like an image is accepted and set aside there.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../../lib/config.ts';
+import { withDeadline } from '../../lib/deadline.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import { inspectImage } from '../../lib/image-sniff.ts';
+import type { KafkaAdapter } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { counter, histogram, type Registry } from '../../lib/metrics.ts';
 import { buildRawEvent, type ImageProducer, isSplit } from '../image-producer.ts';
@@ -16,9 +17,24 @@ import { type AcceptedBody, FILE_FIELDS, TEXT_FIELDS, UPLOAD_ROUTE_SCHEMA } from
 
 export interface UploadDeps {
   producer: Pick<ImageProducer, 'send'>;
-  config: Pick<Config, 'apiKeys' | 'maxImageBytes' | 'maxRequestBytes' | 'maxFilesPerRequest' | 'maxPixels'>;
+  config: Pick<Config, 'maxImageBytes' | 'maxRequestBytes' | 'maxFilesPerRequest' | 'maxPixels'>;
   metrics: Registry;
   log?: Logger;
+  /**
+   * The broker's state as the process sees it: during a known outage an upload answers 503 at once
+   * instead of waiting for a send that cannot be acknowledged. Unset = always try.
+   */
+  outage?: Pick<KafkaAdapter['outage'], 'down' | 'whenDown'>;
+  /** An upload not acknowledged within this answers 503 (Retry-After). @default 5000 */
+  timeoutMs?: number;
+}
+
+function notDurable(cause?: unknown): PixelflowError {
+  return new PixelflowError(
+    'KAFKA_UNAVAILABLE',
+    'the event log cannot take the images right now, so they were not accepted; retry later',
+    { cause, canRetry: true },
+  );
 }
 
 const MAX_CLIENT_LABELS = 100;
@@ -33,26 +49,6 @@ export function safeFileName(name: string | undefined): string {
     .replace(/^\.+/, '')
     .slice(0, 200);
   return clean || 'unnamed';
-}
-
-function apiKeyOf(request: FastifyRequest): string | undefined {
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header) return header;
-  const auth = request.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
-  return undefined;
-}
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Index of the matching key (constant time per key), or -1. */
-function matchKey(given: string, keys: readonly Buffer[]): number {
-  const g = digest(given);
-  let found = -1;
-  keys.forEach((k, i) => {
-    if (timingSafeEqual(g, k) && found < 0) found = i;
-  });
-  return found;
 }
 
 function bad(message: string, file?: string): PixelflowError {
@@ -80,7 +76,6 @@ interface UploadedFile {
 
 export function uploadRoutes(deps: UploadDeps): FastifyPluginAsync {
   const { config } = deps;
-  const keyDigests = config.apiKeys.map(digest);
   const requests = counter(
     deps.metrics,
     'pixelflow_upload_requests_total',
@@ -98,8 +93,9 @@ export function uploadRoutes(deps: UploadDeps): FastifyPluginAsync {
     [1024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864],
   );
   const clients = new Set<string>();
-  const clientLabel = (request: FastifyRequest, keyIndex: number): string => {
-    if (keyIndex >= 0) return `key${keyIndex + 1}`;
+  // Keys are checked by lib/http-auth.ts (registered by the app); here only named for metrics.
+  const clientLabel = (request: FastifyRequest): string => {
+    if (request.apiKey) return request.apiKey.id;
     const ip = request.ip || 'unknown';
     if (clients.has(ip)) return ip;
     if (clients.size >= MAX_CLIENT_LABELS) return 'other';
@@ -112,83 +108,102 @@ export function uploadRoutes(deps: UploadDeps): FastifyPluginAsync {
     if (!app.hasRequestDecorator('parts')) await app.register(multipart);
     app.setErrorHandler(uploadErrorHandler(config));
 
-    app.addHook('onRequest', async (request) => {
-      const key = apiKeyOf(request);
-      const index = key === undefined ? -1 : matchKey(key, keyDigests);
-      (request as FastifyRequest & { pixelflowClient?: string }).pixelflowClient = clientLabel(request, index);
-      if (keyDigests.length > 0 && index < 0) {
-        throw new PixelflowError('UNAUTHORIZED', 'a valid API key is required in the x-api-key header');
-      }
-    });
     app.addHook('onResponse', async (request, reply) => {
-      const client = (request as FastifyRequest & { pixelflowClient?: string }).pixelflowClient ?? 'unknown';
+      const client = clientLabel(request);
       requests.inc({ client, status: String(reply.statusCode) });
       const length = Number(request.headers['content-length']);
       if (Number.isFinite(length) && length >= 0) sizes.observe(length);
     });
 
-    app.post<{ Reply: AcceptedBody }>('/v1/images', { schema: UPLOAD_ROUTE_SCHEMA }, async (request, reply) => {
-      if (!request.isMultipart()) {
-        throw new PixelflowError('UNSUPPORTED_TYPE', 'send multipart/form-data with the images in the field "file"');
-      }
-      const declared = Number(request.headers['content-length']);
-      if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
-        throw new PixelflowError(
-          'TOO_LARGE',
-          `the request has ${declared} bytes; the limit is ${config.maxRequestBytes}`,
-        );
-      }
-      const files = await readParts(request, config);
-      const fields = files.fields;
-      if (files.list.length === 0)
-        throw bad('no image in the request; send one or more files in the multipart field "file"');
+    app.post<{ Reply: AcceptedBody }>(
+      '/v1/images',
+      { schema: UPLOAD_ROUTE_SCHEMA, config: { scope: 'write' } },
+      async (request, reply) => {
+        if (!request.isMultipart()) {
+          throw new PixelflowError('UNSUPPORTED_TYPE', 'send multipart/form-data with the images in the field "file"');
+        }
+        const declared = Number(request.headers['content-length']);
+        if (Number.isFinite(declared) && declared > config.maxRequestBytes) {
+          throw new PixelflowError(
+            'TOO_LARGE',
+            `the request has ${declared} bytes; the limit is ${config.maxRequestBytes}`,
+          );
+        }
+        const files = await readParts(request, config);
+        const fields = files.fields;
+        if (files.list.length === 0)
+          throw bad('no image in the request; send one or more files in the multipart field "file"');
 
-      const limits = { maxPixels: config.maxPixels, maxBytes: config.maxImageBytes };
-      for (const f of files.list) {
-        try {
-          inspectImage(f.bytes, limits);
-        } catch (err) {
-          // Corrupt or truncated bodies are the preprocessing stage's call (DLQ with a reason).
-          if (isPixelflowError(err) && err.code !== 'CORRUPT_IMAGE' && err.code !== 'TRUNCATED_IMAGE') {
-            throw new PixelflowError(err.code, `file "${f.filename}": ${err.message}`, {
-              details: { file: f.filename },
-            });
+        const limits = { maxPixels: config.maxPixels, maxBytes: config.maxImageBytes };
+        for (const f of files.list) {
+          try {
+            inspectImage(f.bytes, limits);
+          } catch (err) {
+            // Corrupt or truncated bodies are the preprocessing stage's call (DLQ with a reason).
+            if (isPixelflowError(err) && err.code !== 'CORRUPT_IMAGE' && err.code !== 'TRUNCATED_IMAGE') {
+              throw new PixelflowError(err.code, `file "${f.filename}": ${err.message}`, {
+                details: { file: f.filename },
+              });
+            }
           }
         }
-      }
 
-      const client = (request as FastifyRequest & { pixelflowClient?: string }).pixelflowClient ?? 'unknown';
-      const events = files.list.map((f) =>
-        buildRawEvent({
-          bytes: f.bytes,
-          source: 'upload',
-          dataset: fields.dataset ?? null,
-          split: isSplit(fields.split) ? fields.split : null,
-          label: fields.label ?? null,
-          attributes: { filename: f.filename, client },
-        }),
-      );
-      try {
-        await deps.producer.send(events);
-      } catch (err) {
-        deps.log?.error({ err }, 'upload: produce failed');
-        throw new PixelflowError('KAFKA_UNAVAILABLE', 'the event log did not acknowledge the images; retry later', {
-          cause: err,
-          canRetry: true,
+        const client = clientLabel(request);
+        const events = files.list.map((f) =>
+          buildRawEvent({
+            bytes: f.bytes,
+            source: 'upload',
+            dataset: fields.dataset ?? null,
+            split: isSplit(fields.split) ? fields.split : null,
+            label: fields.label ?? null,
+            attributes: { filename: f.filename, client },
+          }),
+        );
+        // Accepted (202) only once the broker acknowledged every event: nothing answered 202 is lost.
+        // During an outage the answer is a fast 503; the outage itself is logged once, elsewhere.
+        if (deps.outage?.down) throw notDurable();
+        const gaveUp = new AbortController();
+        try {
+          const timeoutMs = deps.timeoutMs ?? 5000;
+          await withDeadline(
+            Promise.race([
+              deps.producer.send(events),
+              // An outage noticed while this send waits (a refused connection) ends the wait at once.
+              deps.outage?.whenDown(gaveUp.signal).then(() => {
+                throw notDurable();
+              }) ?? new Promise<never>(() => {}),
+            ]),
+            timeoutMs,
+            () =>
+              new PixelflowError(
+                'KAFKA_TIMEOUT',
+                `the event log did not acknowledge the images within ${timeoutMs} ms; retry later`,
+                {
+                  canRetry: true,
+                },
+              ),
+          );
+        } catch (err) {
+          if (!deps.outage?.down) deps.log?.warn({ err: (err as Error).message }, 'upload: produce failed');
+          throw isPixelflowError(err, 'KAFKA_TIMEOUT') || isPixelflowError(err, 'KAFKA_UNAVAILABLE')
+            ? err
+            : notDurable(err);
+        } finally {
+          gaveUp.abort();
+        }
+        images.inc({ client }, events.length);
+        return reply.code(202).send({
+          count: events.length,
+          ids: events.map((e) => e.id),
+          images: events.map((e, i) => ({
+            id: e.id,
+            filename: files.list[i].filename,
+            content_type: e.content_type,
+            bytes: e.bytes.length,
+          })),
         });
-      }
-      images.inc({ client }, events.length);
-      return reply.code(202).send({
-        count: events.length,
-        ids: events.map((e) => e.id),
-        images: events.map((e, i) => ({
-          id: e.id,
-          filename: files.list[i].filename,
-          content_type: e.content_type,
-          bytes: e.bytes.length,
-        })),
-      });
-    });
+      },
+    );
   };
 }
 

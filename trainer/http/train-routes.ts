@@ -226,13 +226,19 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
 
   app.post<{ Body: TrainBody }>(
     '/v1/train',
-    { schema: postSchema, bodyLimit: 64 * 1024, preValidation: async (request) => refuseUnknownKeys(request.body) },
+    {
+      schema: postSchema,
+      config: { scope: 'admin', action: 'train' },
+      bodyLimit: 64 * 1024,
+      preValidation: async (request) => refuseUnknownKeys(request.body),
+    },
     async (request, reply) => {
       const body = request.body ?? {};
       const selector = selectorOf(body);
       const params = body.params ?? {};
       resolveParams(opts.defaults, params);
       const accepted = await opts.trainer.request({ reason: body.reason ?? 'manual', selector, params });
+      request.auditTarget = accepted.runId ?? accepted.requestId;
       request.log.info(
         { status: accepted.status, run_id: accepted.runId, request_id: accepted.requestId },
         `train request ${accepted.status}`,
@@ -246,7 +252,7 @@ export async function trainRoutes(app: FastifyInstance, opts: TrainRoutesOptions
     },
   );
 
-  app.get('/v1/train', { schema: getSchema }, async () =>
+  app.get('/v1/train', { schema: getSchema, config: { scope: 'read' } }, async () =>
     opts.trainer.status
       ? await opts.trainer.status()
       : { state: 'unknown', detail: 'the trainer runs in another process' },

@@ -26,8 +26,10 @@ describe('pixelflow CLI with bad configuration', () => {
   it('doctor names an unreachable broker and a wrong ClickHouse URL in one line each', () => {
     const r = run(['doctor'], { KAFKA_BROKERS: '127.0.0.1:1', CLICKHOUSE_URL: 'http://127.0.0.1:2' });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^FAIL\s+kafka\s+127\.0\.0\.1:1\s+cannot reach Kafka at 127\.0\.0\.1:1/m);
-    expect(r.out).toMatch(/^FAIL\s+clickhouse\s+http:\/\/127\.0\.0\.1:2\s+ClickHouse unreachable/m);
+    expect(r.out).toMatch(/^FAIL\s+kafka\s+127\.0\.0\.1:1\s+KAFKA_UNAVAILABLE: cannot reach Kafka at 127\.0\.0\.1:1/m);
+    expect(r.out).toMatch(
+      /^FAIL\s+clickhouse\s+http:\/\/127\.0\.0\.1:2\s+CLICKHOUSE_UNAVAILABLE: ClickHouse unreachable/m,
+    );
     noStackTrace(r.out);
   });
 

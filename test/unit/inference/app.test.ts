@@ -5,6 +5,7 @@ import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStore } from '../../../inference/model-store.ts';
 import { createRecentPredictions, type PredictionRecord } from '../../../inference/prediction-sink.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../../../inference/predictor.ts';
+import { parseApiKeys } from '../../../lib/api-keys.ts';
 import { createMetricsRegistry, type Registry } from '../../../lib/metrics.ts';
 import { createMicroBatcher } from '../../../lib/micro-batcher.ts';
 import type { TfRuntime } from '../../../lib/tf-backend.ts';
@@ -281,22 +282,46 @@ describe('inference app', () => {
     }
   });
 
-  it('GET /health/ready is 503 when the broker is unreachable', async () => {
-    const other = await buildInferenceApp(deps({ checkBroker: async () => Promise.reject(new Error('ECONNREFUSED')) }));
+  it('GET /health/ready is 503 degraded, naming the dependency, when the broker is unreachable', async () => {
+    const other = await buildInferenceApp(
+      deps({ checkBroker: async () => Promise.reject(new Error('ECONNREFUSED')), checkClickHouse: async () => {} }),
+    );
     try {
       const res = await other.inject({ url: '/health/ready' });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({
-        status: 'not_ready',
-        checks: { broker: expect.stringMatching(/unreachable/) },
+        status: 'degraded',
+        checks: {
+          kafka: expect.stringMatching(/unreachable/),
+          broker: expect.stringMatching(/unreachable/),
+          clickhouse: 'ok',
+        },
       });
     } finally {
       await other.close();
     }
   });
 
-  it('POST routes need an API key when keys are configured', async () => {
-    const secured = await buildInferenceApp(deps({ apiKeys: ['s3cret', 'other'] }));
+  it('GET /health/ready is 503 degraded within its 2 s bound when ClickHouse hangs', async () => {
+    const other = await buildInferenceApp(
+      deps({ checkBroker: async () => {}, checkClickHouse: () => new Promise<void>(() => {}) }),
+    );
+    try {
+      const started = Date.now();
+      const res = await other.inject({ url: '/health/ready' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({
+        status: 'degraded',
+        checks: { kafka: 'ok', clickhouse: expect.stringMatching(/no answer within 2000 ms/) },
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('POST /v1/predict needs a key with write scope when keys are configured, bare legacy keys included', async () => {
+    const secured = await buildInferenceApp(deps({ access: { keys: parseApiKeys(['s3cret', 'other']) } }));
     try {
       const png = await makePng(28, 28, 1);
       const none = await secured.inject({ method: 'POST', url: '/v1/predict', ...imageForm(png) });
@@ -318,7 +343,8 @@ describe('inference app', () => {
         headers: { ...ok.headers, authorization: 'Bearer other' },
       });
       expect(good.statusCode).toBe(200);
-      expect((await secured.inject({ url: '/v1/models' })).statusCode).toBe(200);
+      expect((await secured.inject({ url: '/v1/models' })).statusCode).toBe(401);
+      expect((await secured.inject({ url: '/v1/models', headers: { 'x-api-key': 's3cret' } })).statusCode).toBe(200);
     } finally {
       await secured.close();
     }

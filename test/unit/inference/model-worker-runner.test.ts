@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInProcessRunner, type ModelRunner } from '../../../inference/model-runner.ts';
 import { createWorkerRunner } from '../../../inference/model-worker-runner.ts';
 import { isPixelflowError } from '../../../lib/errors.ts';
@@ -144,6 +144,18 @@ describe('model worker runner', () => {
     extra.dispose();
     await probe.predict(batch(1, 3), [1, 28, 28, 1]);
     expect(worker.memory().tensors).toBe(base);
+    probe.dispose();
+  });
+
+  it("worker runner reports the thread's own tensor count after a dispose, with no predict needed", async () => {
+    const probe = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    await probe.predict(batch(1, 1), [1, 28, 28, 1]);
+    const base = worker.memory().tensors;
+    const extra = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
+    expect(worker.memory().tensors).toBeGreaterThan(base);
+    extra.dispose();
+    // The worker pushes its count after the dispose; waiting for that message, not for a time.
+    await vi.waitFor(() => expect(worker.memory().tensors).toBe(base), { timeout: 10_000 });
     probe.dispose();
   });
 

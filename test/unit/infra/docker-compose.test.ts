@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kafkaNodePorts } from '../../../infra/stack/kafka.ts';
 import { CONFIG_SPEC, loadConfig, parseEnvFile, REPO_ROOT } from '../../../lib/config.ts';
+import { registryLocation } from '../../../lib/model-registry.ts';
 
 interface Service {
   image?: string;
@@ -52,6 +53,7 @@ describe('docker-compose.yml', () => {
       'kafka',
       'kafka-2',
       'kafka-3',
+      'minio',
       'preprocess',
       'prometheus',
       'serve',
@@ -64,6 +66,7 @@ describe('docker-compose.yml', () => {
     expect(services.clickhouse.image).toMatch(/^clickhouse\/clickhouse-server:\d+\.\d+/);
     expect(services.prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
     expect(services.grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(services.minio.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T/);
   });
 
   it('compose gives every long-running service a healthcheck', () => {
@@ -81,7 +84,8 @@ describe('docker-compose.yml', () => {
       expect(s.build, name).toEqual({ context: '.', dockerfile: 'infra/Dockerfile' });
       expect(s.image, name).toBe('pixelflow:local');
       expect(cliCommands, name).toContain(`  ${s.command![0]}: {`);
-      expect(Object.keys(s.depends_on ?? {}).sort(), name).toEqual(['clickhouse', 'kafka']);
+      const needs = ['trainer', 'serve'].includes(name) ? ['clickhouse', 'kafka', 'minio'] : ['clickhouse', 'kafka'];
+      expect(Object.keys(s.depends_on ?? {}).sort(), name).toEqual(needs);
     }
   });
 
@@ -169,12 +173,23 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('compose shares the model registry between trainer and serve', () => {
+  it('compose shares the model registry between trainer and serve through MinIO with its credentials', () => {
+    const minio = envOf('minio');
+    expect(services.minio.command).toEqual(['server', '/data', '--console-address', ':9001']);
+    expect(services.minio.volumes).toContain('minio-data:/data');
+    expect(Object.keys(compose.volumes)).toContain('minio-data');
     for (const name of ['trainer', 'serve']) {
-      const registry = envOf(name).PIXELFLOW_REGISTRY_DIR;
-      expect(services[name].volumes, name).toContain(`models:${registry}`);
+      const config = loadConfig(envOf(name));
+      expect(config.registryUrl, name).toBe('s3://pixelflow-models/registry');
+      expect(registryLocation(config).s3, name).toMatchObject({
+        endpoint: 'http://minio:9000',
+        accessKeyId: minio.MINIO_ROOT_USER,
+        secretAccessKey: minio.MINIO_ROOT_PASSWORD,
+        forcePathStyle: true,
+      });
     }
-    expect(Object.keys(compose.volumes)).toContain('models');
+    // The demo plays with a registry directory of its own.
+    expect(loadConfig(envOf('demo')).registryUrl).toBe('file:///data/demo-models');
   });
 
   it('compose mounts Prometheus and Grafana configuration that exists', () => {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseApiKeys } from '../../../lib/api-keys.ts';
 import { codecs } from '../../../lib/events.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import { buildIngestApp } from '../../../producers/http/app.ts';
@@ -18,7 +19,6 @@ import {
 } from '../../helpers/images.ts';
 
 const baseConfig: UploadDeps['config'] = {
-  apiKeys: [],
   maxImageBytes: 64 * 1024,
   maxRequestBytes: 256 * 1024,
   maxFilesPerRequest: 5,
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 async function setup(
-  config: Partial<UploadDeps['config']> = {},
+  config: Partial<UploadDeps['config']> & { apiKeys?: string[] } = {},
   send?: (events: readonly ImageRaw[]) => Promise<void>,
 ) {
   const sent: ImageRaw[] = [];
@@ -43,6 +43,7 @@ async function setup(
     },
     config: { ...baseConfig, ...config },
     metrics,
+    access: { keys: parseApiKeys(config.apiKeys ?? []) },
   });
   const post = (parts: MultipartPart[], headers: Record<string, string> = {}) => {
     const body = multipartBody(parts);
@@ -235,21 +236,21 @@ describe('upload routes refuse', () => {
 
 describe('upload routes auth and metrics', () => {
   it('POST /v1/images answers 401 when API keys are configured and the key is missing or wrong', async () => {
-    const { post } = await setup({ apiKeys: ['s3cret', 'other'] });
+    const { post } = await setup({ apiKeys: ['s3cret', 'up:write:other-secret'] });
     const png = await makePng(8, 8);
     expect((await post([{ name: 'file', filename: 'a.png', data: png }])).statusCode).toBe(401);
     const wrong = await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'nope' });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toMatchObject({ error: 'UNAUTHORIZED' });
-    expect((await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'other' })).statusCode).toBe(
-      202,
-    );
+    expect(
+      (await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'other-secret' })).statusCode,
+    ).toBe(202);
   });
 
   it('upload metrics count requests per client and status when keys identify clients', async () => {
-    const { post, metrics } = await setup({ apiKeys: ['k1', 'k2'] });
+    const { post, metrics } = await setup({ apiKeys: ['k1', 'key2:write:k2-secret'] });
     const png = await makePng(8, 8);
-    await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'k2' });
+    await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'k2-secret' });
     await post([{ name: 'file', filename: 'a.png', data: png }], { 'x-api-key': 'bad' });
     const text = await metrics.metrics();
     expect(text).toMatch(/pixelflow_upload_requests_total\{client="key2",status="202"[^}]*\} 1/);

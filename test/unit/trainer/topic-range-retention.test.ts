@@ -82,7 +82,7 @@ describe('resolveSelection against retention', () => {
           ],
     );
     await expect(resolveSelection(kafka, 't', { kind: 'time', fromMs: 1_000 })).rejects.toMatchObject({
-      code: 'BAD_REQUEST',
+      code: 'RANGE_NOT_RETAINED',
       message: expect.stringMatching(/starts from 1970-01-01T00:00:01\.000Z.*partition 0: oldest retained offset 100/),
     });
     const later = await resolveSelection(kafka, 't', { kind: 'time', fromMs: 6_000 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config.ts';
-import { toMessage } from '../../../lib/events.ts';
+import { codecs, toMessage } from '../../../lib/events.ts';
 import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka.ts';
 import type { TrainRequest } from '../../../schemas/index.ts';
-import { selectorFromRequest } from '../../../trainer/range-spec.ts';
+import { type RangeSelector, selectorFromRequest } from '../../../trainer/range-spec.ts';
 import type { RunRequest } from '../../../trainer/run-coordinator.ts';
-import { buildTrainRequest, trainRequestRange } from '../../../trainer/train-endpoints.ts';
+import { buildTrainRequest, OPEN_END, trainRequestRange } from '../../../trainer/train-endpoints.ts';
 import { defaultParams } from '../../../trainer/train-params.ts';
 import {
   checkTrainRequest,
@@ -62,9 +62,20 @@ describe('triggers', () => {
     expect(selectorFromRequest(trainRequestRange({ kind: 'time', fromMs: 10 }))).toEqual({
       kind: 'time',
       fromMs: 10,
-      toMs: Number.MAX_SAFE_INTEGER,
+      toMs: OPEN_END,
     });
     expect(trainRequestRange({ kind: 'all' })).toEqual({ offsets: null, time_range: null });
+  });
+
+  it('an open-ended range (from, no to) encodes as a TrainRequest: the open end is a long Avro takes', () => {
+    for (const selector of [
+      { kind: 'time', fromMs: 10 },
+      { kind: 'offsets', ranges: [{ partition: 0, from: 3 }] },
+    ] satisfies RangeSelector[]) {
+      const r = buildTrainRequest('manual', selector, { epochs: 1 });
+      const decoded = codecs().trainRequests.decode(toMessage('trainRequests', r.id, r).value) as TrainRequest;
+      expect(selectorFromRequest(decoded)).toEqual(selectorFromRequest(r));
+    }
   });
 
   it('createCountTrigger fires once per N labelled events and skips unreadable ones', async () => {

@@ -9,6 +9,7 @@ import {
   shapeRows,
 } from '../../../../lib/analytics/index.ts';
 import type { ClickHouseAdapter } from '../../../../lib/clickhouse.ts';
+import { createOutageTracker } from '../../../../lib/outage.ts';
 
 const TABLES = ['images', 'rejections', 'predictions', 'training_runs', 'training_epochs', 'model_versions'];
 
@@ -16,6 +17,7 @@ function fakeClickHouse(answer: (sql: string) => Array<Record<string, unknown>> 
   const calls: Array<{ sql: string; readonly?: boolean }> = [];
   const ch: ClickHouseAdapter = {
     database: 'fake',
+    outage: createOutageTracker({ dependency: 'clickhouse' }),
     ping: async () => {},
     command: async () => {
       throw new Error('analytics must never run a command');
