@@ -67,9 +67,52 @@ export default async function setup(project: TestProject) {
       seconds: (Date.now() - started) / 1000,
       load,
     });
-    writeFileSync(
-      mode === 'full' ? join(REPO_ROOT, 'docs', 'reliability.md') : join(resultsDir, 'reliability-short.md'),
-      text,
-    );
+    // Only a whole full run may rewrite docs/reliability.md: a run of some scenario files
+    // (`npm run test:faults -- leader-kill`) would otherwise drop every other row from it.
+    const target =
+      mode !== 'full'
+        ? join(resultsDir, 'reliability-short.md')
+        : fileFilters(process.argv).length > 0
+          ? join(resultsDir, 'reliability-partial.md')
+          : join(REPO_ROOT, 'docs', 'reliability.md');
+    writeFileSync(target, text);
+    console.log(`fault report: ${target}`);
   };
 }
+
+/** The file filters on a vitest command line (positional arguments after `run`), e.g. ['leader-kill']. */
+export function fileFilters(argv: readonly string[]): string[] {
+  const i = argv.findIndex((a) => a === 'run' || a === 'related');
+  const out: string[] = [];
+  const rest = i < 0 ? [] : argv.slice(i + 1);
+  for (let j = 0; j < rest.length; j++) {
+    const a = rest[j];
+    if (a.startsWith('-')) {
+      // --flag value (not --flag=value, not a boolean flag followed by another flag)
+      if (!a.includes('=') && VALUE_FLAGS.has(a) && j + 1 < rest.length) j++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+const VALUE_FLAGS = new Set([
+  '--project',
+  '--config',
+  '-c',
+  '--reporter',
+  '--root',
+  '-r',
+  '--dir',
+  '--testNamePattern',
+  '-t',
+  '--pool',
+  '--shard',
+  '--bail',
+  '--retry',
+  '--outputFile',
+  '--environment',
+  '--mode',
+  '--exclude',
+]);

@@ -118,6 +118,7 @@ ${missing(rows)}
 
 \`\`\`
 npm run test:faults           # the full suite; rewrites this file
+npm run test:faults -- leader-kill   # some scenarios: writes test/output/faults/reliability-partial.md
 PIXELFLOW_FAULTS_IMAGES=3000 PIXELFLOW_FAULTS_RATE=100 npm run test:faults   # more load
 PIXELFLOW_FAULTS_PORTS=23000-23999 npm run test:faults   # keep the private stack in a port range
 npm run test:soak             # 30 min soak (PIXELFLOW_SOAK_MINUTES to change)
