@@ -22,6 +22,20 @@ function isTlsRefusal(err: NodeJS.ErrnoException): boolean {
   );
 }
 
+/** Kafka ApiVersions v0 (api key 18), correlation id 1, client id "pixelflow-tls-check": the smallest request every broker answers. */
+const API_VERSIONS_REQUEST = (() => {
+  const clientId = Buffer.from('pixelflow-tls-check');
+  const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length);
+  body.writeInt16BE(18, 0);
+  body.writeInt16BE(0, 2);
+  body.writeInt32BE(1, 4);
+  body.writeInt16BE(clientId.length, 8);
+  clientId.copy(body, 10);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(body.length, 0);
+  return Buffer.concat([size, body]);
+})();
+
 function handshake(host: string, port: number, tls: TlsClientOptions, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let socket: TLSSocket | undefined;
@@ -30,9 +44,21 @@ function handshake(host: string, port: number, tls: TlsClientOptions, timeoutMs:
       reject(Object.assign(new Error(`no TLS handshake within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
     socket = connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tls }, () => {
+      // Under TLS 1.3 the client's side of the handshake ends before the broker checked the
+      // client's certificate: a missing or untrusted one arrives as an alert after this point.
+      // One Kafka request (ApiVersions) and its answer prove the broker accepted the session.
+      socket?.write(API_VERSIONS_REQUEST);
+    });
+    socket.once('data', () => {
       clearTimeout(timer);
       socket?.end();
       resolve();
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      reject(
+        Object.assign(new Error('the broker closed the TLS session before answering'), { code: 'ERR_TLS_CLOSED' }),
+      );
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
@@ -59,9 +85,16 @@ export async function checkTlsHandshake(brokers: string[], tls: TlsClientOptions
       if (!isTlsRefusal(e)) continue;
       throw new PixelflowError(
         'KAFKA_TLS_FAILED',
-        `TLS handshake with Kafka broker ${broker} failed: ${e.message}${e.code ? ` (${e.code})` : ''}; check that KAFKA_TLS_CA_FILE holds the CA that signed the broker's certificate and that the listener speaks TLS`,
+        `TLS handshake with Kafka broker ${broker} failed: ${e.message}${e.code ? ` (${e.code})` : ''}; ${hint(e)}`,
         { cause: err },
       );
     }
   }
+}
+
+function hint(e: NodeJS.ErrnoException): string {
+  if (/CERTIFICATE_REQUIRED|closed the TLS session|BAD_CERTIFICATE|UNKNOWN_CA/i.test(`${e.code} ${e.message}`)) {
+    return 'the broker wants a client certificate it trusts: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE (signed by a CA the broker trusts)';
+  }
+  return "check that KAFKA_TLS_CA_FILE holds the CA that signed the broker's certificate and that the listener speaks TLS";
 }

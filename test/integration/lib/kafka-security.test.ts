@@ -118,6 +118,15 @@ describe('Kafka adapter on secured listeners', () => {
     );
   });
 
+  it('refuses a client without a certificate on the mutual-TLS listener, at once with KAFKA_TLS_FAILED', async () => {
+    const kafka = adapterFrom({ KAFKA_BROKERS: broker.mtls, KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: broker.tls.caFile });
+    // TLS 1.3 ends the client's handshake before the broker asks for the certificate; the refusal
+    // must still come at once, not after kafkajs retried a dropped connection for half a minute.
+    const { error } = await settlesWithin(15_000, kafka.listTopics());
+    expect(isPixelflowError(error, 'KAFKA_TLS_FAILED')).toBe(true);
+    expect((error as Error).message).toContain('KAFKA_TLS_CERT_FILE');
+  });
+
   it('refuses a wrong password at once with KAFKA_AUTH_FAILED', async () => {
     const kafka = adapterFrom({ KAFKA_BROKERS: broker.saslPlaintext, ...scram('scram-sha-256', 'not-the-password') });
     // kafkajs would spend about 30 s of retries on a retriable error; a refused login is not one.
