@@ -2,6 +2,8 @@
 // (unreadable Avro, undecodable image) becomes a DLQ record and never fails the batch; only an
 // unavailable Kafka or ClickHouse does, so the batch is redelivered (at-least-once; the sinks are
 // idempotent by id). Order: produce, then insert; the consumer commits after this resolves.
+// A batch redelivered because its insert failed (ClickHouse down) is not produced again: the
+// handler remembers, per partition, the last offset whose records the broker acknowledged.
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { codecs, toMessage } from '../lib/events.ts';
@@ -62,12 +64,22 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     return c!;
   };
   const m = deps.metrics;
+  // Per source partition: every message at or below this offset had its output acknowledged by
+  // the broker in this process. Without it, each retry of a batch during a ClickHouse outage
+  // re-produced the whole batch (4910 messages for 1500 images in the fault suite). Another member
+  // that takes the partition over has no memory and produces again: at-least-once, deduped by id.
+  const producedThrough = new Map<string, number>();
+  const partitionKey = (msg: Pick<IncomingMessage, 'topic' | 'partition'>) => `${msg.topic}/${msg.partition}`;
+  const alreadyProduced = (msg: Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>) =>
+    msg.offset <= (producedThrough.get(partitionKey(msg)) ?? -1);
 
   return async function handle(messages, ctx) {
     const started = performance.now();
     m?.imagesIn.inc(messages.length);
     m?.batchSize.observe(messages.length);
     const rejected: ImageRejected[] = [];
+    /** The message each rejection came from, index for index. */
+    const rejectedFrom: IncomingMessage[] = [];
     const readable: Array<{ msg: IncomingMessage; raw: ImageRaw }> = [];
 
     for (const msg of messages) {
@@ -87,6 +99,7 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
             now: now(),
           }),
         );
+        rejectedFrom.push(msg);
         continue;
       }
       readable.push({ msg, raw });
@@ -95,7 +108,8 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     // Chunks overlap the broker's ack wait of one chunk with decoding the next; offsets are
     // still committed only after every send of the batch and the inserts succeeded.
     const sends: Array<Promise<unknown>> = [];
-    const send = (topic: string, msgs: OutgoingMessage[]) => {
+    const send = (topic: string, all: Array<{ out: OutgoingMessage; src: IncomingMessage }>) => {
+      const msgs = all.filter((x) => !alreadyProduced(x.src)).map((x) => x.out);
       if (msgs.length === 0) return;
       const p = deps.producer.send(topic, msgs);
       p.catch(() => {}); // observed by Promise.all below; no unhandled rejection meanwhile
@@ -110,7 +124,7 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
         deps.spec,
         { maxPixels: deps.limits.maxPixels, maxBytes: deps.limits.maxImageBytes, concurrency: deps.concurrency },
       );
-      const out: OutgoingMessage[] = [];
+      const out: Array<{ out: OutgoingMessage; src: IncomingMessage }> = [];
       const at = now();
       outcomes.forEach((o, i) => {
         const { msg, raw } = part[i];
@@ -127,10 +141,14 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
               now: at,
             }),
           );
+          rejectedFrom.push(msg);
           return;
         }
         const event = preprocessedEvent(raw, ref, o.image, deps.spec, at);
-        out.push(toMessage('preprocessed', raw.id, event, { traceId: msg.headers[HEADERS.traceId] }));
+        out.push({
+          out: toMessage('preprocessed', raw.id, event, { traceId: msg.headers[HEADERS.traceId] }),
+          src: msg,
+        });
         imageRows.push(imageRow(raw, event, o.ms, raw.content_type));
         if (m) {
           imageSecondsBy(o.image.path).observe(o.ms / 1000);
@@ -145,10 +163,14 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     }
     send(
       deps.topics.dlq,
-      rejected.map((r) => toMessage('dlq', r.id, r)),
+      rejected.map((r, i) => ({ out: toMessage('dlq', r.id, r), src: rejectedFrom[i] })),
     );
 
     await Promise.all(sends);
+    for (const msg of messages) {
+      const key = partitionKey(msg);
+      if (msg.offset > (producedThrough.get(key) ?? -1)) producedThrough.set(key, msg.offset);
+    }
     await Promise.all([
       deps.clickhouse.insert('images', imageRows),
       deps.clickhouse.insert('rejections', rejected.map(rejectionRow)),

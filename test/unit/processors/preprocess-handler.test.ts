@@ -132,6 +132,37 @@ describe('preprocess handler', () => {
     expect(text).toMatch(/pixelflow_preprocess_image_seconds_count\{[^}]*path="png-fast"[^}]*\} 1/);
   });
 
+  it('a batch redelivered after a failed insert is not produced again; the next batch is', async () => {
+    const f = fakes({ failInsert: true });
+    const handle = handlerFor(f, SPECS.gray28);
+    const batch = [
+      asIncoming(rawEvent('a', await makePng(28, 28, 1))),
+      asIncoming(rawEvent('bad', Buffer.alloc(0))),
+      asIncoming(rawEvent('b', await makePng(28, 28, 1))),
+    ];
+    await expect(handle(batch)).rejects.toMatchObject({ code: 'CLICKHOUSE_UNAVAILABLE' });
+    await expect(handle(batch)).rejects.toMatchObject({ code: 'CLICKHOUSE_UNAVAILABLE' });
+    expect(f.sent.pp.map((m) => m.key)).toEqual(['a', 'b']);
+    expect(f.sent.dlq.map((m) => m.key)).toEqual(['bad']);
+
+    const ok = fakes();
+    const retry = createPreprocessHandler({
+      spec: SPECS.gray28,
+      limits,
+      topics,
+      producer: f.producer,
+      clickhouse: ok.clickhouse,
+    });
+    // A fresh handler (another member, a restart) has no memory: at-least-once, deduped by id.
+    await retry(batch);
+    expect(f.sent.pp.map((m) => m.key)).toEqual(['a', 'b', 'a', 'b']);
+    await retry(batch);
+    expect(f.sent.pp).toHaveLength(4);
+    expect(ok.rows.images.map((r) => r.id)).toEqual(['a', 'b', 'a', 'b']);
+    await retry([asIncoming(rawEvent('c', await makePng(28, 28, 1)))]);
+    expect(f.sent.pp.map((m) => m.key)).toEqual(['a', 'b', 'a', 'b', 'c']);
+  });
+
   it('handler leaves the payload out of a DLQ record when the original message is too large', async () => {
     const f = fakes();
     const handle = handlerFor(f, SPECS.gray28, { dlqPayloadMaxBytes: 100 });
