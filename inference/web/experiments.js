@@ -20,6 +20,8 @@ import uPlot from '/web/vendor/uplot.esm.js';
 const $ = (id) => document.getElementById(id);
 // Per run: a solid colour; train is the thin line, val the thick one.
 const RUN_COLORS = ['#3b5bdb', '#f08c00'];
+// Run ids are UUIDs: the first 8 characters tell them apart on screen; the full id is the title.
+const short = (runId) => (runId.length > 12 ? runId.slice(0, 8) : runId);
 
 export function setupExperiments({ api, getJson, el, onModelsChanged }) {
   const state = { runs: [], selected: [], epochs: new Map(), charts: [], versions: [], verdicts: [], drawnKey: '' };
@@ -63,10 +65,10 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
       const box = el('input', { type: 'checkbox', 'aria-label': `compare ${r.run_id}` });
       box.checked = state.selected.includes(r.run_id);
       box.addEventListener('change', () => toggleRun(r.run_id, box.checked));
-      const model = r.model_version ? `${r.model_version}${r.promoted ? ' ★' : ''}` : '–';
+      const model = r.model_version ? `${r.model_version}${r.promoted ? ' · promoted' : ''}` : '–';
       const tr = el('tr', { 'data-run': r.run_id }, [
         el('td', {}, [box]),
-        cell(r.run_id, 'mono'),
+        el('td', { class: 'mono', title: r.run_id, text: short(r.run_id) }),
         el('td', {}, [el('span', { class: `badge ${statusTone(r.status)}`, text: r.status })]),
         cell(r.trigger),
         cell(time(r.started_at_ms)),
@@ -122,7 +124,7 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
     state.charts = [];
     const points = runs.reduce((s, r) => s + r.epochs.length, 0);
     $('curves-note').textContent = runs.length
-      ? `${runs.map((r) => r.run_id).join(' vs ')} · ${points} epochs`
+      ? `${runs.map((r) => short(r.run_id)).join(' vs ')} · ${points} points`
       : 'no run with epochs selected';
     for (const [id, field, title] of [
       ['chart-loss', 'loss', 'loss'],
@@ -130,7 +132,10 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
     ]) {
       const box = $(id);
       box.replaceChildren();
-      const data = curveData(runs, field);
+      const data = curveData(
+        runs.map((r) => ({ ...r, run_id: short(r.run_id) })),
+        field,
+      );
       box.dataset.points = String(data.series.reduce((s, x) => s + x.values.filter((v) => v !== null).length, 0));
       if (data.x.length === 0) {
         box.append(el('p', { class: 'meta', text: 'no epochs yet' }));
@@ -142,7 +147,9 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
         width,
         height: 220,
         scales: { x: { time: false } },
-        axes: [{ label: 'epoch' }, {}],
+        legend: { live: false },
+        // Whole epochs only on the x axis.
+        axes: [{ label: 'epoch', incrs: [1, 2, 5, 10, 20, 50] }, {}],
         series: [
           { label: 'epoch' },
           ...data.series.map((s, i) => ({
@@ -218,7 +225,7 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
           v.aliases.map((a) => el('span', { class: `badge ${a === 'production' ? 'ok' : 'warn'}`, text: a })),
         ),
         cell(lineageText(run?.lineage), 'mono small'),
-        cell(v.run_id || '–', 'mono'),
+        el('td', { class: 'mono', title: v.run_id, text: v.run_id ? short(v.run_id) : '–' }),
         cell(time(v.created_at)),
         cell(formatNumber(run?.test_accuracy ?? v.metrics?.test_accuracy ?? v.metrics?.val_accuracy), 'num'),
         el('td', {}, verdict ? [el('span', { class: `badge ${verdict.tone}`, text: verdict.verdict })] : ['–']),
@@ -344,7 +351,7 @@ export function setupExperiments({ api, getJson, el, onModelsChanged }) {
       if (source === 'test') {
         const v = state.versions.find((x) => x.version === version);
         if (v?.run_id) cm = (await getJson(`/v1/runs/${encodeURIComponent(v.run_id)}`)).confusion;
-        note.textContent = 'the run\u2019s held-out test split (ClickHouse training_runs)';
+        note.textContent = `the run\u2019s held-out ${cm?.split ?? 'test'} split (ClickHouse training_runs)`;
       } else {
         const { rows } = await getJson(`/v1/analytics/confusion_matrix?model=${encodeURIComponent(version)}&since=30d`);
         cm = rows.length ? confusionFromRows(rows) : null;
