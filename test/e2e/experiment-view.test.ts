@@ -151,6 +151,8 @@ describe('experiment view', () => {
     for (const row of runRows) {
       expect(row).toContain('succeeded');
       expect(row).toContain(`${ctx.topics.preprocessed} p0`);
+      // The range the run asked for, beside the offsets it read.
+      expect(row).toContain('range=everything');
     }
     expect(runRows[0]).toContain('v0002 · promoted');
     expect(runRows[0]).toMatch(/epochs=3 batch_size=16 learning_rate=0\.003/);
@@ -163,6 +165,13 @@ describe('experiment view', () => {
     expect(await page.getAttribute('#chart-acc', 'data-points')).toBe('8');
     await expect.poll(() => seriesPixels(page, 'chart-loss'), { timeout: 10_000 }).toBeGreaterThan(200);
     expect(await seriesPixels(page, 'chart-acc')).toBeGreaterThan(200);
+
+    // Unticking a run leaves the other's curves (3 epochs × train, val) and nothing to diff.
+    await page.locator('#runs tr[data-run] input').nth(1).uncheck();
+    await expect.poll(() => page.getAttribute('#chart-loss', 'data-points'), { timeout: 10_000 }).toBe('6');
+    expect(await page.locator('#param-diff tr.diff').count()).toBe(0);
+    await page.locator('#runs tr[data-run] input').nth(1).check();
+    await expect.poll(() => page.getAttribute('#chart-loss', 'data-points'), { timeout: 10_000 }).toBe('8');
 
     // Parameter diff: what differs comes first and is marked.
     const diff = await page.locator('#param-diff tr.diff td:first-child').allTextContents();
