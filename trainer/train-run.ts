@@ -13,7 +13,7 @@ import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { evaluateBaseline } from './baseline.ts';
 import { loadTrainingData, type TrainingData } from './dataset.ts';
 import type { Promotion } from './promotion.ts';
-import type { RangeSelector } from './range-spec.ts';
+import { describeSelector, type RangeSelector } from './range-spec.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
 import {
   confusionMatrix,
@@ -89,7 +89,9 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
   const tf = rt.tf;
   const record: RunRecord = {
     ...emptyRun(job.runId, job.trigger, rt.backend, Date.now()),
-    params: paramsRecord(job.params),
+    // The range asked for (everything, offsets or a time window) beside the parameters, so runs
+    // compare on it like on any parameter; the offsets actually read are the lineage.
+    params: { ...paramsRecord(job.params), range: describeSelector(job.selector) },
     coalesced: job.coalesced ?? 0,
   };
   const runLog = log.child({ run_id: job.runId, trigger: job.trigger });

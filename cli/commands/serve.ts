@@ -51,6 +51,12 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
       opts: { clickhouse: reader, queryTimeoutMs: ctx.config.analyticsTimeoutMs },
     });
     mounted.push('analytics');
+    // The experiment view's runs and epochs, through the same read-only reader.
+    const { experimentRoutes } = await import('../../inference/experiment-routes.ts');
+    plugins.push({
+      plugin: experimentRoutes,
+      opts: { clickhouse: reader, queryTimeoutMs: ctx.config.analyticsTimeoutMs },
+    });
   }
   if (has('producers/http/upload-routes.ts')) {
     const { uploadRoutes } = await import('../../producers/http/upload-routes.ts');

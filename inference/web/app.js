@@ -1,5 +1,8 @@
 // pixelflow web page: upload → prediction with confidence bars, live feed, two small charts.
 // Plain DOM and canvas; every server string goes in through textContent, never innerHTML.
+// The experiment view (#experiments) is experiments.js, sharing this file's key handling.
+import { setupExperiments } from '/web/experiments.js';
+
 const $ = (id) => document.getElementById(id);
 const COLORS = ['#3b5bdb', '#f08c00', '#2f9e44', '#ae3ec9', '#e03131', '#1098ad'];
 const recent = [];
@@ -340,6 +343,7 @@ async function refreshCharts() {
 
 setupKeyForm();
 setupUpload();
+setupExperiments({ api, getJson, el, onModelsChanged: refreshStatus });
 refreshStatus();
 pollFeed().then(refreshCharts);
 setInterval(refreshStatus, 5000);

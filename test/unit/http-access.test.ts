@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyticsRoutes } from '../../inference/analytics-routes.ts';
 import { buildInferenceApp } from '../../inference/app.ts';
+import { experimentRoutes } from '../../inference/experiment-routes.ts';
 import { createInferenceMetrics } from '../../inference/metrics.ts';
 import { createRecentPredictions } from '../../inference/prediction-sink.ts';
 import type { Analytics } from '../../lib/analytics/index.ts';
@@ -49,6 +50,7 @@ async function buildServeApp(audit: AuditEntry[] = []): Promise<FastifyInstance>
     audit: { record: (e) => audit.push(e) },
     plugins: [
       { plugin: analyticsRoutes, opts: { clickhouse: {} as ClickHouseAdapter, analytics } },
+      { plugin: experimentRoutes, opts: { clickhouse: { query: async () => [] } } },
       {
         plugin: uploadRoutes({
           producer: { send: async () => undefined },
@@ -100,6 +102,8 @@ describe('access policy of every serve route', () => {
       'GET /metrics',
       'GET /docs',
       'GET /v1/analytics/:name',
+      'GET /v1/runs',
+      'GET /v1/runs/:id/epochs',
       'POST /v1/images',
       'POST /v1/train',
       'POST /v1/models/promote',
