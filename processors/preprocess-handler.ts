@@ -42,6 +42,8 @@ export type PreprocessHandler = (
 ) => Promise<BatchSummary>;
 
 const MiB = 1024 * 1024;
+/** Offsets remembered per partition as produced; far more than a batch redelivery spans. */
+const REMEMBERED_PER_PARTITION = 100_000;
 
 /** A stable id for a message whose own id cannot be read: its position in the log. */
 export function positionId(m: Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>): string {
@@ -64,14 +66,32 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     return c!;
   };
   const m = deps.metrics;
-  // Per source partition: every message at or below this offset had its output acknowledged by
-  // the broker in this process. Without it, each retry of a batch during a ClickHouse outage
-  // re-produced the whole batch (4910 messages for 1500 images in the fault suite). Another member
-  // that takes the partition over has no memory and produces again: at-least-once, deduped by id.
-  const producedThrough = new Map<string, number>();
+  // Source messages (per partition, by offset) whose output the broker acknowledged in this
+  // process. Without it, each retry of a batch during a ClickHouse outage re-produced the whole
+  // batch (4910 messages for 1500 images in the fault suite). Remembered per send, not per batch:
+  // a batch can fail half-way (a heartbeat refused during a rebalance) after some sends landed.
+  // Another member that takes the partition over has no memory and produces again: at-least-once,
+  // deduped by id downstream. Bounded: the oldest offsets (long committed) are forgotten first.
+  const acknowledged = new Map<string, Set<number>>();
   const partitionKey = (msg: Pick<IncomingMessage, 'topic' | 'partition'>) => `${msg.topic}/${msg.partition}`;
   const alreadyProduced = (msg: Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>) =>
-    msg.offset <= (producedThrough.get(partitionKey(msg)) ?? -1);
+    acknowledged.get(partitionKey(msg))?.has(msg.offset) ?? false;
+  const remember = (msgs: ReadonlyArray<Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>>) => {
+    for (const msg of msgs) {
+      const key = partitionKey(msg);
+      let set = acknowledged.get(key);
+      if (!set) acknowledged.set(key, (set = new Set()));
+      set.add(msg.offset);
+      if (set.size > REMEMBERED_PER_PARTITION) {
+        // Sets iterate in insertion order: drop the oldest half.
+        let drop = set.size / 2;
+        for (const o of set) {
+          if (drop-- <= 0) break;
+          set.delete(o);
+        }
+      }
+    }
+  };
 
   return async function handle(messages, ctx) {
     const started = performance.now();
@@ -109,9 +129,13 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     // still committed only after every send of the batch and the inserts succeeded.
     const sends: Array<Promise<unknown>> = [];
     const send = (topic: string, all: Array<{ out: OutgoingMessage; src: IncomingMessage }>) => {
-      const msgs = all.filter((x) => !alreadyProduced(x.src)).map((x) => x.out);
-      if (msgs.length === 0) return;
-      const p = deps.producer.send(topic, msgs);
+      const todo = all.filter((x) => !alreadyProduced(x.src));
+      if (todo.length === 0) return;
+      const p = deps.producer.send(
+        topic,
+        todo.map((x) => x.out),
+      );
+      p.then(() => remember(todo.map((x) => x.src))).catch(() => {});
       p.catch(() => {}); // observed by Promise.all below; no unhandled rejection meanwhile
       sends.push(p);
     };
@@ -167,10 +191,6 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
     );
 
     await Promise.all(sends);
-    for (const msg of messages) {
-      const key = partitionKey(msg);
-      if (msg.offset > (producedThrough.get(key) ?? -1)) producedThrough.set(key, msg.offset);
-    }
     await Promise.all([
       deps.clickhouse.insert('images', imageRows),
       deps.clickhouse.insert('rejections', rejected.map(rejectionRow)),

@@ -163,6 +163,26 @@ describe('preprocess handler', () => {
     expect(f.sent.pp.map((m) => m.key)).toEqual(['a', 'b', 'a', 'b', 'c']);
   });
 
+  it('a batch that failed half-way (heartbeat refused in a rebalance) does not produce its sent part again', async () => {
+    const f = fakes();
+    const handle = handlerFor(f, SPECS.gray28, { chunkSize: 1 });
+    const batch = [
+      asIncoming(rawEvent('x', await makePng(28, 28, 1))),
+      asIncoming(rawEvent('y', await makePng(28, 28, 1))),
+    ];
+    let beats = 0;
+    const rebalancing = {
+      async heartbeat() {
+        if (beats++ === 0) throw new Error('The group is rebalancing, so a rejoin is needed');
+      },
+    };
+    await expect(handle(batch, rebalancing)).rejects.toThrow(/rebalancing/);
+    expect(f.sent.pp.map((m) => m.key)).toEqual(['x']);
+    await handle(batch);
+    expect(f.sent.pp.map((m) => m.key)).toEqual(['x', 'y']);
+    expect(f.rows.images.map((r) => r.id)).toEqual(['x', 'y']);
+  });
+
   it('handler leaves the payload out of a DLQ record when the original message is too large', async () => {
     const f = fakes();
     const handle = handlerFor(f, SPECS.gray28, { dlqPayloadMaxBytes: 100 });
