@@ -79,8 +79,8 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
   const remember = (msgs: ReadonlyArray<Pick<IncomingMessage, 'topic' | 'partition' | 'offset'>>) => {
     for (const msg of msgs) {
       const key = partitionKey(msg);
-      let set = acknowledged.get(key);
-      if (!set) acknowledged.set(key, (set = new Set()));
+      const set = acknowledged.get(key) ?? new Set<number>();
+      acknowledged.set(key, set);
       set.add(msg.offset);
       if (set.size > REMEMBERED_PER_PARTITION) {
         // Sets iterate in insertion order: drop the oldest half.
