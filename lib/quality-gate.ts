@@ -40,7 +40,11 @@ export interface ServingScore {
 /** Runs a registry version through the same predictor and model runner `serve` uses. */
 export interface ServingScorer {
   /** latency: time single-image requests too (the candidate's p99). @default true */
-  score(version: string, items: GoldenItem[], opts?: { signal?: AbortSignal; latency?: boolean }): Promise<ServingScore>;
+  score(
+    version: string,
+    items: GoldenItem[],
+    opts?: { signal?: AbortSignal; latency?: boolean },
+  ): Promise<ServingScore>;
 }
 
 export interface GateRules {

@@ -5,9 +5,12 @@
 // 'refused' verdict; a forced move is judged and recorded just the same, as 'forced' with its reason.
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
+import type { Config } from '../lib/config.ts';
 import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
+import type { KafkaAdapter } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
+import { getSpec } from '../lib/preprocess-spec.ts';
 import {
   evaluateRules,
   type GateCheck,
@@ -18,7 +21,8 @@ import {
   type ServingScorer,
 } from '../lib/quality-gate.ts';
 import { quote } from '../lib/sql.ts';
-import type { GoldenSets } from './golden-set.ts';
+import type { TopicNames } from '../schemas/index.ts';
+import { createGoldenSets, type GoldenSets } from './golden-set.ts';
 
 export type VerdictKind = 'passed' | 'refused' | 'forced';
 
@@ -80,7 +84,12 @@ const finiteOrNull = (_k: string, v: unknown) => (typeof v === 'number' && !Numb
 export function createQualityGate(deps: QualityGateDeps): QualityGate {
   const now = deps.now ?? Date.now;
 
-  async function scoreOn(version: string, golden: GoldenSet, signal: AbortSignal, latency = true): Promise<ModelMetrics> {
+  async function scoreOn(
+    version: string,
+    golden: GoldenSet,
+    signal: AbortSignal,
+    latency = true,
+  ): Promise<ModelMetrics> {
     const score = await deps.scorer.score(version, golden.items, { signal, latency });
     return measure(
       golden.items.map((it) => it.label),
@@ -156,7 +165,10 @@ export function createQualityGate(deps: QualityGateDeps): QualityGate {
         if (isOutage(err) && !signal.aborted) throw err;
         // The gate could not judge (no golden set, a model that cannot load, the deadline): that is
         // a refusal with the reason, never a silent pass.
-        const why = signal.aborted && !outer?.aborted ? `evaluation exceeded ${deps.timeoutMs ?? 300_000} ms` : describeError(err);
+        const why =
+          signal.aborted && !outer?.aborted
+            ? `evaluation exceeded ${deps.timeoutMs ?? 300_000} ms`
+            : describeError(err);
         outcome = {
           passed: false,
           checks: [{ name: 'evaluated', passed: false, value: null, threshold: null, detail: why }],
@@ -197,16 +209,22 @@ export function createQualityGate(deps: QualityGateDeps): QualityGate {
       return verdict;
     },
 
-    async list(opts = {}) {
-      const limit = Math.max(1, Math.min(1000, Math.floor(opts.limit ?? 50)));
-      const where = opts.version ? `WHERE version = ${quote(opts.version)}` : '';
-      const rows = await deps.clickhouse.query<Record<string, string | number | string[]>>(
-        `SELECT * FROM gate_verdicts FINAL ${where} ORDER BY evaluated_at_ms DESC, verdict_id LIMIT ${limit}`,
-        { signal: opts.signal },
-      );
-      return rows.map((r) => fromRow(r));
-    },
+    list: (opts) => listVerdicts(deps.clickhouse, opts),
   };
+}
+
+/** Recorded verdicts, newest first (what GET /v1/models/verdicts answers). */
+export async function listVerdicts(
+  clickhouse: Pick<ClickHouseAdapter, 'query'>,
+  opts: { version?: string; limit?: number; signal?: AbortSignal } = {},
+): Promise<GateVerdict[]> {
+  const limit = Math.max(1, Math.min(1000, Math.floor(opts.limit ?? 50)));
+  const where = opts.version ? `WHERE version = ${quote(opts.version)}` : '';
+  const rows = await clickhouse.query<Record<string, string | number | string[]>>(
+    `SELECT * FROM gate_verdicts FINAL ${where} ORDER BY evaluated_at_ms DESC, verdict_id LIMIT ${limit}`,
+    { signal: opts.signal },
+  );
+  return rows.map((r) => fromRow(r));
 }
 
 function fromRow(r: Record<string, string | number | string[]>): GateVerdict {
@@ -227,4 +245,58 @@ function fromRow(r: Record<string, string | number | string[]>): GateVerdict {
     reason: String(r.reason),
     evaluated_at: new Date(Number(r.evaluated_at_ms)).toISOString(),
   };
+}
+
+export type GateConfig = Pick<
+  Config,
+  | 'gateAccuracyTolerance'
+  | 'gateClassRecallFloor'
+  | 'gateLatencyP99Ms'
+  | 'gateProbSumEpsilon'
+  | 'gateGoldenMin'
+  | 'gateGoldenSize'
+  | 'gateTimeoutMs'
+  | 'spec'
+  | 'valFraction'
+  | 'testFraction'
+>;
+
+export function gateRules(config: GateConfig): GateRules {
+  return {
+    accuracyTolerance: config.gateAccuracyTolerance,
+    classRecallFloor: config.gateClassRecallFloor,
+    latencyP99Ms: config.gateLatencyP99Ms,
+    probSumEpsilon: config.gateProbSumEpsilon,
+    minGoldenImages: config.gateGoldenMin,
+  };
+}
+
+/** The gate as configured: golden set from the preprocessed topic with the configured split ratios. */
+export function qualityGateFromConfig(deps: {
+  config: GateConfig;
+  kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>;
+  clickhouse: Pick<ClickHouseAdapter, 'insert' | 'query'>;
+  topics: Pick<TopicNames, 'preprocessed'>;
+  registry: Pick<ModelRegistry, 'get' | 'aliases'>;
+  scorer: ServingScorer;
+  log?: Logger;
+}): QualityGate {
+  const { config } = deps;
+  return createQualityGate({
+    registry: deps.registry,
+    scorer: deps.scorer,
+    clickhouse: deps.clickhouse,
+    rules: gateRules(config),
+    timeoutMs: config.gateTimeoutMs,
+    log: deps.log,
+    golden: createGoldenSets({
+      kafka: deps.kafka,
+      clickhouse: deps.clickhouse,
+      topic: deps.topics.preprocessed,
+      spec: getSpec(config.spec),
+      ratios: { valFraction: config.valFraction, testFraction: config.testFraction },
+      size: config.gateGoldenSize,
+      log: deps.log,
+    }),
+  });
 }
