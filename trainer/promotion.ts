@@ -148,6 +148,11 @@ export function createPromotion(deps: PromotionDeps): Promotion {
 
   return {
     async promote(version, reason = 'promote', opts = {}) {
+      if (opts.force && !opts.reason?.trim())
+        throw new PixelflowError(
+          'BAD_REQUEST',
+          'a forced promotion needs a reason (--reason "…" / "reason" in the body); it is recorded with the verdict',
+        );
       await deps.registry.get(version);
       if (deps.gate) {
         const verdict = await deps.gate.judge(version, {
@@ -159,8 +164,6 @@ export function createPromotion(deps: PromotionDeps): Promotion {
         if (verdict.verdict === 'refused') throw gateRefused(verdict);
         // The alias log says the move overrode the gate; the verdict row says why.
         if (verdict.verdict === 'forced') reason = 'forced';
-      } else if (opts.force && !opts.reason?.trim()) {
-        throw new PixelflowError('BAD_REQUEST', 'a forced promotion needs a reason');
       }
       const current = await deps.registry.aliases();
       const moves: Array<{ alias: ModelAlias; version: string | null; reason: string }> = [
