@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
-import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
+import { describeError, type ErrorCode, isPixelflowError, PixelflowError } from '../lib/errors.ts';
 import type { KafkaAdapter } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
@@ -73,10 +73,15 @@ export interface QualityGateDeps {
 }
 
 /** Dependency outages are not verdicts: they propagate (503, retry) instead of refusing a good model. */
+const OUTAGE_CODES: readonly ErrorCode[] = [
+  'KAFKA_UNAVAILABLE',
+  'KAFKA_TIMEOUT',
+  'CLICKHOUSE_UNAVAILABLE',
+  'CLICKHOUSE_TIMEOUT',
+  'ABORTED',
+];
 function isOutage(err: unknown): boolean {
-  return ['KAFKA_UNAVAILABLE', 'KAFKA_TIMEOUT', 'CLICKHOUSE_UNAVAILABLE', 'CLICKHOUSE_TIMEOUT', 'ABORTED'].some((c) =>
-    isPixelflowError(err, c as 'KAFKA_UNAVAILABLE'),
-  );
+  return OUTAGE_CODES.some((c) => isPixelflowError(err, c));
 }
 
 const finiteOrNull = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
