@@ -61,18 +61,22 @@ afterAll(async () => {
   await rm(registryDir, { recursive: true, force: true });
 });
 
-/** A small CNN trained for a few epochs on the topic's images with their labels shuffled. */
+/**
+ * A small CNN trained for a few epochs on the training split's images (never the golden ones)
+ * with their labels shuffled: it learns nothing that carries over, so it should score about chance.
+ */
 async function saveShuffledLabelModel(): Promise<string> {
   const tf = rt.tf;
   const labels: string[] = [...SHAPES].sort();
   const random = seededRandom(5);
-  const ids = events.map((e) => labels.indexOf(e.label as string));
+  const train = events.filter((e) => idHashUnit(e.id) >= VAL_FRACTION);
+  const ids = train.map((e) => labels.indexOf(e.label as string));
   for (let i = ids.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [ids[i], ids[j]] = [ids[j], ids[i]];
   }
-  const xs = tf.tensor4d(Float32Array.from(events.flatMap((e) => Array.from(e.data, (b) => b / 255))), [
-    events.length,
+  const xs = tf.tensor4d(Float32Array.from(train.flatMap((e) => Array.from(e.data, (b) => b / 255))), [
+    train.length,
     28,
     28,
     1,
@@ -153,7 +157,8 @@ describe('quality gate on the real stack', () => {
     expect(verdict).toMatchObject({ version: bad, verdict: 'refused', actor: 'it-admin', production_version: good });
     const accuracy = verdict.checks.find((c) => c.name === 'accuracy_vs_production');
     expect(accuracy).toMatchObject({ passed: false, threshold: -0.02 });
-    expect(verdict.candidate!.accuracy).toBeLessThan(verdict.production!.accuracy - 0.3);
+    // Measured here: about 0.5 against 0.94 (chance is 0.25 on 33 images; the margin leaves room for noise).
+    expect(verdict.candidate!.accuracy).toBeLessThan(verdict.production!.accuracy - 0.1);
     expect(verdict.reasons[0]).toMatch(/^accuracy -0\.\d+ vs production on the golden set/);
     // Sane outputs are still sane: it is the quality that is bad, and the checks say which.
     expect(verdict.checks.find((c) => c.name === 'outputs_finite')?.passed).toBe(true);
