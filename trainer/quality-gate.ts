@@ -167,7 +167,8 @@ export function createQualityGate(deps: QualityGateDeps): QualityGate {
         outcome = evaluateRules(candidate, production.metrics, deps.rules);
         if (production.note) outcome.checks.find((c) => c.name === 'accuracy_vs_production')!.detail = production.note;
       } catch (err) {
-        if (isOutage(err) && !signal.aborted) throw err;
+        // The caller gave up, or a dependency is out: no verdict (retry later), not a refusal.
+        if (outer?.aborted || (isOutage(err) && !signal.aborted)) throw err;
         // The gate could not judge (no golden set, a model that cannot load, the deadline): that is
         // a refusal with the reason, never a silent pass.
         const why =
