@@ -515,6 +515,61 @@ export const CONFIG_SPEC = {
     doc: 'inference queue bound (429 / pause beyond)',
   },
   shadow: { env: 'PIXELFLOW_SHADOW', default: 'true', parse: parsers.bool, doc: 'score the candidate model in shadow' },
+  // Quality gate: what a model must show on the golden set before production moves to it.
+  gate: {
+    env: 'PIXELFLOW_GATE',
+    default: 'true',
+    parse: parsers.bool,
+    doc: 'judge every production move (trainer, CLI, HTTP) on the golden set; false = alias moves are not gated',
+  },
+  gateAccuracyTolerance: {
+    env: 'PIXELFLOW_GATE_ACCURACY_TOLERANCE',
+    default: '0.02',
+    parse: parsers.number(0, 1),
+    doc: "golden-set accuracy may fall at most this much (absolute) below production's",
+  },
+  gateClassRecallFloor: {
+    env: 'PIXELFLOW_GATE_CLASS_RECALL_FLOOR',
+    default: '0.05',
+    parse: parsers.number(0, 1),
+    doc: 'least recall of every class that has golden images; 0 = no floor',
+  },
+  gateLatencyP99Ms: {
+    env: 'PIXELFLOW_GATE_LATENCY_P99_MS',
+    default: '250',
+    parse: parsers.number(0.1, 600_000),
+    doc: 'budget for the p99 of single-image requests through the serving predictor (ms)',
+  },
+  gateLatencyRequests: {
+    env: 'PIXELFLOW_GATE_LATENCY_REQUESTS',
+    default: '200',
+    parse: parsers.int(1, 100_000),
+    doc: 'single-image requests timed for that p99',
+  },
+  gateProbSumEpsilon: {
+    env: 'PIXELFLOW_GATE_PROB_SUM_EPSILON',
+    default: '0.001',
+    parse: parsers.number(0, 1),
+    doc: "largest allowed |sum of an image's probabilities - 1|",
+  },
+  gateGoldenSize: {
+    env: 'PIXELFLOW_GATE_GOLDEN_SIZE',
+    default: '500',
+    parse: parsers.int(1, 20_000),
+    doc: 'images in the golden set when it is recorded (held-out labelled events, lowest id hashes first)',
+  },
+  gateGoldenMin: {
+    env: 'PIXELFLOW_GATE_GOLDEN_MIN',
+    default: '1',
+    parse: parsers.int(1, 20_000),
+    doc: 'fewest golden images a verdict may rest on (fewer = refused)',
+  },
+  gateTimeoutMs: {
+    env: 'PIXELFLOW_GATE_TIMEOUT_MS',
+    default: '300000',
+    parse: parsers.int(1000, 3_600_000),
+    doc: 'longest one gate evaluation may take (recording the golden set, loading and scoring both models)',
+  },
   predictSplits: {
     env: 'PIXELFLOW_PREDICT_SPLITS',
     default: 'test,unlabeled,none',

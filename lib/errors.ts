@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'BACKEND_CANNOT_TRAIN',
   'TRAINING_FAILED',
   'NOT_FOUND',
+  // the quality gate refused a promotion (lib/quality-gate.ts); details.verdict holds the evidence
+  'GATE_REFUSED',
   'ABORTED',
   'INTERNAL',
 ] as const;

@@ -2,6 +2,10 @@
 // ModelPublished event (keyed by version, on the compacted models topic) for each version whose
 // aliases changed, then writes the same facts to ClickHouse model_versions: produce, then insert.
 // The version that gains an alias is announced last, so a reader of the topic ends on it.
+// With a quality gate (quality-gate.ts), a move of production to a version is judged first and
+// refused (GATE_REFUSED, the verdict in details) unless it passes or is forced with a reason. A
+// rollback is not judged: it returns to a version that already served as production, and a user
+// rolling back in an emergency must not be stopped by the gate that let the bad version through.
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { toMessage } from '../lib/events.ts';
@@ -9,6 +13,7 @@ import type { PixelflowProducer } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AliasMove, ModelAlias, ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
 import type { ModelPublished, TopicNames } from '../schemas/index.ts';
+import type { GateRequest, GateVerdict, QualityGate } from './quality-gate.ts';
 import type { TrainerMetrics } from './trainer-metrics.ts';
 
 export interface PromotionDeps {
@@ -18,17 +23,32 @@ export interface PromotionDeps {
   topics: Pick<TopicNames, 'models'>;
   log?: Logger;
   metrics?: Pick<TrainerMetrics, 'promotions'>;
+  /** Judges every move of production except a rollback; without one, moves are not gated. */
+  gate?: Pick<QualityGate, 'judge'>;
   now?: () => number;
 }
+
+/** Who asks for a promotion and whether to override a refusal (the gate's request). */
+export type PromoteOptions = Partial<GateRequest>;
 
 export interface AliasChange {
   version: string;
   aliases: string[];
 }
 
+/** The error a refused promotion throws; the verdict rides in details for the HTTP 409 body. */
+export function gateRefused(verdict: GateVerdict): PixelflowError {
+  return new PixelflowError('GATE_REFUSED', `quality gate refused ${verdict.version}: ${verdict.reasons.join('; ')}`, {
+    details: { verdict },
+  });
+}
+
 export interface Promotion {
-  /** Makes version production (clearing candidate if it held it). */
-  promote(version: string, reason?: string): Promise<AliasChange[]>;
+  /**
+   * Makes version production (clearing candidate if it held it), after the gate's verdict when there
+   * is a gate: GATE_REFUSED when refused and not forced.
+   */
+  promote(version: string, reason?: string, opts?: PromoteOptions): Promise<AliasChange[]>;
   /** Makes version the candidate; production stays where it is. */
   markCandidate(version: string): Promise<AliasChange[]>;
   /** Moves production back to the version it had before the current one. */
@@ -127,8 +147,24 @@ export function createPromotion(deps: PromotionDeps): Promotion {
   }
 
   return {
-    async promote(version, reason = 'promote') {
+    async promote(version, reason = 'promote', opts = {}) {
+      if (opts.force && !opts.reason?.trim())
+        throw new PixelflowError(
+          'BAD_REQUEST',
+          'a forced promotion needs a reason (--reason "…" / "reason" in the body); it is recorded with the verdict',
+        );
       await deps.registry.get(version);
+      if (deps.gate) {
+        const verdict = await deps.gate.judge(version, {
+          actor: opts.actor ?? 'unknown',
+          trigger: opts.trigger ?? 'cli',
+          force: opts.force,
+          reason: opts.reason,
+        });
+        if (verdict.verdict === 'refused') throw gateRefused(verdict);
+        // The alias log says the move overrode the gate; the verdict row says why.
+        if (verdict.verdict === 'forced') reason = 'forced';
+      }
       const current = await deps.registry.aliases();
       const moves: Array<{ alias: ModelAlias; version: string | null; reason: string }> = [
         { alias: 'production', version, reason },

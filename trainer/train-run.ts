@@ -1,6 +1,6 @@
 // One training run, start to finish: record it as running, replay the dataset, train, evaluate,
 // compare with the production model on the same validation split, register the artifact, move
-// aliases, record the outcome. A failure at any step is recorded as such and rethrown.
+// aliases (a promotion passes the quality gate first, when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
 
 import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
 import type { KafkaAdapter } from '../lib/kafka.ts';
@@ -251,8 +251,18 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
       params: record.params,
     });
     record.model_version = manifest.version;
-    if (promote) await deps.promotion.promote(manifest.version);
-    else await deps.promotion.markCandidate(manifest.version);
+    if (promote) {
+      try {
+        await deps.promotion.promote(manifest.version, 'promote', { actor: 'trainer', trigger: 'trainer' });
+      } catch (err) {
+        if (!isPixelflowError(err, 'GATE_REFUSED')) throw err;
+        // Better on validation loss, refused on the golden set: it stays candidate (shadow).
+        promote = false;
+        record.promotion_reason = `${record.promotion_reason}; ${err.message}`;
+        runLog.warn({ version: manifest.version, reason: err.message }, 'quality gate refused the promotion');
+      }
+    }
+    if (!promote) await deps.promotion.markCandidate(manifest.version);
     record.promoted = promote;
     record.status = 'succeeded';
     record.finished_at_ms = Date.now();

@@ -3,8 +3,10 @@
 import type { ServiceContext } from '../lib/context.ts';
 import { createModelRegistry, type ModelRegistry, registryLocation } from '../lib/model-registry.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';
+import type { ServingScorer } from '../lib/quality-gate.ts';
 import type { TfRuntime } from '../lib/tf-backend.ts';
 import { createPromotion, type Promotion } from './promotion.ts';
+import { qualityGateFromConfig } from './quality-gate.ts';
 import {
   createRunCoordinator,
   type PlannedRun,
@@ -32,6 +34,12 @@ export interface TrainerServiceOptions {
   onProgress?: (run: PlannedRun, p: RunProgress) => void;
   /** Sees every run's final record (succeeded, failed or aborted). */
   onRunFinished?: (record: RunRecord) => void;
+  /**
+   * The serving path the quality gate scores models on (inference/gate-scorer.ts, wired by the
+   * CLI: the trainer does not import inference). With PIXELFLOW_GATE on, promotions are judged;
+   * without a scorer they are not. The service closes it.
+   */
+  gateScorer?: (registry: ModelRegistry) => ServingScorer & { close?(): Promise<void> };
 }
 
 export interface TrainerStatus {
@@ -68,7 +76,9 @@ export async function createTrainerService(
   const abandoned = await recorder.failAbandoned(startedAt);
   if (abandoned.length) log.warn({ runs: abandoned }, 'marked runs abandoned by a stopped trainer as failed');
   const producer = await kafka.createProducer();
-  const promotion = createPromotion({ registry, producer, clickhouse, topics, log, metrics });
+  const scorer = config.gate ? opts.gateScorer?.(registry) : undefined;
+  const gate = scorer ? qualityGateFromConfig({ config, kafka, clickhouse, topics, registry, scorer, log }) : undefined;
+  const promotion = createPromotion({ registry, producer, clickhouse, topics, log, metrics, gate });
   const base = defaultParams(config);
   const deps: RunDeps = {
     rt,
@@ -171,6 +181,7 @@ export async function createTrainerService(
         // The request consumer stops waiting first (its request stays uncommitted), then the run is aborted.
         await requests?.close();
         await coordinator.close();
+        await scorer?.close?.();
         await producer.close();
         registry.close();
       })();

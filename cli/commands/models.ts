@@ -3,9 +3,10 @@
 // so a running inference service swaps to the promoted model.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createGateScorer } from '../../inference/gate-scorer.ts';
 import * as configModule from '../../lib/config.ts';
 import { createServiceContext } from '../../lib/context.ts';
-import { PixelflowError } from '../../lib/errors.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import {
   createModelRegistry,
   type ModelManifest,
@@ -13,13 +14,20 @@ import {
   registryLocation,
 } from '../../lib/model-registry.ts';
 import { migrateRegistry } from '../../lib/registry-migrate.ts';
+import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { createPromotion } from '../../trainer/promotion.ts';
+import { type GateVerdict, listVerdicts, qualityGateFromConfig } from '../../trainer/quality-gate.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const USAGE = `pixelflow models list [--json]
-       pixelflow models promote <version>     make a version production (announces ModelPublished)
-       pixelflow models rollback              production back to the version it had before
+       pixelflow models promote <version> [--force --reason "…"]
+                                              make a version production if the quality gate passes it
+                                              (announces ModelPublished); --force overrides a refusal,
+                                              recorded as 'forced' with the reason
+       pixelflow models rollback              production back to the version it had before (not gated)
+       pixelflow models verdicts [<version>] [--limit N] [--json]
+                                              the quality gate's recorded verdicts, newest first
        pixelflow models migrate --to <url> [--from <url>]
                                               copy every version and alias to another registry
                                               (file:///path or s3://bucket/prefix; default --from:
@@ -91,6 +99,30 @@ async function migrate(values: { to?: string; from?: string; json?: boolean }): 
   }
 }
 
+async function verdicts(version: string | undefined, values: { limit?: string; json?: boolean }): Promise<number> {
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new PixelflowError('BAD_REQUEST', `--limit must be an integer in 1..1000, got '${values.limit}'`);
+  const ctx = await createServiceContext('models');
+  try {
+    const list = await listVerdicts(ctx.clickhouse, { version, limit });
+    if (values.json) process.stdout.write(`${JSON.stringify({ verdicts: list }, null, 2)}\n`);
+    else if (list.length === 0) process.stdout.write('no gate verdicts recorded\n');
+    else
+      for (const v of list) {
+        const acc = v.candidate ? v.candidate.accuracy.toFixed(4) : '-';
+        const prod = v.production ? v.production.accuracy.toFixed(4) : '-';
+        process.stdout.write(
+          `${v.evaluated_at}  ${v.version}  ${v.verdict.padEnd(7)}  acc ${acc} (production ${v.production_version ?? '-'} ${prod})  by ${v.actor}${v.reason ? ` — ${v.reason}` : ''}\n`,
+        );
+        for (const r of v.reasons) process.stdout.write(`    - ${r}\n`);
+      }
+    return 0;
+  } finally {
+    await ctx.lifecycle.close('models done');
+  }
+}
+
 export const command: Command = {
   summary: 'list, promote or roll back model versions',
   usage: USAGE,
@@ -99,6 +131,9 @@ export const command: Command = {
       json: { type: 'boolean' },
       to: { type: 'string' },
       from: { type: 'string' },
+      force: { type: 'boolean' },
+      reason: { type: 'string' },
+      limit: { type: 'string' },
     });
     const [action, version, ...rest] = positionals;
     if (rest.length) throw new PixelflowError('BAD_REQUEST', `unexpected arguments: ${rest.join(' ')}`);
@@ -116,11 +151,19 @@ export const command: Command = {
         );
       return 0;
     }
+    if (action === 'verdicts') return verdicts(version, values);
     if (action !== 'promote' && action !== 'rollback')
       throw new PixelflowError(
         'BAD_REQUEST',
-        `unknown action '${action}'; expected list, promote, rollback or migrate`,
+        `unknown action '${action}'; expected list, promote, rollback, verdicts or migrate`,
       );
+    if (action === 'promote' && values.force && !values.reason?.trim())
+      throw new PixelflowError(
+        'BAD_REQUEST',
+        '--force needs --reason "…": a promotion past the quality gate is recorded with why',
+      );
+    if ((values.force || values.reason) && action !== 'promote')
+      throw new PixelflowError('BAD_REQUEST', '--force and --reason apply to promote');
     if (action === 'promote' && !version)
       throw new PixelflowError('BAD_REQUEST', 'promote needs a version, e.g. pixelflow models promote v0003');
     if (action === 'rollback' && version)
@@ -130,14 +173,43 @@ export const command: Command = {
     try {
       registry = createModelRegistry(registryLocation(ctx.config));
       const producer = await ctx.kafka.createProducer();
+      // Only a promote is judged; the scorer runs models the way serve does (worker thread or not).
+      let scorer: ReturnType<typeof createGateScorer> | undefined;
+      if (action === 'promote' && ctx.config.gate) {
+        const rt = await initTensorflow(tensorflowOptions(ctx.config, (msg) => ctx.log.warn(msg)));
+        scorer = ctx.lifecycle.add('gate-scorer', createGateScorer({ config: ctx.config, registry, tf: rt.tf }));
+      }
+      const gate = scorer ? qualityGateFromConfig({ ...ctx, registry, scorer, log: ctx.log }) : undefined;
       const promotion = createPromotion({
         registry,
         producer,
         clickhouse: ctx.clickhouse,
         topics: ctx.topics,
         log: ctx.log,
+        gate,
       });
-      const changes = action === 'promote' ? await promotion.promote(version, 'manual') : await promotion.rollback();
+      let changes: Awaited<ReturnType<typeof promotion.rollback>>;
+      try {
+        changes =
+          action === 'promote'
+            ? await promotion.promote(version, 'manual', {
+                actor: 'cli',
+                trigger: 'cli',
+                force: values.force,
+                reason: values.reason,
+              })
+            : await promotion.rollback();
+      } catch (err) {
+        if (!isPixelflowError(err, 'GATE_REFUSED')) throw err;
+        const verdict = err.details?.verdict as GateVerdict;
+        if (values.json) process.stdout.write(`${JSON.stringify({ refused: true, verdict }, null, 2)}\n`);
+        else {
+          process.stderr.write(`refused: the quality gate did not pass ${version}\n`);
+          for (const r of verdict.reasons) process.stderr.write(`  - ${r}\n`);
+          process.stderr.write('production did not move; --force --reason "…" overrides (recorded)\n');
+        }
+        return 3;
+      }
       if (values.json)
         process.stdout.write(`${JSON.stringify({ aliases: await registry.aliases(), changes }, null, 2)}\n`);
       else {

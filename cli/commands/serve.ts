@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
-import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
+import { initTensorflow, type Tf, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
@@ -33,7 +33,7 @@ export function tlsFiles(config: { tlsCert: string; tlsKey: string }): { cert: B
 }
 
 /** Route plugins of the other services, mounted when their code is present. */
-async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
+async function servicePlugins(ctx: ServiceContext, tf: Tf): Promise<{ plugins: ExtraPlugin[]; mounted: string[] }> {
   const plugins: ExtraPlugin[] = [];
   const mounted: string[] = [];
   const has = (rel: string) => existsSync(join(REPO_ROOT, rel));
@@ -89,15 +89,32 @@ async function servicePlugins(ctx: ServiceContext): Promise<{ plugins: ExtraPlug
   if (has('trainer/http/model-admin-routes.ts')) {
     const { modelAdminRoutes } = await import('../../trainer/http/model-admin-routes.ts');
     const { createPromotion } = await import('../../trainer/promotion.ts');
+    const { listVerdicts, qualityGateFromConfig } = await import('../../trainer/quality-gate.ts');
+    const { createGateScorer } = await import('../../inference/gate-scorer.ts');
     const producer = ctx.lifecycle.add('promotion-producer', await ctx.kafka.createProducer());
+    const registry = ctx.lifecycle.add('promotion-registry', createModelRegistry(registryLocation(ctx.config)));
+    // The gate scores on its own runner (same kind and settings as serving's), so judging a
+    // candidate never holds a lease on the models being served.
+    const gate = ctx.config.gate
+      ? qualityGateFromConfig({
+          ...ctx,
+          registry,
+          scorer: ctx.lifecycle.add(
+            'gate-scorer',
+            createGateScorer({ config: ctx.config, registry, tf, log: ctx.log }),
+          ),
+        })
+      : undefined;
     const promotion = createPromotion({
-      registry: ctx.lifecycle.add('promotion-registry', createModelRegistry(registryLocation(ctx.config))),
+      registry,
       producer,
       clickhouse: ctx.clickhouse,
       topics: ctx.topics,
       log: ctx.log,
+      gate,
     });
-    plugins.push({ plugin: modelAdminRoutes, opts: { promotion } });
+    const verdicts = (q: { version?: string; limit?: number }) => listVerdicts(ctx.clickhouse, q);
+    plugins.push({ plugin: modelAdminRoutes, opts: { promotion, verdicts } });
     mounted.push('model admin');
   }
   return { plugins, mounted };
@@ -130,7 +147,7 @@ export const command: Command = {
         await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),
       );
       const https = tlsFiles(config);
-      const { plugins, mounted } = await servicePlugins(ctx);
+      const { plugins, mounted } = await servicePlugins(ctx, rt.tf);
       const app = await buildInferenceApp(service.appDeps(plugins), {
         https,
         // Per-request lines at info would drown the log; errors still come through.

@@ -1,11 +1,12 @@
 // `pixelflow train`: the trainer service (count, schedule and TrainRequest triggers, /metrics), or
 // one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
 import { SingleBar } from 'cli-progress';
+import { createGateScorer } from '../../inference/gate-scorer.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
-import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
+import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
@@ -119,6 +120,12 @@ function progressPrinter(): { onProgress: (p: RunProgress) => void; stop: () => 
   };
 }
 
+/** The quality gate scores models through serve's predictor and model runner. */
+function servingScorer(ctx: ServiceContext, rt: TfRuntime) {
+  return (registry: Parameters<typeof createGateScorer>[0]['registry']) =>
+    createGateScorer({ config: ctx.config, registry, tf: rt.tf, log: ctx.log });
+}
+
 async function runOnce(v: Values): Promise<number> {
   const ctx = await createServiceContext('trainer');
   ctx.lifecycle.installSignalHandlers({ exit: false });
@@ -133,6 +140,7 @@ async function runOnce(v: Values): Promise<number> {
       'trainer',
       await createTrainerService(ctx, rt, {
         triggers: { count: false, schedule: false, requests: false },
+        gateScorer: servingScorer(ctx, rt),
         onProgress: (_run, p) => printer.onProgress(p),
         onRunFinished: (r) => {
           record = r;
@@ -198,6 +206,7 @@ async function runService(v: Values): Promise<number> {
       'trainer',
       await createTrainerService(ctx, rt, {
         triggers: { count: !v['no-count'], schedule: !v['no-schedule'], requests: true },
+        gateScorer: servingScorer(ctx, rt),
       }),
     );
     const metrics = lifecycle.add(

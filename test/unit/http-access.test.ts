@@ -72,6 +72,7 @@ async function buildServeApp(audit: AuditEntry[] = []): Promise<FastifyInstance>
             promote: async (v: string) => [{ version: v, aliases: ['production'] }],
             rollback: async () => [],
           },
+          verdicts: async () => [],
         },
       },
     ],

@@ -71,9 +71,23 @@ describe('trainer CLI', () => {
     });
     expect((await cli(['models', 'list'])).out).toMatch(/v0002 +candidate/);
 
-    const promote = await cli(['models', 'promote', 'v0002']);
+    // v0002 (one epoch at a tiny learning rate) is far worse on the golden set: the gate refuses it.
+    const refused = await cli(['models', 'promote', 'v0002']);
+    expect(refused.code, refused.err).toBe(3);
+    expect(refused.err).toMatch(/refused: the quality gate did not pass v0002\n {2}- accuracy -0\.\d+ vs production/);
+    const noReason = await cli(['models', 'promote', 'v0002', '--force']);
+    expect(noReason.code).toBe(1);
+    expect(noReason.err).toMatch(/--force needs --reason/);
+    const promote = await cli(['models', 'promote', 'v0002', '--force', '--reason', 'cli test override']);
     expect(promote.code, promote.err).toBe(0);
     expect(promote.out).toMatch(/production is v0002/);
+    const verdicts = JSON.parse((await cli(['models', 'verdicts', 'v0002', '--json'])).out).verdicts;
+    expect(
+      verdicts.map((v: { verdict: string; actor: string; reason: string }) => [v.verdict, v.actor, v.reason]),
+    ).toEqual([
+      ['forced', 'cli', 'cli test override'],
+      ['refused', 'cli', ''],
+    ]);
     const rollback = await cli(['models', 'rollback']);
     expect(rollback.code, rollback.err).toBe(0);
     expect(rollback.out).toMatch(/production is v0001/);
