@@ -244,6 +244,12 @@ export const CONFIG_SPEC = {
     parse: parsers.int(100, 600_000),
     doc: 'longest wait between reconnect attempts of a stopped consumer (backoff from 0.5 s, doubling)',
   },
+  startupWaitMs: {
+    env: 'PIXELFLOW_STARTUP_WAIT_MS',
+    default: '120000',
+    parse: parsers.int(0, 3_600_000),
+    doc: 'a service started while Kafka or ClickHouse is unreachable waits this long for it (one note), then exits; 0 = fail at once',
+  },
   uploadTimeoutMs: {
     env: 'PIXELFLOW_UPLOAD_TIMEOUT_MS',
     default: '5000',

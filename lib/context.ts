@@ -4,11 +4,13 @@ import { type TopicNames, topicNames } from '../schemas/index.ts';
 import { type ClickHouseAdapter, createClickHouseAdapter } from './clickhouse.ts';
 import { type Config, loadConfig } from './config.ts';
 import { kafkaSecurityFromConfig } from './connection-security.ts';
+import { canRetry, describeError } from './errors.ts';
 import { createKafkaAdapter, type KafkaAdapter } from './kafka.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetricsRegistry, type Registry } from './metrics.ts';
 import { migrate } from './migrations.ts';
+import { createBackoff } from './outage.ts';
 import { retentionConfigs } from './topic-policy.ts';
 
 export interface ServiceContext {
@@ -67,19 +69,67 @@ export async function createServiceContext(
     'kafka',
     createKafkaAdapter({ ...kafkaOptions(config), clientId: `pixelflow-${service}`, log }),
   );
+  // A service started while the stack is still coming up (or restarting) waits for it instead of
+  // exiting; once running, the adapters ride out outages by themselves.
+  const deadline = Date.now() + config.startupWaitMs;
   const clickhouse = lifecycle.add(
     'clickhouse',
-    await createClickHouseAdapter({
-      url: config.clickhouseUrl,
-      database: config.clickhouseDatabase,
-      username: config.clickhouseUser,
-      password: config.clickhousePassword,
-      insertLingerMs: config.clickhouseInsertLingerMs,
-      requestTimeoutMs: config.clickhouseTimeoutMs,
-      log,
-    }),
+    await waitForDependency('ClickHouse', config.clickhouseUrl, deadline, log, () =>
+      createClickHouseAdapter({
+        url: config.clickhouseUrl,
+        database: config.clickhouseDatabase,
+        username: config.clickhouseUser,
+        password: config.clickhousePassword,
+        insertLingerMs: config.clickhouseInsertLingerMs,
+        requestTimeoutMs: config.clickhouseTimeoutMs,
+        log,
+      }),
+    ),
   );
-  if (opts.migrate ?? true) await migrate(clickhouse);
-  if (opts.ensureTopics ?? true) await kafka.ensureTopics(topicSpecs(config, topics));
+  if (opts.migrate ?? true) {
+    await waitForDependency('ClickHouse', config.clickhouseUrl, deadline, log, () => migrate(clickhouse));
+  }
+  if (opts.ensureTopics ?? true) {
+    await waitForDependency('Kafka', config.kafkaBrokers.join(','), deadline, log, () =>
+      kafka.ensureTopics(topicSpecs(config, topics)),
+    );
+  }
   return { config, log, metrics, kafka, clickhouse, topics, lifecycle };
+}
+
+/**
+ * Runs a start-up step, retrying it on a backoff while it fails with a retriable error (the
+ * dependency is unreachable or slow) until the deadline; anything else (a refused login, a bad
+ * setting) fails at once. The wait is noted once when it starts and once when it ends.
+ */
+export async function waitForDependency<T>(
+  name: string,
+  where: string,
+  deadline: number,
+  log: Pick<Logger, 'warn' | 'info'>,
+  step: () => Promise<T>,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
+  const backoff = createBackoff({ initialMs: 500, maxMs: 5000 });
+  let since: number | undefined;
+  for (;;) {
+    try {
+      const value = await step();
+      if (since !== undefined) {
+        log.info(`${name} at ${where} is reachable after ${((Date.now() - since) / 1000).toFixed(1)} s of waiting`);
+      }
+      return value;
+    } catch (err) {
+      const wait = Math.min(backoff.next(), deadline - Date.now());
+      if (!canRetry(err) || wait <= 0) throw err;
+      if (since === undefined) {
+        since = Date.now();
+        const left = Math.round((deadline - since) / 1000);
+        log.warn(
+          `${name} at ${where} is not reachable (${describeError(err)}); waiting up to ${left} s for it (PIXELFLOW_STARTUP_WAIT_MS)`,
+        );
+      }
+      await sleep(wait);
+    }
+  }
 }
