@@ -89,11 +89,13 @@ export function verdictView(v) {
   const verdict = String(v.verdict ?? 'unknown');
   const checks = (Array.isArray(v.checks) ? v.checks : []).map(checkLine);
   const failed = checks.filter((c) => !c.passed);
-  const against = v.production ? ` against ${v.production}` : '';
-  let title = `${v.version ?? v.candidate ?? '?'} ${verdict}${against}`;
+  // GateVerdict (trainer/quality-gate.ts): production_version names the model it was judged
+  // against; production and candidate hold their golden-set metrics.
+  const against = v.production_version ? ` against ${v.production_version}` : '';
+  let title = `${v.version ?? '?'} ${verdict}${against}`;
   if (verdict === 'forced') title += ` by ${v.actor || 'someone'}${v.reason ? `: ${v.reason}` : ''}`;
   return {
-    version: String(v.version ?? v.candidate ?? ''),
+    version: String(v.version ?? ''),
     tone: VERDICT_TONE[verdict] ?? 'muted',
     verdict,
     title,
@@ -137,7 +139,10 @@ export function promoteOutcome(action, status, body) {
     return {
       ok: false,
       tone: 'err',
-      message: `quality gate refused: ${body.message ?? 'the candidate did not pass'}`,
+      // The reasons are listed under the message, so the message only names the version.
+      message: view
+        ? `quality gate refused ${view.version}`
+        : `quality gate refused: ${body.message ?? 'the candidate did not pass'}`,
       failed: view ? view.failed : [],
       reasons: view ? view.reasons : [],
     };

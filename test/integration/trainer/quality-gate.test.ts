@@ -14,13 +14,11 @@ import type { ServiceContext } from '../../../lib/context.ts';
 import { idHashUnit } from '../../../lib/dataset-split.ts';
 import { isPixelflowError, type PixelflowError } from '../../../lib/errors.ts';
 import { createModelRegistry } from '../../../lib/model-registry.ts';
-import { compileForTraining, createModelForSpec } from '../../../lib/models.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
 import { initTensorflow, type TfRuntime } from '../../../lib/tf-backend.ts';
 import { type GateVerdict, listVerdicts } from '../../../trainer/quality-gate.ts';
-import { seededRandom } from '../../../trainer/schedule.ts';
 import { createTrainerService, type TrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
+import { saveShuffledLabelModel as saveShuffled } from '../../helpers/shuffled-model.ts';
 import { SHAPES, syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
 import { producePreprocessed } from './helpers.ts';
 
@@ -61,48 +59,15 @@ afterAll(async () => {
   await rm(registryDir, { recursive: true, force: true });
 });
 
-/**
- * A small CNN trained for a few epochs on the training split's images (never the golden ones)
- * with their labels shuffled: it learns nothing that carries over, so it should score about chance.
- */
-async function saveShuffledLabelModel(): Promise<string> {
-  const tf = rt.tf;
-  const labels: string[] = [...SHAPES].sort();
-  const random = seededRandom(5);
-  const train = events.filter((e) => idHashUnit(e.id) >= VAL_FRACTION);
-  const ids = train.map((e) => labels.indexOf(e.label as string));
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [ids[i], ids[j]] = [ids[j], ids[i]];
-  }
-  const xs = tf.tensor4d(Float32Array.from(train.flatMap((e) => Array.from(e.data, (b) => b / 255))), [
-    train.length,
-    28,
-    28,
-    1,
-  ]);
-  const ys = tf.tensor1d(ids, 'float32');
-  const model = createModelForSpec(tf, getSpec('gray28'), labels.length, 3);
-  compileForTraining(tf, model, { learningRate: 0.001 });
-  try {
-    await model.fit(xs, ys, { epochs: 3, batchSize: 16, verbose: 0 });
-    const manifest = await trainer.registry.save(model, {
-      run_id: 'shuffled-labels',
-      spec_version: 'gray28@1',
-      labels,
-      metrics: {},
-      lineage: [],
-      backend: rt.backend,
-      params: { labels: 'shuffled' },
-    });
-    return manifest.version;
-  } finally {
-    xs.dispose();
-    ys.dispose();
-    const optimizer = model.optimizer;
-    model.dispose();
-    optimizer?.dispose();
-  }
+/** The deliberately bad candidate: the training split's images with their labels shuffled. */
+function saveShuffledLabelModel(): Promise<string> {
+  return saveShuffled({
+    rt,
+    registry: trainer.registry,
+    events,
+    labels: [...SHAPES].sort(),
+    heldOutFraction: VAL_FRACTION,
+  });
 }
 
 async function verdictsOf(version: string): Promise<GateVerdict[]> {

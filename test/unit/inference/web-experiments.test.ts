@@ -23,8 +23,10 @@ const refused = {
     { name: 'accuracy_vs_production', passed: false, value: 0.31, threshold: 0.81 },
     { name: 'class_floor:Sneaker', passed: false, value: 0.05, threshold: 0.5 },
   ],
-  candidate: 'v0003',
-  production: 'v0002',
+  // As GET /v1/models/verdicts answers (GateVerdict): metrics per side, the version judged against.
+  candidate: { accuracy: 0.31 },
+  production: { accuracy: 0.83 },
+  production_version: 'v0002',
   actor: 'ops',
   reason: '',
   evaluated_at: '2026-12-05T12:00:00.000Z',
@@ -151,13 +153,18 @@ describe('experiment view logic', () => {
   it('promoteOutcome shows a gate refusal’s message and failed checks, not a generic error', () => {
     const out = promoteOutcome('promote', 409, {
       error: 'GATE_REFUSED',
-      message: 'v0003 did not pass the quality gate',
+      message: 'quality gate refused v0003: accuracy 0.31 is 0.52 below production v0002 (tolerance 0.02)',
       verdict: refused,
     });
     expect(out.ok).toBe(false);
-    expect(out.message).toBe('quality gate refused: v0003 did not pass the quality gate');
+    // The reasons are listed beside it, so the message names the version once and no reason twice.
+    expect(out.message).toBe('quality gate refused v0003');
     expect(out.failed.map((c) => c.name)).toEqual(['accuracy_vs_production', 'class_floor:Sneaker']);
     expect(out.reasons).toEqual(refused.reasons);
+    // A 409 without a verdict (an older server) still says what it said.
+    expect(promoteOutcome('promote', 409, { error: 'GATE_REFUSED', message: 'v0003 did not pass' }).message).toBe(
+      'quality gate refused: v0003 did not pass',
+    );
     expect(promoteOutcome('promote', 200, { changes: [{ version: 'v0003', aliases: ['production'] }] })).toMatchObject({
       ok: true,
       message: 'promote done: v0003 → production',
