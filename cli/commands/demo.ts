@@ -46,9 +46,11 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     rest: 2500,
     test: [300, 700, 400],
     testRate: 12,
-    epochs: 4,
+    // 1,275 training images: 4 epochs (0.4 s each here) left a model that never predicted Shirt,
+    // and the quality gate's per-class recall floor rightly refused it as the first production.
+    epochs: 12,
     trainEvery: 1500,
-    final: { epochs: 4 },
+    final: { epochs: 12 },
     timeoutMs: 15 * 60_000,
   },
   full: {
@@ -287,7 +289,27 @@ export const command: Command = {
       await waitPreprocessed();
 
       step(2, `the count trigger (every ${plan.trainEvery} labelled images) trains the first model`);
-      const firstProduction = await waitFor('a production model', production, deadline);
+      type First = { version: string } | { refused: { version: string; reason: string } };
+      const first = await waitFor(
+        'a production model',
+        async (): Promise<First | null> => {
+          const version = await production();
+          if (version) return { version };
+          // A first run the quality gate refused leaves nothing to serve: say so now, not at the deadline.
+          const [refused] = await ctx.clickhouse.query<{ version: string; reason: string }>(
+            "SELECT model_version AS version, promotion_reason AS reason FROM training_runs FINAL WHERE status = 'succeeded' AND promoted = 0 LIMIT 1",
+          );
+          return refused ? { refused } : null;
+        },
+        deadline,
+      );
+      if (!('version' in first)) {
+        throw new PixelflowError(
+          'GATE_REFUSED',
+          `the first model ${first.refused.version} was not promoted (${first.refused.reason}); train longer (PIXELFLOW_TRAIN_EPOCHS) or loosen the gate (PIXELFLOW_GATE_*, see README)`,
+        );
+      }
+      const firstProduction = first.version;
       info(`${firstProduction} is production`);
       await waitFor(
         'the serving model',
