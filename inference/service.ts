@@ -4,7 +4,7 @@
 import { createAuditRecorder } from '../lib/audit.ts';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
-import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Registry } from '../lib/metrics.ts';
 import { createMicroBatcher, type MicroBatcher } from '../lib/micro-batcher.ts';

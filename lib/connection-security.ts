@@ -7,7 +7,7 @@ import { PixelflowError } from './errors.ts';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
-/** What lib/kafka.ts needs to authenticate and encrypt; absent parts mean plaintext / no SASL. */
+/** What lib/kafka/ needs to authenticate and encrypt; absent parts mean plaintext / no SASL. */
 export interface KafkaSecurity {
   sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
   tls?: {

@@ -4,7 +4,7 @@
 
 import { assignSplit, type SplitRatios, type TrainingSplit } from '../lib/dataset-split.ts';
 import { codecs } from '../lib/events.ts';
-import type { IncomingMessage, KafkaAdapter } from '../lib/kafka.ts';
+import type { IncomingMessage, KafkaAdapter } from '../lib/kafka/index.ts';
 import type { LineageRange } from '../lib/model-registry.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { Codec, ImagePreprocessed } from '../schemas/index.ts';

@@ -16,7 +16,7 @@ import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { idHashUnit, type SplitRatios } from '../lib/dataset-split.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { codecs } from '../lib/events.ts';
-import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { GoldenItem, GoldenSet } from '../lib/quality-gate.ts';

@@ -4,7 +4,7 @@
 
 import { PixelflowError } from '../lib/errors.ts';
 import { codecs } from '../lib/events.ts';
-import type { IncomingMessage, KafkaAdapter, OutgoingMessage, PixelflowProducer } from '../lib/kafka.ts';
+import type { IncomingMessage, KafkaAdapter, OutgoingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
 import { TOPIC_SUFFIXES, type TopicNames, type TopicRole } from '../schemas/index.ts';
 import type { RangeSelector } from './range-spec.ts';
 import { inTimeFilter, type ResolvedSelection, resolveSelection } from './topic-range.ts';

@@ -1,7 +1,7 @@
 // Turns a RangeSelector into concrete [from, to) offsets per partition, fixed at the moment the
 // run starts, so the dataset (and its lineage) does not grow while it is being read.
 import { PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter, PartitionOffsets } from '../lib/kafka.ts';
+import type { KafkaAdapter, PartitionOffsets } from '../lib/kafka/index.ts';
 import type { LineageRange } from '../lib/model-registry.ts';
 import type { RangeSelector } from './range-spec.ts';
 

@@ -3,7 +3,7 @@
 // process uses, since it does not train).
 import { randomUUID } from 'node:crypto';
 import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka.ts';
+import type { PixelflowProducer } from '../lib/kafka/index.ts';
 import type { TopicNames, TrainRequest } from '../schemas/index.ts';
 import type { TrainEndpoint } from './http/train-routes.ts';
 import type { RangeSelector } from './range-spec.ts';

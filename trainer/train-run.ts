@@ -3,7 +3,7 @@
 // aliases (a promotion passes the quality gate first, when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
 
 import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import { compileForTraining, createModelForSpec } from '../lib/models.ts';

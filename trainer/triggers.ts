@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeError, PixelflowError } from '../lib/errors.ts';
 import { codecs, toMessage } from '../lib/events.ts';
-import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Codec, ImagePreprocessed, ImageRejected, TrainRequest } from '../schemas/index.ts';
 import { selectorFromRequest } from './range-spec.ts';

@@ -5,7 +5,7 @@ import { setMaxListeners } from 'node:events';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { describeError, PixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions } from '../../lib/context.ts';
 import { describeError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type TopicDescription } from '../../lib/kafka.ts';
+import { createKafkaAdapter, type TopicDescription } from '../../lib/kafka/index.ts';
 import type { Command } from '../main.ts';
 
 /** A status that hangs on a broker that does not answer is worse than one that says so. */

@@ -1,5 +1,5 @@
 // Reads whole topics back in tests: every message from the low to the high watermark.
-import type { IncomingMessage, KafkaAdapter } from '../../lib/kafka.ts';
+import type { IncomingMessage, KafkaAdapter } from '../../lib/kafka/index.ts';
 
 export async function readTopic(kafka: KafkaAdapter, topic: string): Promise<IncomingMessage[]> {
   const bounds = await kafka.topicOffsets(topic);

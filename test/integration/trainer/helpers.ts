@@ -1,7 +1,7 @@
 // Shared by the trainer's integration tests: produce events, read a topic back, query ClickHouse.
 import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { IncomingMessage, PixelflowProducer } from '../../../lib/kafka.ts';
+import type { IncomingMessage, PixelflowProducer } from '../../../lib/kafka/index.ts';
 import type { Codec, ImagePreprocessed, ModelPublished } from '../../../schemas/index.ts';
 
 export async function producePreprocessed(

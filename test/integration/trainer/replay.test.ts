@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs } from '../../../lib/events.ts';
-import type { PixelflowProducer } from '../../../lib/kafka.ts';
+import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';
 import type { Codec, ImagePreprocessed } from '../../../schemas/index.ts';
 import { loadTrainingData } from '../../../trainer/dataset.ts';

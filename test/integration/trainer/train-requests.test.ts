@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { PixelflowProducer } from '../../../lib/kafka.ts';
+import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { initTensorflow } from '../../../lib/tf-backend.ts';
 import type { Codec, ImageRejected } from '../../../schemas/index.ts';
 import { buildTrainRequest } from '../../../trainer/train-endpoints.ts';

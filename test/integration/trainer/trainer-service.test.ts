@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../../lib/context.ts';
-import type { PixelflowProducer } from '../../../lib/kafka.ts';
+import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { initTensorflow } from '../../../lib/tf-backend.ts';
 import { trainRoutes } from '../../../trainer/http/train-routes.ts';
 import { localTrainEndpoint } from '../../../trainer/train-endpoints.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStoreOptions } from '../../../inference/model-store.ts';
 import { isPixelflowError } from '../../../lib/errors.ts';
-import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka.ts';
+import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka/index.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import type { ModelManifest } from '../../../lib/model-registry.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';

@@ -7,7 +7,7 @@ import {
 } from '../../../inference/prediction-sink.ts';
 import { PixelflowError } from '../../../lib/errors.ts';
 import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage } from '../../../lib/kafka.ts';
+import type { OutgoingMessage } from '../../../lib/kafka/index.ts';
 import type { Prediction } from '../../../schemas/index.ts';
 
 function rec(

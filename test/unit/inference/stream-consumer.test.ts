@@ -11,7 +11,7 @@ import type {
   IncomingMessage,
   KafkaAdapter,
   OutgoingMessage,
-} from '../../../lib/kafka.ts';
+} from '../../../lib/kafka/index.ts';
 import type { ImagePreprocessed, ImageRejected } from '../../../schemas/index.ts';
 import { preprocessedEvent } from './fixtures.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PixelflowError } from '../../../lib/errors.ts';
 import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import { nameUuid } from '../../../producers/event-ids.ts';
 import { buildRawEvent, createImageProducer } from '../../../producers/image-producer.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka.ts';
+import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka/index.ts';
 import type { TrainRequest } from '../../../schemas/index.ts';
 import { type RangeSelector, selectorFromRequest } from '../../../trainer/range-spec.ts';
 import type { RunRequest } from '../../../trainer/run-coordinator.ts';

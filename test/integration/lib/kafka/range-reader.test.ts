@@ -2,9 +2,9 @@
 // partition, and a range whose start the broker deleted mid-read fails with a clear error instead of
 // hanging or returning a shorter range (the "Offset out of range, resetting" case, made on purpose).
 import { describe, expect, it } from 'vitest';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import type { IncomingMessage } from '../../../lib/kafka.ts';
-import { createTestContext, uniqueName } from '../../helpers/context.ts';
+import { isPixelflowError } from '../../../../lib/errors.ts';
+import type { IncomingMessage } from '../../../../lib/kafka/index.ts';
+import { createTestContext, uniqueName } from '../../../helpers/context.ts';
 
 const ctx = await createTestContext('kafka-range');
 
