@@ -6,8 +6,8 @@ import { createServiceContext, type ServiceContext } from '../../lib/context.ts'
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
+import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
 import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/tf-backend.ts';
-import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
 import { defaultParams, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';

@@ -11,16 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateScorer } from '../../../inference/gate-scorer.ts';
 import { createInferenceService, type InferenceService } from '../../../inference/service.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
-import { idHashUnit } from '../../../lib/dataset-split.ts';
 import { isPixelflowError, type PixelflowError } from '../../../lib/errors.ts';
 import { createModelRegistry } from '../../../lib/model-registry.ts';
 import { initTensorflow, type TfRuntime } from '../../../lib/tf-backend.ts';
+import { idHashUnit } from '../../../trainer/dataset-split.ts';
 import { type GateVerdict, listVerdicts } from '../../../trainer/quality-gate.ts';
 import { createTrainerService, type TrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import { saveShuffledLabelModel as saveShuffled } from '../../helpers/shuffled-model.ts';
+import { producePreprocessed } from '../../helpers/topics.ts';
 import { SHAPES, syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { producePreprocessed } from './helpers.ts';
 
 const IMAGES = 200;
 const VAL_FRACTION = 0.2;

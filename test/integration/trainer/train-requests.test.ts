@@ -21,8 +21,9 @@ const eventuallyDefined = async <T>(
   opts?: Parameters<typeof eventually>[1],
 ): Promise<T> => (await eventually(fn, opts)) as T;
 
+import { producePreprocessed, readTopic } from '../../helpers/topics.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { epochs, producePreprocessed, readAll, runs } from './helpers.ts';
+import { epochs, runs } from './helpers.ts';
 
 let ctx: ServiceContext;
 let producer: PixelflowProducer;
@@ -104,7 +105,7 @@ describe('train requests', () => {
 
       const dlq = await eventuallyDefined(
         async () => {
-          const all = (await readAll(ctx, ctx.topics.dlq)).map((m) =>
+          const all = (await readTopic(ctx.kafka, ctx.topics.dlq)).map((m) =>
             (codecs().dlq as Codec<ImageRejected>).decode(m.value),
           );
           return all.length >= 7 ? all : undefined;

@@ -14,8 +14,9 @@ import { localTrainEndpoint } from '../../../trainer/train-endpoints.ts';
 import { defaultParams } from '../../../trainer/train-params.ts';
 import { createTrainerService, type TrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
+import { producePreprocessed } from '../../helpers/topics.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { epochs, modelEvents, producePreprocessed, type Row, runs } from './helpers.ts';
+import { epochs, modelEvents, type Row, runs } from './helpers.ts';
 
 const TRAIN_EVERY = 240;
 let ctx: ServiceContext;
