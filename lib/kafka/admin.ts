@@ -10,6 +10,7 @@ import {
   resolveReplication,
   type TopicActions,
 } from '../topic-policy.ts';
+import { waitUntil } from '../wait.ts';
 import type { KafkaClient, PartitionOffsets } from './client.ts';
 import { MiB } from './options.ts';
 import type { ReadRange } from './range-reader.ts';
@@ -67,34 +68,34 @@ export interface KafkaTopicAdmin {
 /** How long ensureTopics waits for the partitions it created or added to be served. */
 const LEADERS_TIMEOUT_MS = 30_000;
 
+/**
+ * Waits until every partition of `topics` has a leader that serves it. Metadata names a leader a
+ * moment before that broker serves the partition. A produce in that window fails for the
+ * partitions not yet served, and kafkajs retries the whole request, so the partitions that took
+ * it write twice (6 of 30 fresh topics measured). ListOffsets is answered only by a serving
+ * leader: the wait ends when every partition answered it.
+ */
 async function waitForLeaders(a: Admin, topics: string[], timeoutMs = LEADERS_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
+  await waitUntil(
+    async () => {
       const { topics: meta } = await a.fetchTopicMetadata({ topics });
-      if (
+      const led =
         meta.length === topics.length &&
-        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
-      ) {
-        // Metadata names a leader a moment before that broker serves the partition. A produce in
-        // that window fails for the partitions not yet served, and kafkajs retries the whole
-        // request, so the partitions that took it write twice (6 of 30 fresh topics measured).
-        // ListOffsets is answered only by a serving leader: wait for every partition to answer.
-        for (const topic of topics) await a.fetchTopicOffsets(topic);
-        return;
-      }
-    } catch (err) {
-      lastErr = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new PixelflowError(
-    'KAFKA_UNAVAILABLE',
-    `topics ${topics.join(', ')} got no partition leaders within ${timeoutMs} ms`,
+        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (!led) return false;
+      for (const topic of topics) await a.fetchTopicOffsets(topic);
+      return true;
+    },
     {
-      cause: lastErr,
-      canRetry: true,
+      what: `partition leaders of ${topics.join(', ')}`,
+      timeoutMs,
+      intervalMs: 100,
+      onTimeout: (lastErr) =>
+        new PixelflowError(
+          'KAFKA_UNAVAILABLE',
+          `topics ${topics.join(', ')} got no partition leaders within ${timeoutMs} ms`,
+          { cause: lastErr, canRetry: true },
+        ),
     },
   );
 }
