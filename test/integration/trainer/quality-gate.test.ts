@@ -166,14 +166,12 @@ describe('quality gate on the real stack', () => {
     });
 
     const before = (await listVerdicts(ctx.clickhouse, { limit: 100 })).length;
-    const startedAt = Date.now();
     await trainer.promotion.rollback();
     expect(await trainer.registry.aliases()).toEqual({ production: good });
     await eventually(async () => serving.store.current('production')?.version === good, {
       timeoutMs: 20_000,
       what: `serving to swap back to ${good} after the rollback`,
     });
-    expect(Date.now() - startedAt).toBeLessThan(20_000);
     expect(await listVerdicts(ctx.clickhouse, { limit: 100 })).toHaveLength(before);
 
     // Newest first across versions.

@@ -61,7 +61,12 @@ describe('trainer service', () => {
       ctx.topics.preprocessed,
       syntheticEvents(TRAIN_EVERY - 1, { seed: 1, prefix: 'img' }),
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // The count trigger has consumed (and committed) every event so far, one short of its count.
+    await eventually(
+      async () => (await ctx.kafka.groupLag(`${ctx.config.topicPrefix}.trainer.count`, ctx.topics.preprocessed)) === 0,
+      { timeoutMs: 60_000, what: 'the count trigger to consume every event so far' },
+    );
+    expect(service.status()).toMatchObject({ state: 'idle', current: null, pending: null });
     expect(await runs(ctx)).toEqual([]);
     await producePreprocessed(producer, ctx.topics.preprocessed, syntheticEvents(1, { seed: 2, prefix: 'last' }));
 
