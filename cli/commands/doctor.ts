@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { describeError, isPixelflowError } from '../../lib/errors.ts';
 import { createKafkaAdapter } from '../../lib/kafka/index.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 async function check(name: string, where: string, probe: () => Promise<string>): Promise<boolean> {
   try {

@@ -14,7 +14,7 @@ import { defaultParams, type ParamOverrides, resolveParams } from '../../trainer
 import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers

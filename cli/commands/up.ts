@@ -4,7 +4,7 @@ import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 import { migrate } from '../../lib/migrations.ts';
 import { intFlag, parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
