@@ -17,6 +17,7 @@ import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
 import { initTensorflow, tensorflowOptions } from '../lib/tf-backend.ts';
+import { waitUntil } from '../lib/wait.ts';
 import type { RunRecord } from '../trainer/run-recorder.ts';
 import { createTrainerService } from '../trainer/trainer-service.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
@@ -72,11 +73,19 @@ async function viaPipeline(ctx: ServiceContext): Promise<Record<string, number>>
     }
     const ingested = (performance.now() - t0) / 1000;
     log(`ingested ${TRAIN + TEST} PNGs in ${ingested.toFixed(0)} s; waiting for preprocessing`);
-    for (;;) {
-      const done = (await messages(ctx, ctx.topics.preprocessed)) + (await messages(ctx, ctx.topics.dlq));
-      if (done >= TRAIN + TEST) break;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    await waitUntil(
+      async () =>
+        (await messages(ctx, ctx.topics.preprocessed)) + (await messages(ctx, ctx.topics.dlq)) >= TRAIN + TEST,
+      {
+        what: `preprocessing of all ${TRAIN + TEST} images`,
+        timeoutMs: 2 * 60 * 60_000,
+        intervalMs: 2000,
+        failFast: () => {
+          const dead = workers.find((w) => w.exitCode !== null);
+          return dead ? new Error(`a preprocess worker exited (${dead.exitCode})`) : undefined;
+        },
+      },
+    );
     return { ingest_s: ingested, ingest_and_preprocess_s: (performance.now() - t0) / 1000 };
   } finally {
     for (const w of workers) w.kill('SIGTERM');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../lib/config.ts';
 import { encodeImage } from '../lib/image-decode.ts';
 import type { TfRuntime } from '../lib/tf-backend.ts';
+import { waitUntil } from '../lib/wait.ts';
 import { formatStats, printTable, summarize } from './harness.ts';
 import { benchContext, benchRegistry, dropContext } from './inference-fixtures.ts';
 import { type OpenLoopResult, quantile } from './open-loop-load.ts';
@@ -49,16 +50,12 @@ export async function benchRest(rt: TfRuntime, quick: boolean): Promise<unknown[
   );
   const url = `http://127.0.0.1:${port}`;
   try {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('serve did not become ready');
-      const ok = await fetch(`${url}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitUntil(async () => (await fetch(`${url}/health/ready`)).ok, {
+      what: 'serve becoming ready',
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      failFast: () => (child.exitCode === null ? undefined : new Error(`serve exited (${child.exitCode})`)),
+    });
     const grey = Buffer.alloc(28 * 28);
     for (let i = 0; i < grey.length; i++) grey[i] = (i * 13) & 0xff;
     const png = await encodeImage({ data: grey, width: 28, height: 28, channels: 1 }, 'png');

@@ -26,6 +26,7 @@ import { initTensorflow, type TfRuntime } from '../lib/tf-backend.ts';
 import { openGraphSession } from '../lib/tf-graph/graph-session.ts';
 import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
 import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
+import { waitUntil } from '../lib/wait.ts';
 import {
   BENCH_DIR,
   cpuSeconds,
@@ -322,8 +323,11 @@ async function stream(rt: TfRuntime) {
         const machine0 = machineCpuSeconds();
         const t0 = performance.now();
         const group = `${ctx.config.topicPrefix}.inference`;
-        while ((await ctx.kafka.groupLag(group, ctx.topics.preprocessed)) > 0)
-          await new Promise((res) => setTimeout(res, 50));
+        await waitUntil(async () => (await ctx.kafka.groupLag(group, ctx.topics.preprocessed)) === 0, {
+          what: 'the stream consumer to catch up',
+          timeoutMs: 30 * 60_000,
+          intervalMs: 50,
+        });
         streamRuns.push(total / ((performance.now() - t0) / 1000));
         const used = process.cpuUsage(cpu0);
         streamCpu.push(total / ((used.user + used.system) / 1e6));

@@ -1,4 +1,4 @@
-// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/kafka.ts, kafkajs)
+// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/kafka/, kafkajs)
 // side by side with Kafka's own ProducerPerformance / ConsumerPerformance (kafka-tools 3.9.1, the
 // jars the local stack caches) on the same broker, record size, topic and 3 partitions.
 //   produce: createProducer().send(batch), `concurrency` sends in flight, acks=all, no compression,
@@ -29,7 +29,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaTools } from '../infra/stack/index.ts';
 import { loadConfig } from '../lib/config.ts';
-import { createKafkaAdapter, type KafkaAdapter, type OutgoingMessage, type PixelflowProducer } from '../lib/kafka.ts';
+import {
+  createKafkaAdapter,
+  type KafkaAdapter,
+  type OutgoingMessage,
+  type PixelflowProducer,
+} from '../lib/kafka/index.ts';
 import {
   cpuSeconds,
   formatStats,

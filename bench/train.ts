@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
-import { createKafkaAdapter } from '../lib/kafka.ts';
+import { createKafkaAdapter } from '../lib/kafka/index.ts';
 import { compileForTraining, createModelForSpec } from '../lib/models.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../lib/tf-backend.ts';

@@ -1,12 +1,7 @@
 // `pixelflow <command>`: each command lives in cli/commands/<name>.ts and is loaded on demand,
 // so `pixelflow status` never pays for TensorFlow or sharp.
 import { describeError, isPixelflowError } from '../lib/errors.ts';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number | undefined>;
-}
+import type { Command } from './command.ts';
 
 // name → summary and module. Each module exports `command`.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {

@@ -47,8 +47,10 @@ export interface LoadRequest {
 export interface ModelRunner {
   /** Loads a registry version, checks its input and output against spec and labels, folds batch-norms, warms up. */
   load(req: LoadRequest): Promise<ServingModel>;
-  /** Live tensors where the models run (must stay flat). */
+  /** Live tensors where the models run (must stay flat), as of the last load, predict or dispose. */
   memory(): ModelMemory;
+  /** Live tensors where the models run, counted now (in the worker thread for the worker runner). */
+  measureMemory(): Promise<ModelMemory>;
   /** Why models can no longer run here (the worker thread ended), or undefined while they can. */
   failure(): string | undefined;
   /** Disposes what is still loaded; for the worker runner, ends the thread. Idempotent. */
@@ -241,6 +243,11 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
     }
   }
 
+  function memory(): ModelMemory {
+    const m = tf.memory();
+    return { tensors: m.numTensors, bytes: m.numBytes };
+  }
+
   return {
     async load({ version, spec, classes }) {
       const loaded = await tf.loadLayersModel(registry.loadHandler(version));
@@ -265,10 +272,8 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
       }
       return served;
     },
-    memory() {
-      const m = tf.memory();
-      return { tensors: m.numTensors, bytes: m.numBytes };
-    },
+    memory,
+    measureMemory: async () => memory(),
     failure: () => undefined,
     async close() {
       for (const m of [...live]) m.dispose();

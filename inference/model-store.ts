@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeError, PixelflowError } from '../lib/errors.ts';
 import { codecs } from '../lib/events.ts';
-import type { ConsumerHandle, KafkaAdapter } from '../lib/kafka.ts';
+import type { ConsumerHandle, KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
 import { getSpec, type PreprocessSpec } from '../lib/preprocess-spec.ts';

@@ -19,6 +19,8 @@ export type ToWorker =
   | { op: 'load'; id: number; version: string; spec: PreprocessSpec; classes: number }
   | { op: 'predict'; id: number; handle: number; data: ArrayBuffer; shape: BatchShape }
   | { op: 'dispose'; handle: number }
+  // Asks for the worker's own tf.memory() now (tests check for leaked tensors with it).
+  | { op: 'measure'; id: number }
   | { op: 'close' };
 
 export type ToParent =
@@ -29,5 +31,6 @@ export type ToParent =
   // After a dispose (no reply otherwise): the count only changes on load, predict and dispose, and
   // each now reports it, so the parent's tensor gauge is always the worker's own current count.
   | { op: 'memory'; memory: ModelMemory }
+  | { op: 'measured'; id: number; memory: ModelMemory }
   | { op: 'error'; id: number; error: { code: ErrorCode; message: string; canRetry: boolean } }
   | { op: 'log'; level: 'info' | 'warn'; obj: object; msg?: string };

@@ -126,6 +126,9 @@ export async function createWorkerRunner(opts: WorkerRunnerOptions): Promise<Mod
       return serving(answer.handle, answer.engine);
     },
     memory: () => memory,
+    async measureMemory() {
+      return (await call<Extract<ToParent, { op: 'measured' }>>({ op: 'measure', id: nextId++ })).memory;
+    },
     failure: () => dead?.message,
     close() {
       closing ??= (async () => {

@@ -74,6 +74,10 @@ try {
         send({ op: 'memory', memory: runner.memory() });
         return;
       }
+      case 'measure': {
+        send({ op: 'measured', id: msg.id, memory: runner.memory() });
+        return;
+      }
       case 'close': {
         await runner.close();
         registry.close();

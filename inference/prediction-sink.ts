@@ -6,7 +6,7 @@
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { describeError } from '../lib/errors.ts';
 import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka.ts';
+import type { PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Prediction } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';

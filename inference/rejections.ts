@@ -2,7 +2,7 @@
 // for re-drive) and into ClickHouse `rejections`, so a poison message never blocks a partition.
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { toMessage } from '../lib/events.ts';
-import type { IncomingMessage, PixelflowProducer } from '../lib/kafka.ts';
+import type { IncomingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { ImageRejected } from '../schemas/index.ts';
 
 export interface InferenceRejection {

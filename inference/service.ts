@@ -4,7 +4,7 @@
 import { createAuditRecorder } from '../lib/audit.ts';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
-import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Registry } from '../lib/metrics.ts';
 import { createMicroBatcher, type MicroBatcher } from '../lib/micro-batcher.ts';
@@ -14,7 +14,7 @@ import { type Tf, tensorflowOptions } from '../lib/tf-backend.ts';
 import type { TopicNames } from '../schemas/index.ts';
 import type { ExtraPlugin, InferenceAppDeps } from './app.ts';
 import { createInferenceMetrics, type InferenceMetrics } from './metrics.ts';
-import { createInProcessRunner, type ModelRunner } from './model-runner.ts';
+import { createInProcessRunner, type ModelMemory, type ModelRunner } from './model-runner.ts';
 import { createModelStore, type ModelStore } from './model-store.ts';
 import { createWorkerRunner } from './model-worker-runner.ts';
 import {
@@ -50,6 +50,8 @@ export interface InferenceService {
   readonly sink: PredictionSink;
   readonly recent: RecentPredictions;
   readonly metrics: InferenceMetrics;
+  /** Live tensors where the models run, counted now (the worker thread's own, with the worker). */
+  measureModelMemory(): Promise<ModelMemory>;
   /** Loads models, joins the models topic, starts the stream. */
   start(): Promise<void>;
   /** What buildInferenceApp needs; extra route plugins are served beside ours. */
@@ -119,6 +121,7 @@ export async function createInferenceService(
     sink,
     recent,
     metrics,
+    measureModelMemory: () => runner.measureMemory(),
     async start() {
       await store.start();
       if (opts.stream ?? true) {

@@ -5,7 +5,13 @@
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { canRetry, describeError, PixelflowError } from '../lib/errors.ts';
 import { codecs } from '../lib/events.ts';
-import type { BatchContext, ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type {
+  BatchContext,
+  ConsumerHandle,
+  IncomingMessage,
+  KafkaAdapter,
+  PixelflowProducer,
+} from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { MicroBatcher } from '../lib/micro-batcher.ts';
 import { type Codec, HEADERS, type ImagePreprocessed, type TopicNames } from '../schemas/index.ts';

@@ -2,12 +2,11 @@
 // at start-up: files are read here, so a missing CA or password file fails before any connection
 // is tried, naming the variable that points at it.
 import { readFileSync } from 'node:fs';
-import type { Config } from './config.ts';
 import { PixelflowError } from './errors.ts';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
-/** What lib/kafka.ts needs to authenticate and encrypt; absent parts mean plaintext / no SASL. */
+/** What lib/kafka/ needs to authenticate and encrypt; absent parts mean plaintext / no SASL. */
 export interface KafkaSecurity {
   sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
   tls?: {
@@ -20,18 +19,23 @@ export interface KafkaSecurity {
   };
 }
 
-export type KafkaSecurityConfig = Pick<
-  Config,
-  | 'kafkaSaslMechanism'
-  | 'kafkaSaslUsername'
-  | 'kafkaSaslPassword'
-  | 'kafkaSaslPasswordFile'
-  | 'kafkaTls'
-  | 'kafkaTlsCaFile'
-  | 'kafkaTlsCertFile'
-  | 'kafkaTlsKeyFile'
-  | 'kafkaTlsRejectUnauthorized'
->;
+/**
+ * The settings this module reads, as lib/config.ts's Config holds them (config validates them with
+ * kafkaSecurityFromConfig, so it depends on this module and not the other way round).
+ */
+export interface KafkaSecurityConfig {
+  /** KAFKA_SASL_MECHANISM */
+  readonly kafkaSaslMechanism: 'none' | KafkaSaslMechanism;
+  readonly kafkaSaslUsername: string;
+  readonly kafkaSaslPassword: string;
+  /** absolute path, or '' */
+  readonly kafkaSaslPasswordFile: string;
+  readonly kafkaTls: boolean;
+  readonly kafkaTlsCaFile: string;
+  readonly kafkaTlsCertFile: string;
+  readonly kafkaTlsKeyFile: string;
+  readonly kafkaTlsRejectUnauthorized: boolean;
+}
 
 function invalid(message: string): never {
   throw new PixelflowError('CONFIG_INVALID', message);
@@ -109,8 +113,12 @@ export function describeKafkaSecurity(s: KafkaSecurity): string {
   return parts.join(', ');
 }
 
-export type ConnectionConfig = KafkaSecurityConfig &
-  Pick<Config, 'clickhouseUser' | 'clickhousePassword' | 'clickhouseReaderUser' | 'clickhouseReaderPassword'>;
+export interface ConnectionConfig extends KafkaSecurityConfig {
+  readonly clickhouseUser: string;
+  readonly clickhousePassword: string;
+  readonly clickhouseReaderUser: string;
+  readonly clickhouseReaderPassword: string;
+}
 
 /**
  * The environment variables that carry credentials and TLS settings, for a child process that must

@@ -2,7 +2,7 @@
 // the messages written to a topic that the group has not committed yet. The alert rule
 // PixelflowConsumerLagHigh and the pipeline dashboard read it. Each consuming service starts one for
 // its own group(s); lag is read from the broker, so it is right even while the consumer is stuck.
-import type { KafkaAdapter } from './kafka.ts';
+import type { KafkaAdapter } from './kafka/index.ts';
 import type { Logger } from './logger.ts';
 import { gauge, type Registry } from './metrics.ts';
 

@@ -5,7 +5,7 @@ import { type ClickHouseAdapter, createClickHouseAdapter } from './clickhouse.ts
 import { type Config, loadConfig } from './config.ts';
 import { kafkaSecurityFromConfig } from './connection-security.ts';
 import { canRetry, describeError } from './errors.ts';
-import { createKafkaAdapter, type KafkaAdapter } from './kafka.ts';
+import { createKafkaAdapter, type KafkaAdapter } from './kafka/index.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetricsRegistry, type Registry } from './metrics.ts';

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   // a call that got no answer within its deadline (the dependency is down, hung or overloaded)
   'KAFKA_TIMEOUT',
   'CLICKHOUSE_TIMEOUT',
+  // a condition waited for (lib/wait.ts) did not hold within its deadline
+  'WAIT_TIMEOUT',
   // a read asked for offsets the log no longer holds (retention or deletion moved its start)
   'RANGE_NOT_RETAINED',
   'SHUTDOWN_TIMEOUT',

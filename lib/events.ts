@@ -11,7 +11,7 @@ import {
   type TopicNames,
   type TopicRole,
 } from '../schemas/index.ts';
-import type { OutgoingMessage } from './kafka.ts';
+import type { OutgoingMessage } from './kafka/index.ts';
 
 export type Codecs = { readonly [R in TopicRole]: Codec<SchemaTypes[(typeof TOPIC_SCHEMAS)[R]]> };
 

@@ -17,6 +17,7 @@ import {
   VERSION,
 } from './registry-artifacts.ts';
 import type { RegistryStore } from './registry-store.ts';
+import { waitUntil } from './wait.ts';
 
 const ALIASES = 'aliases.json';
 const ALIAS_LOG = 'alias-log.jsonl';
@@ -84,28 +85,38 @@ export function createFileRegistryStore(dirInput: string): RegistryStore {
   /** Serialises alias read-modify-write across processes (a CLI promote while the trainer runs). */
   async function withAliasLock<T>(fn: () => Promise<T>): Promise<T> {
     const lock = join(dir, LOCK);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await mkdir(lock);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then(
-          (s) => Date.now() - s.mtimeMs,
-          () => 0,
-        );
-        if (age > STALE_LOCK_MS) {
-          await rm(lock, { recursive: true, force: true });
-          continue;
+    // An error other than "someone holds it" (no such directory, no permission) ends the wait.
+    let refused: Error | undefined;
+    await waitUntil(
+      async () => {
+        try {
+          await mkdir(lock);
+          return true;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+            refused = err as Error;
+            return false;
+          }
+          const age = await stat(lock).then(
+            (s) => Date.now() - s.mtimeMs,
+            () => 0,
+          );
+          // A holder that died mid-update left it behind; the next check takes it.
+          if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+          return false;
         }
-        if (Date.now() > deadline)
-          throw new PixelflowError('INTERNAL', `model registry alias lock ${lock} is held by another process`, {
+      },
+      {
+        what: `the model registry alias lock ${lock}`,
+        timeoutMs: 10_000,
+        intervalMs: 25,
+        failFast: () => refused,
+        onTimeout: () =>
+          new PixelflowError('INTERNAL', `model registry alias lock ${lock} is held by another process`, {
             canRetry: true,
-          });
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
+          }),
+      },
+    );
     try {
       return await fn();
     } finally {

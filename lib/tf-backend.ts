@@ -9,11 +9,12 @@ import { availableParallelism } from 'node:os';
 import type { Config } from './config.ts';
 import { PixelflowError } from './errors.ts';
 import { installNativeKernels, nativeKernels } from './tf-native-kernels.ts';
+import type { Tf } from './tf-types.ts';
+
+export type { Tf } from './tf-types.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
-/** tfjs-node re-exports the whole @tensorflow/tfjs API, so one type covers every backend. */
-export type Tf = typeof import('@tensorflow/tfjs');
 
 export interface TfRuntime {
   readonly tf: Tf;

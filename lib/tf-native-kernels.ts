@@ -1,7 +1,7 @@
 // Replacements for tfjs-node kernels that run as several ops (and JS-side allocations) what
 // TensorFlow does in one or two native ops. Installed once by tf-backend.ts when a native
 // backend is active; results are identical to the stock kernels (test/unit/tf-native-kernels.test.ts).
-import type { Tf } from './tf-backend.ts';
+import type { Tf } from './tf-types.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 type TensorInfo = import('@tensorflow/tfjs').TensorInfo;

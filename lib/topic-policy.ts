@@ -1,6 +1,6 @@
 // What every pixelflow topic should look like (partitions, replication, retention) and the pure
 // comparison of that with what a cluster has, so `ensureTopics` can converge existing topics and
-// say plainly what it cannot change. No Kafka client here: lib/kafka.ts feeds in the facts.
+// say plainly what it cannot change. No Kafka client here: lib/kafka/admin.ts feeds in the facts.
 import { PixelflowError } from './errors.ts';
 
 export type Auto = 'auto';

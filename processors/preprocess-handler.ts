@@ -7,7 +7,7 @@
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { codecs, toMessage } from '../lib/events.ts';
-import type { IncomingMessage, OutgoingMessage, PixelflowProducer } from '../lib/kafka.ts';
+import type { IncomingMessage, OutgoingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
 import { preprocessBatch } from '../lib/preprocess.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import { type Codec, HEADERS, type ImageRaw, type ImageRejected, type TopicNames } from '../schemas/index.ts';

@@ -2,7 +2,7 @@
 // (up to the partition count). Closing stops fetching, lets the batch in hand finish (produce,
 // insert, commit), then closes the producer: nothing is half-done, at worst redelivered.
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import type { ConsumerHandle, KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { ConsumerHandle, KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Registry } from '../lib/metrics.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';

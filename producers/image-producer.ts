@@ -4,7 +4,7 @@
 import { PixelflowError } from '../lib/errors.ts';
 import { toMessage } from '../lib/events.ts';
 import { sniffImage } from '../lib/image-sniff.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../lib/kafka.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
 import { counter, histogram, type Registry } from '../lib/metrics.ts';
 import type { ImageRaw, Split } from '../schemas/index.ts';
 import { randomUUID } from './event-ids.ts';

@@ -2,7 +2,7 @@
 // for a reason a retry can fix is sent again on a backoff, for at most maxWaitMs of outage. A
 // resent batch may land twice in the topic; event ids are fixed per image, so the sinks keep one.
 import { canRetry, PixelflowError } from '../lib/errors.ts';
-import type { PixelflowProducer } from '../lib/kafka.ts';
+import type { PixelflowProducer } from '../lib/kafka/index.ts';
 import { type BackoffOptions, createBackoff } from '../lib/outage.ts';
 
 export interface PatientProducerOptions {

@@ -13,17 +13,17 @@
 // record at the same time, everyone reads the earliest row back (created_at_ms, then set_id).
 import { createHash } from 'node:crypto';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { idHashUnit, type SplitRatios } from '../lib/dataset-split.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { codecs } from '../lib/events.ts';
-import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { GoldenItem, GoldenSet } from '../lib/quality-gate.ts';
 import { quote } from '../lib/sql.ts';
+import { resolveSelection, toLineage } from '../lib/topic-range.ts';
 import type { Codec, ImagePreprocessed } from '../schemas/index.ts';
 import { classifyEvent } from './dataset.ts';
-import { resolveSelection, toLineage } from './topic-range.ts';
+import { idHashUnit, type SplitRatios } from './dataset-split.ts';
 
 export interface GoldenSetOptions {
   kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>;

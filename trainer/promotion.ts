@@ -9,7 +9,7 @@
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { PixelflowError } from '../lib/errors.ts';
 import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka.ts';
+import type { PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AliasMove, ModelAlias, ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
 import type { ModelPublished, TopicNames } from '../schemas/index.ts';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import type { Config } from '../lib/config.ts';
 import { describeError, type ErrorCode, isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import { getSpec } from '../lib/preprocess-spec.ts';

@@ -4,7 +4,7 @@
 // told which of the three happened.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger.ts';
-import type { RangeSelector } from './range-spec.ts';
+import type { RangeSelector } from '../lib/range-spec.ts';
 
 export interface RunRequest {
   trigger: string;

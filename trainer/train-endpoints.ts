@@ -3,10 +3,10 @@
 // process uses, since it does not train).
 import { randomUUID } from 'node:crypto';
 import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka.ts';
+import type { PixelflowProducer } from '../lib/kafka/index.ts';
+import type { RangeSelector } from '../lib/range-spec.ts';
 import type { TopicNames, TrainRequest } from '../schemas/index.ts';
 import type { TrainEndpoint } from './http/train-routes.ts';
-import type { RangeSelector } from './range-spec.ts';
 import type { TrainerService } from './trainer-service.ts';
 
 export function localTrainEndpoint(service: Pick<TrainerService, 'request' | 'status'>): TrainEndpoint {

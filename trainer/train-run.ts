@@ -3,17 +3,17 @@
 // aliases (a promotion passes the quality gate first, when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
 
 import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter } from '../lib/kafka.ts';
+import type { KafkaAdapter } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ModelRegistry } from '../lib/model-registry.ts';
 import { compileForTraining, createModelForSpec } from '../lib/models.ts';
 import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import { describeSelector, type RangeSelector } from '../lib/range-spec.ts';
 import { assertCanTrain, type TfRuntime } from '../lib/tf-backend.ts';
 import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { evaluateBaseline } from './baseline.ts';
 import { loadTrainingData, type TrainingData } from './dataset.ts';
 import type { Promotion } from './promotion.ts';
-import { describeSelector, type RangeSelector } from './range-spec.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
 import {
   confusionMatrix,

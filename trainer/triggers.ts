@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { describeError, PixelflowError } from '../lib/errors.ts';
 import { codecs, toMessage } from '../lib/events.ts';
-import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka.ts';
+import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
 import type { Logger } from '../lib/logger.ts';
+import { selectorFromRequest } from '../lib/range-spec.ts';
 import type { Codec, ImagePreprocessed, ImageRejected, TrainRequest } from '../schemas/index.ts';
-import { selectorFromRequest } from './range-spec.ts';
 import type { RequestReceipt, RunOutcome, RunRequest } from './run-coordinator.ts';
 import { PARAM_KEYS, resolveParams, type TrainParams } from './train-params.ts';
 import type { TrainerMetrics } from './trainer-metrics.ts';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PixelflowError } from '../../lib/errors.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const benchDir = resolve(import.meta.dirname, '..', '..', 'bench');
 

@@ -13,10 +13,10 @@ import { migrate } from '../../lib/migrations.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
 import { ident, quote } from '../../lib/sql.ts';
 import { parseArgs } from '../args.ts';
+import type { Command } from '../command.ts';
 import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
 import { buildReport, formatReport } from '../demo/report.ts';
 import { uploadFashionMnist } from '../demo/upload.ts';
-import type { Command } from '../main.ts';
 
 interface Plan {
   mode: 'quick' | 'full';

@@ -4,8 +4,8 @@ import { createClickHouseReader } from '../../lib/clickhouse-reader.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
 import { describeError, isPixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
-import type { Command } from '../main.ts';
+import { createKafkaAdapter } from '../../lib/kafka/index.ts';
+import type { Command } from '../command.ts';
 
 async function check(name: string, where: string, probe: () => Promise<string>): Promise<boolean> {
   try {

@@ -1,5 +1,5 @@
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const command: Command = {
   summary: 'stop the local stack (--purge deletes its data)',

@@ -5,12 +5,12 @@ import { setMaxListeners } from 'node:events';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { describeError, PixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';
 import { intFlag, parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart] [--max-wait S]
        pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled] [--tag T] [--max-wait S]

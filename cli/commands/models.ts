@@ -18,7 +18,7 @@ import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { createPromotion } from '../../trainer/promotion.ts';
 import { type GateVerdict, listVerdicts, qualityGateFromConfig } from '../../trainer/quality-gate.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow models list [--json]
        pixelflow models promote <version> [--force --reason "…"]

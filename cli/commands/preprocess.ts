@@ -5,7 +5,7 @@ import { PixelflowError } from '../../lib/errors.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
 import { getSpec } from '../../lib/preprocess-spec.ts';
 import { intFlag, parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
 const USAGE = `pixelflow preprocess [--spec NAME] [--concurrency N] [--partitions N] [--group ID] [--session-timeout MS] [--no-register]

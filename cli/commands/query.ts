@@ -7,7 +7,7 @@ import { createClickHouseReader, runUserSelect } from '../../lib/clickhouse-read
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow query <name> [--since 15m|1h|7d|ISO] [--until now|ISO] [--model v0002|production|candidate]
                        [--against …] [--bucket 60] [--limit N] [--run <id>|latest] [--bins 10] [--format table|json|csv]

@@ -2,10 +2,10 @@
 // keyed by image id, e.g. images.raw into a fresh deployment to re-preprocess with a new spec.
 import { createServiceContext } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
-import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
-import { replayRange, topicFor } from '../../trainer/replay.ts';
+import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
+import { replayRange, topicFor } from '../../lib/replay.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow replay --from <ISO time | epoch ms | offsets 0:100-200,1:0-50> [--to <ISO time | epoch ms>]
                         [--topic raw|preprocessed|<topic name>] --into <topic role or name> [--json]

@@ -10,7 +10,7 @@ import { PixelflowError } from '../../lib/errors.ts';
 import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
 import { initTensorflow, type Tf, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
 /** The certificate and key when both files are configured (HTTPS), undefined when neither is. */

@@ -1,8 +1,8 @@
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions } from '../../lib/context.ts';
 import { describeError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type TopicDescription } from '../../lib/kafka.ts';
-import type { Command } from '../main.ts';
+import { createKafkaAdapter, type TopicDescription } from '../../lib/kafka/index.ts';
+import type { Command } from '../command.ts';
 
 /** A status that hangs on a broker that does not answer is worse than one that says so. */
 const TOPICS_DEADLINE_MS = 20_000;

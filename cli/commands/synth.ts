@@ -5,7 +5,7 @@ import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PixelflowError } from '../../lib/errors.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const KINDS = ['faces', 'pose', 'cars'] as const;
 type Kind = (typeof KINDS)[number];

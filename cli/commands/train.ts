@@ -6,15 +6,15 @@ import { createServiceContext, type ServiceContext } from '../../lib/context.ts'
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
+import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
 import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/tf-backend.ts';
-import { describeSelector, selectorFromArgs } from '../../trainer/range-spec.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
 import { defaultParams, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';
 import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
 import { parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers

@@ -1,10 +1,10 @@
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 import { migrate } from '../../lib/migrations.ts';
 import { intFlag, parseArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',

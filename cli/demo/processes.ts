@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PixelflowError } from '../../lib/errors.ts';
+import { waitUntil } from '../../lib/wait.ts';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 
@@ -76,32 +77,33 @@ export async function runCli(
   }
 }
 
-export async function waitFor<T>(
+/** waitUntil that also fails at once when one of the demo's services exited. */
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | null | false>,
   opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; services?: ServiceProcess[] },
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    if (opts.signal?.aborted) throw new PixelflowError('ABORTED', `aborted while waiting for ${what}`);
-    for (const s of opts.services ?? []) {
-      const code = await Promise.race([s.exited, Promise.resolve('running' as const)]);
-      if (code !== 'running')
-        throw new PixelflowError('INTERNAL', `${s.name} exited (${code}) while waiting for ${what}; see ${s.logFile}`);
-    }
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) {
-      throw new PixelflowError(
+): Promise<Exclude<T, undefined | null | false>> {
+  return waitUntil(probe, {
+    what,
+    timeoutMs: opts.timeoutMs,
+    intervalMs: opts.intervalMs ?? 500,
+    signal: opts.signal,
+    failFast: async () => {
+      for (const s of opts.services ?? []) {
+        const code = await Promise.race([s.exited, Promise.resolve('running' as const)]);
+        if (code !== 'running') {
+          return new PixelflowError(
+            'INTERNAL',
+            `${s.name} exited (${code}) while waiting for ${what}; see ${s.logFile}`,
+          );
+        }
+      }
+      return undefined;
+    },
+    onTimeout: (lastErr) =>
+      new PixelflowError(
         'INTERNAL',
         `timed out after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${what}${lastErr ? ` (${(lastErr as Error).message})` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
-  }
+      ),
+  });
 }

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StackError } from './errors.ts';
 import { processCommandLine } from './process.ts';
-import { sleep } from './wait.ts';
+import { waitUntil } from './wait.ts';
 
 export interface LockOptions {
   /** @default 600_000 — a cold start may include apt and Maven downloads. */
@@ -23,30 +23,49 @@ export async function withFileLock<T>(
 ): Promise<T> {
   mkdirSync(dirname(lockFile), { recursive: true });
   const token = `${process.pid}:${Math.random().toString(36).slice(2)}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+  const timeoutMs = options.timeoutMs ?? 600_000;
+  let holderPid: number | undefined;
   let reportedWait = false;
-  for (;;) {
+  const acquire = (): boolean => {
     try {
       writeFileSync(lockFile, token, { flag: 'wx' });
-      break;
+      return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holderPid = readHolderPid(lockFile);
+    holderPid = readHolderPid(lockFile);
     if (holderPid !== undefined && !processCommandLine(holderPid)) {
       // The holder died without releasing (killed test run); its lock protects nothing.
       rmSync(lockFile, { force: true });
-      continue;
+      return acquire();
     }
     if (!reportedWait) {
       options.onWait?.(holderPid);
       reportedWait = true;
     }
-    if (Date.now() > deadline) {
-      throw new StackError('STACK_LOCK_TIMEOUT', `another process (pid ${holderPid ?? '?'}) holds ${lockFile}`);
-    }
-    await sleep(200, options.signal, 'waiting for the stack lock');
-  }
+    return false;
+  };
+  // A lock file we cannot write at all (no permission) is not worth waiting ten minutes for.
+  let refused: Error | undefined;
+  await waitUntil(
+    () => {
+      try {
+        return acquire();
+      } catch (error) {
+        refused = error as Error;
+        return false;
+      }
+    },
+    {
+      what: 'waiting for the stack lock',
+      timeoutMs,
+      intervalMs: 200,
+      signal: options.signal,
+      failFast: () => refused,
+      onTimeout: () =>
+        new StackError('STACK_LOCK_TIMEOUT', `another process (pid ${holderPid ?? '?'}) holds ${lockFile}`),
+    },
+  );
   try {
     return await action();
   } finally {

@@ -14,7 +14,7 @@ import {
 import { dirname } from 'node:path';
 import { displayPath } from './config.ts';
 import { abortedError, StackError } from './errors.ts';
-import { sleep } from './wait.ts';
+import { waitUntil } from './wait.ts';
 
 export interface DetachedSpec {
   command: string;
@@ -128,15 +128,26 @@ export async function stopProcess(
 ): Promise<StopOutcome> {
   if (!processCommandLine(pid)) return 'not-running';
   if (!isOurProcess(pid, markers)) return 'not-ours';
-  const gone = () => !isOurProcess(pid, markers);
+  const what = `stopping ${options.what}`;
+  /** Whether the process ended within `timeoutMs`: false is a verdict here, not a failure. */
+  const goneWithin = (timeoutMs: number) =>
+    waitUntil(() => !isOurProcess(pid, markers), {
+      what,
+      timeoutMs,
+      intervalMs: 100,
+      signal: options.signal,
+      onTimeout: () => new StackError('STACK_STOP_FAILED', `${what}: still running after ${timeoutMs} ms`),
+    }).then(
+      () => true,
+      (error: unknown) => {
+        if ((error as StackError).code === 'STACK_STOP_FAILED') return false;
+        throw error;
+      },
+    );
   signalProcessTree(pid, 'SIGTERM');
-  const graceDeadline = Date.now() + (options.graceMs ?? 15_000);
-  while (!gone() && Date.now() < graceDeadline) await sleep(100, options.signal, `stopping ${options.what}`);
-  if (gone()) return 'stopped';
+  if (await goneWithin(options.graceMs ?? 15_000)) return 'stopped';
   signalProcessTree(pid, 'SIGKILL');
-  const killDeadline = Date.now() + 5_000;
-  while (!gone() && Date.now() < killDeadline) await sleep(100, options.signal, `stopping ${options.what}`);
-  if (gone()) return 'stopped';
+  if (await goneWithin(5_000)) return 'stopped';
   throw new StackError('STACK_STOP_FAILED', `${options.what} (pid ${pid}) survived SIGKILL`);
 }
 

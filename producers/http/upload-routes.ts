@@ -8,7 +8,7 @@ import type { Config } from '../../lib/config.ts';
 import { withDeadline } from '../../lib/deadline.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
 import { inspectImage } from '../../lib/image-sniff.ts';
-import type { KafkaAdapter } from '../../lib/kafka.ts';
+import type { KafkaAdapter } from '../../lib/kafka/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { counter, histogram, type Registry } from '../../lib/metrics.ts';
 import { buildRawEvent, type ImageProducer, isSplit } from '../image-producer.ts';

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../cli/demo/report.ts';
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 import { uniqueName } from '../helpers/context.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');

@@ -20,8 +20,8 @@ import { initTensorflow } from '../../lib/tf-backend.ts';
 import { seededRandom } from '../../trainer/schedule.ts';
 import { childEnv, createTestContext, eventually } from '../helpers/context.ts';
 import { saveShuffledLabelModel } from '../helpers/shuffled-model.ts';
+import { producePreprocessed } from '../helpers/topics.ts';
 import { namespaceEnv, type ServeProcess, startServe, waitReady } from '../integration/inference/serve-process.ts';
-import { producePreprocessed } from '../integration/trainer/helpers.ts';
 import { SHAPES, shapeImage, syntheticEvents } from '../unit/trainer/synthetic-data.ts';
 
 const CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { resolveStackConfig } from '../../infra/stack/config.ts';
 import { javaBinary, kafkaClasspath, kafkaLibDir } from '../../infra/stack/kafka.ts';
 import { REPO_ROOT } from '../../lib/config.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 import { eventually } from './context.ts';
 import { freePorts } from './ports.ts';
 

@@ -1,5 +1,5 @@
 import { describeError } from '../../lib/errors.ts';
-import { createKafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 
 export interface ServiceEndpoints {
   kafkaBrokers: string;

@@ -1,6 +1,9 @@
-// Reads whole topics back in tests: every message from the low to the high watermark.
-import type { IncomingMessage, KafkaAdapter } from '../../lib/kafka.ts';
+// Writes events to topics and reads whole topics back in tests.
+import { toMessage } from '../../lib/events.ts';
+import type { DeliveryReport, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../../lib/kafka/index.ts';
+import type { ImagePreprocessed } from '../../schemas/index.ts';
 
+/** Every message from the low to the high watermark, by partition and offset. */
 export async function readTopic(kafka: KafkaAdapter, topic: string): Promise<IncomingMessage[]> {
   const bounds = await kafka.topicOffsets(topic);
   const out: IncomingMessage[] = [];
@@ -11,5 +14,25 @@ export async function readTopic(kafka: KafkaAdapter, topic: string): Promise<Inc
       out.push(...batch);
     },
   );
-  return out;
+  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** Sends preprocessed events keyed by id, 200 a send; `timestamp(i)` stamps event i. */
+export async function producePreprocessed(
+  producer: PixelflowProducer,
+  topic: string,
+  events: ImagePreprocessed[],
+  timestamp?: (i: number) => number,
+): Promise<DeliveryReport[]> {
+  const reports: DeliveryReport[] = [];
+  for (let i = 0; i < events.length; i += 200) {
+    const chunk = events.slice(i, i + 200);
+    reports.push(
+      ...(await producer.send(
+        topic,
+        chunk.map((e, j) => toMessage('preprocessed', e.id, e, { timestamp: timestamp?.(i + j) })),
+      )),
+    );
+  }
+  return reports;
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
-import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { type PrivateCluster, startPrivateCluster } from '../helpers/cluster.ts';

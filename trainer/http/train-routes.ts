@@ -6,7 +6,7 @@
 // {error:'BAD_REQUEST', message} before anything is enqueued.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
-import { parseOffsetsSpec, type RangeSelector, selectorFromArgs } from '../range-spec.ts';
+import { parseOffsetsSpec, type RangeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
 import type { RequestStatus } from '../run-coordinator.ts';
 import { PARAM_KEYS, resolveParams, type TrainParams } from '../train-params.ts';
 

@@ -1,6 +1,7 @@
 // Hot swap under load on the real stack: REST requests and streamed events flow while a new
 // production model is promoted (alias moved + ModelPublished announced). No request may fail,
-// answers switch to the new version, and the old model's tensors are released.
+// answers switch to the new version, and the old model's tensors are released in the model worker
+// thread, where the models live (its own tf.memory(), asked over the worker's protocol).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ describe('inference hot swap', () => {
   afterAll(async () => app?.close());
 
   it('hot swap serves every request without error and switches version when a model is promoted under load', async () => {
-    const ctx = await createTestContext('inference-swap', { registryDir, shadow: false });
+    const ctx = await createTestContext('inference-swap', { registryDir, shadow: false, inferenceWorker: true });
     const rt = await tfRuntime();
     const registry = createModelRegistry(registryDir);
     const v1 = await saveTinyModel(rt, registry, { seed: 21 });
@@ -44,10 +45,12 @@ describe('inference hot swap', () => {
     const url = `http://127.0.0.1:${port}/v1/predict`;
     const png = await makePng(28, 28, 1, 5);
 
-    // Baseline tensor count with v1 serving and every code path warmed.
+    // Baseline tensor count in the model worker with v1 serving and every code path warmed.
     for (let i = 0; i < 5; i++)
       await fetch(url, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
-    const tensorsBefore = rt.tf.memory().numTensors;
+    const tensorsBefore = (await service.measureModelMemory()).tensors;
+    // The models live in the worker: this process's own count would not see a leak there.
+    expect(tensorsBefore).toBeGreaterThan(0);
 
     const outcomes: Outcome[] = [];
     let stop = false;
@@ -78,7 +81,14 @@ describe('inference hot swap', () => {
     };
     const load = [...Array.from({ length: 8 }, worker), streamer()];
 
-    await new Promise((r) => setTimeout(r, 1500));
+    const served = (version: string, since = 0) =>
+      outcomes.filter((o) => o.status === 200 && o.version === version && o.startedAt > since).length;
+    // Load on v1 from both paths before the swap: REST answers and streamed batches.
+    await eventually(async () => served(v1.version) > 10 && streamed >= 100, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: 'REST answers from v1 and two streamed batches',
+    });
     // What the trainer's promotion does: move the alias, announce the loser, then the winner.
     await registry.setAlias('production', v2.version);
     await producer.send(ctx.topics.models, [
@@ -89,7 +99,13 @@ describe('inference hot swap', () => {
       async () => (service.store.current()?.version === v2.version ? performance.now() : 0),
       { timeoutMs: 30_000, intervalMs: 5, what: 'the store to serve v2' },
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // Load on v2 from both paths after the swap.
+    const streamedAtSwap = streamed;
+    await eventually(async () => served(v2.version, swappedAt + 10) > 10 && streamed >= streamedAtSwap + 100, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: 'REST answers from v2 and two more streamed batches',
+    });
     stop = true;
     await Promise.all(load);
 
@@ -101,10 +117,6 @@ describe('inference hot swap', () => {
     expect(after.length).toBeGreaterThan(10);
     // Any request that started once the swap was visible got the new model.
     expect(outcomes.filter((o) => o.startedAt > swappedAt + 10 && o.version !== v2.version)).toEqual([]);
-
-    // The old model is disposed once its last batch finished: the tensor count is back where it was.
-    await eventually(async () => service.store.retiring === 0, { timeoutMs: 10_000, what: 'v1 to be disposed' });
-    expect(rt.tf.memory().numTensors).toBe(tensorsBefore);
 
     // The stream kept flowing across the swap: every event predicted, by both versions.
     await eventually(
@@ -119,6 +131,11 @@ describe('inference hot swap', () => {
       "SELECT DISTINCT model_version FROM predictions FINAL WHERE origin = 'stream' ORDER BY model_version",
     );
     expect(versions.map((v) => v.model_version)).toEqual([v1.version, v2.version]);
+
+    // The old model is disposed once its last batch finished, and with every batch done the
+    // worker holds exactly what it held with v1 alone (v2 has the same architecture).
+    await eventually(async () => service.store.retiring === 0, { timeoutMs: 10_000, what: 'v1 to be disposed' });
+    expect((await service.measureModelMemory()).tensors).toBe(tensorsBefore);
     console.log(
       `hot swap: ${outcomes.length} REST requests (${before.length} on ${v1.version}, ${after.length} on ${v2.version}), 0 errors; ${streamed} streamed events`,
     );

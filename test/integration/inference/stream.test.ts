@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInferenceService, type InferenceService } from '../../../inference/service.ts';
 import { toMessage } from '../../../lib/events.ts';
 import { createModelRegistry, type ModelRegistry } from '../../../lib/model-registry.ts';
@@ -127,6 +127,8 @@ describe('inference stream', () => {
       'inference',
       await createInferenceService({ ...ctx, tf: rt.tf, registry }),
     );
+    // The stream consumer parks a batch it cannot predict in the store's waitForModel.
+    const parked = vi.spyOn(service.store, 'waitForModel');
     await service.start();
     expect(service.store.current()).toBeUndefined();
 
@@ -137,8 +139,9 @@ describe('inference stream', () => {
       events.map((e) => toMessage('preprocessed', e.id, e)),
     );
 
-    // Nothing may be committed or predicted while there is no model.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Nothing may be committed or predicted while there is no model: checked once the consumer
+    // holds fetched events, waiting for a model.
+    await vi.waitFor(() => expect(parked).toHaveBeenCalled(), { timeout: 60_000, interval: 50 });
     expect(await scalar(ctx, 'SELECT count() AS n FROM predictions')).toBe(0);
     // Nothing committed: the lag is everything in the log (a send retried under load may have
     // written some events twice, at-least-once; the sinks dedupe them).

@@ -208,7 +208,7 @@ export interface ClickHouseFreezeReport {
   /** from SIGSTOP to the first /health/ready that said degraded */
   readyDegradedAfterMs: number;
   readyDuringFreeze: Awaited<ReturnType<typeof ready>>;
-  analyticsDuringFreeze: { status: number; ms: number; retryAfter: string | null };
+  analyticsDuringFreeze: { status: number; ms: number; retryAfter: string | null; message?: string };
   readyAfterThaw: number;
   analyticsAfterThaw: number;
 }
@@ -221,8 +221,13 @@ export async function clickhouseFreeze(stack: PrivateStack, s: ServeUnderTest): 
   const analytics = async () => {
     const t0 = Date.now();
     const res = await fetch(`${url}/v1/analytics/class_distribution`, { signal: AbortSignal.timeout(60_000) });
-    await res.arrayBuffer();
-    return { status: res.status, ms: Date.now() - t0, retryAfter: res.headers.get('retry-after') };
+    const body = (await res.json().catch(() => ({}))) as { message?: string };
+    return {
+      status: res.status,
+      ms: Date.now() - t0,
+      retryAfter: res.headers.get('retry-after'),
+      message: body.message,
+    };
   };
   const loop = predictLoop(url, image);
   process.kill(pid, 'SIGSTOP');

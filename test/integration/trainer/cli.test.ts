@@ -10,8 +10,9 @@ import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs } from '../../../lib/events.ts';
 import type { Codec, TrainRequest } from '../../../schemas/index.ts';
 import { childEnv, createTestContext } from '../../helpers/context.ts';
+import { producePreprocessed, readTopic } from '../../helpers/topics.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { modelEvents, producePreprocessed, readAll } from './helpers.ts';
+import { modelEvents } from './helpers.ts';
 
 let ctx: ServiceContext;
 let registryDir: string;
@@ -127,7 +128,7 @@ describe('trainer CLI', () => {
   it('train --request publishes a TrainRequest for a running trainer', async () => {
     const r = await cli(['train', '--request', '--from', '0:0-10', '--epochs', '2']);
     expect(r.code, r.err).toBe(0);
-    const [msg] = await readAll(ctx, ctx.topics.trainRequests);
+    const [msg] = await readTopic(ctx.kafka, ctx.topics.trainRequests);
     const req = (codecs().trainRequests as Codec<TrainRequest>).decode(msg.value);
     expect(msg.key).toBe(req.id);
     expect(req).toMatchObject({

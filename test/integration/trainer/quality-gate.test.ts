@@ -11,16 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateScorer } from '../../../inference/gate-scorer.ts';
 import { createInferenceService, type InferenceService } from '../../../inference/service.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
-import { idHashUnit } from '../../../lib/dataset-split.ts';
 import { isPixelflowError, type PixelflowError } from '../../../lib/errors.ts';
 import { createModelRegistry } from '../../../lib/model-registry.ts';
 import { initTensorflow, type TfRuntime } from '../../../lib/tf-backend.ts';
+import { idHashUnit } from '../../../trainer/dataset-split.ts';
 import { type GateVerdict, listVerdicts } from '../../../trainer/quality-gate.ts';
 import { createTrainerService, type TrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import { saveShuffledLabelModel as saveShuffled } from '../../helpers/shuffled-model.ts';
+import { producePreprocessed } from '../../helpers/topics.ts';
 import { SHAPES, syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { producePreprocessed } from './helpers.ts';
 
 const IMAGES = 200;
 const VAL_FRACTION = 0.2;
@@ -166,14 +166,12 @@ describe('quality gate on the real stack', () => {
     });
 
     const before = (await listVerdicts(ctx.clickhouse, { limit: 100 })).length;
-    const startedAt = Date.now();
     await trainer.promotion.rollback();
     expect(await trainer.registry.aliases()).toEqual({ production: good });
     await eventually(async () => serving.store.current('production')?.version === good, {
       timeoutMs: 20_000,
       what: `serving to swap back to ${good} after the rollback`,
     });
-    expect(Date.now() - startedAt).toBeLessThan(20_000);
     expect(await listVerdicts(ctx.clickhouse, { limit: 100 })).toHaveLength(before);
 
     // Newest first across versions.

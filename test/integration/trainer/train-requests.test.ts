@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { PixelflowProducer } from '../../../lib/kafka.ts';
+import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { initTensorflow } from '../../../lib/tf-backend.ts';
 import type { Codec, ImageRejected } from '../../../schemas/index.ts';
 import { buildTrainRequest } from '../../../trainer/train-endpoints.ts';
@@ -21,8 +21,9 @@ const eventuallyDefined = async <T>(
   opts?: Parameters<typeof eventually>[1],
 ): Promise<T> => (await eventually(fn, opts)) as T;
 
+import { producePreprocessed, readTopic } from '../../helpers/topics.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { epochs, producePreprocessed, readAll, runs } from './helpers.ts';
+import { epochs, runs } from './helpers.ts';
 
 let ctx: ServiceContext;
 let producer: PixelflowProducer;
@@ -104,7 +105,7 @@ describe('train requests', () => {
 
       const dlq = await eventuallyDefined(
         async () => {
-          const all = (await readAll(ctx, ctx.topics.dlq)).map((m) =>
+          const all = (await readTopic(ctx.kafka, ctx.topics.dlq)).map((m) =>
             (codecs().dlq as Codec<ImageRejected>).decode(m.value),
           );
           return all.length >= 7 ? all : undefined;

@@ -7,15 +7,16 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceContext } from '../../../lib/context.ts';
-import type { PixelflowProducer } from '../../../lib/kafka.ts';
+import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { initTensorflow } from '../../../lib/tf-backend.ts';
 import { trainRoutes } from '../../../trainer/http/train-routes.ts';
 import { localTrainEndpoint } from '../../../trainer/train-endpoints.ts';
 import { defaultParams } from '../../../trainer/train-params.ts';
 import { createTrainerService, type TrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
+import { producePreprocessed } from '../../helpers/topics.ts';
 import { syntheticEvents } from '../../unit/trainer/synthetic-data.ts';
-import { epochs, modelEvents, producePreprocessed, type Row, runs } from './helpers.ts';
+import { epochs, modelEvents, type Row, runs } from './helpers.ts';
 
 const TRAIN_EVERY = 240;
 let ctx: ServiceContext;
@@ -60,7 +61,12 @@ describe('trainer service', () => {
       ctx.topics.preprocessed,
       syntheticEvents(TRAIN_EVERY - 1, { seed: 1, prefix: 'img' }),
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // The count trigger has consumed (and committed) every event so far, one short of its count.
+    await eventually(
+      async () => (await ctx.kafka.groupLag(`${ctx.config.topicPrefix}.trainer.count`, ctx.topics.preprocessed)) === 0,
+      { timeoutMs: 60_000, what: 'the count trigger to consume every event so far' },
+    );
+    expect(service.status()).toMatchObject({ state: 'idle', current: null, pending: null });
     expect(await runs(ctx)).toEqual([]);
     await producePreprocessed(producer, ctx.topics.preprocessed, syntheticEvents(1, { seed: 2, prefix: 'last' }));
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildInferenceApp, type InferenceAppDeps } from '../../../inference/app.ts';
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStore } from '../../../inference/model-store.ts';
@@ -251,11 +251,15 @@ describe('inference app', () => {
     const small = await buildInferenceApp(deps({ batcher }));
     try {
       const png = await makePng(28, 28, 1);
+      const answered: number[] = [];
       const pending = Array.from({ length: 6 }, () =>
-        small.inject({ method: 'POST', url: '/v1/predict', ...imageForm(png) }),
+        small.inject({ method: 'POST', url: '/v1/predict', ...imageForm(png) }).then((r) => {
+          answered.push(r.statusCode);
+          return r;
+        }),
       );
-      // The first runs (held), two queue, the rest are refused at once.
-      await new Promise((r) => setTimeout(r, 300));
+      // The first runs (held), two queue, the rest are refused at once: three answers while the gate is shut.
+      await vi.waitFor(() => expect(answered).toEqual([429, 429, 429]));
       open();
       const statuses = (await Promise.all(pending)).map((r) => r.statusCode);
       expect(statuses.filter((s) => s === 200)).toHaveLength(3);
@@ -307,9 +311,8 @@ describe('inference app', () => {
       deps({ checkBroker: async () => {}, checkClickHouse: () => new Promise<void>(() => {}) }),
     );
     try {
-      const started = Date.now();
+      // A check that never settles: only the bound can answer (without it, the test times out).
       const res = await other.inject({ url: '/health/ready' });
-      expect(Date.now() - started).toBeLessThan(10_000);
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({
         status: 'degraded',

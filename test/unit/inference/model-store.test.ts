@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStoreOptions } from '../../../inference/model-store.ts';
 import { isPixelflowError } from '../../../lib/errors.ts';
-import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka.ts';
+import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka/index.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import type { ModelManifest } from '../../../lib/model-registry.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';
@@ -154,19 +154,25 @@ describe('model store', () => {
   });
 
   it('model store picks up an alias moved in the registry when the announcement was missed', async () => {
-    const { fk, store } = await followingStore({ aliasPollMs: 30 });
-    expect(store.current()?.version).toBe(v1.version);
-    await reg.registry.setAlias('production', v2.version);
-    const deadline = Date.now() + 5000;
-    while (store.current()?.version !== v2.version && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(store.current()?.version).toBe(v2.version);
-    // An event may name a version directly; the poll must not undo it while the alias stands still.
-    await fk.deliver([modelPublishedMessage(reg.registry, v1, ['production']).value]);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(store.current()?.version).toBe(v1.version);
-    await reg.registry.setAlias('production', v1.version);
-    await store.close();
+    const polls = vi.spyOn(reg.registry, 'aliases');
+    try {
+      const { fk, store } = await followingStore({ aliasPollMs: 30 });
+      expect(store.current()?.version).toBe(v1.version);
+      await reg.registry.setAlias('production', v2.version);
+      await vi.waitFor(() => expect(store.current()?.version).toBe(v2.version), { timeout: 10_000 });
+      // An event may name a version directly; the poll must not undo it while the alias stands still.
+      await fk.deliver([modelPublishedMessage(reg.registry, v1, ['production']).value]);
+      const pollsAtEvent = polls.mock.calls.length;
+      // Polls run one after another: once a fourth began, three complete ones saw the alias unmoved.
+      await vi.waitFor(() => expect(polls.mock.calls.length).toBeGreaterThanOrEqual(pollsAtEvent + 4), {
+        timeout: 10_000,
+      });
+      expect(store.current()?.version).toBe(v1.version);
+      await reg.registry.setAlias('production', v1.version);
+      await store.close();
+    } finally {
+      polls.mockRestore();
+    }
   });
 
   it('model store serves a batch-norm-folded copy that answers like the trained model', async () => {

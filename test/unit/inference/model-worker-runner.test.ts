@@ -112,6 +112,22 @@ describe('model worker runner', () => {
     }
   });
 
+  it('worker runner measures the tensors of its thread: a load adds the model, its dispose frees all of it', async () => {
+    const req = { version: gray.version, spec: GRAY28, classes: LABELS.length };
+    const before = (await worker.measureMemory()).tensors;
+    const hereBefore = rt.tf.memory().numTensors;
+    const model = await worker.load(req);
+    for (const n of [1, 4]) await model.predict(batch(n, n), [n, 28, 28, 1]);
+    const loaded = await worker.measureMemory();
+    expect(loaded.tensors).toBeGreaterThan(before);
+    expect(loaded).toEqual(worker.memory());
+    // The weights are in the worker thread, not in this one.
+    expect(rt.tf.memory().numTensors).toBe(hereBefore);
+    model.dispose();
+    // Messages are handled in order: the dispose is done before the measure is answered.
+    expect((await worker.measureMemory()).tensors).toBe(before);
+  });
+
   it('worker runner keeps many concurrent batches apart when they overlap', async () => {
     const model = await worker.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });
     const reference = await local.load({ version: gray.version, spec: GRAY28, classes: LABELS.length });

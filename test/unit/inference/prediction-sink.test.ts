@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createPredictionSink,
   createRecentPredictions,
@@ -7,7 +7,7 @@ import {
 } from '../../../inference/prediction-sink.ts';
 import { PixelflowError } from '../../../lib/errors.ts';
 import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage } from '../../../lib/kafka.ts';
+import type { OutgoingMessage } from '../../../lib/kafka/index.ts';
 import type { Prediction } from '../../../schemas/index.ts';
 
 function rec(
@@ -96,12 +96,14 @@ describe('prediction sink', () => {
 
   it('prediction sink flushes buffered records in the background and retries after a failure', async () => {
     let fail = true;
+    let attempts = 0;
     const rows: unknown[] = [];
     const recent = createRecentPredictions();
     const sink = createPredictionSink({
       producer: { send: async () => [] },
       clickhouse: {
         insert: async (_t, r) => {
+          attempts++;
           if (fail) throw new PixelflowError('CLICKHOUSE_UNAVAILABLE', 'down', { canRetry: true });
           rows.push(...r);
         },
@@ -112,9 +114,12 @@ describe('prediction sink', () => {
     });
     sink.enqueue([rec('a', { origin: 'rest' }), rec('b', { origin: 'rest' })]);
     expect(recent.list().map((r) => r.id)).toEqual(['b', 'a']);
-    await new Promise((r) => setTimeout(r, 50));
+    // The background flush failed and tried again, keeping the records.
+    await vi.waitFor(() => expect(attempts).toBeGreaterThanOrEqual(2));
     expect(rows).toHaveLength(0);
     fail = false;
+    // A later background flush writes them, without waiting for close.
+    await vi.waitFor(() => expect(rows).toHaveLength(2));
     await sink.close();
     expect(rows).toHaveLength(2);
     // Records are shown once on the page even though the write was retried.

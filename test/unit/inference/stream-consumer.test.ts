@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LoadedModel } from '../../../inference/model-store.ts';
 import type { PredictionRecord } from '../../../inference/prediction-sink.ts';
 import type { PredictInput, PredictOutput } from '../../../inference/predictor.ts';
@@ -11,7 +11,7 @@ import type {
   IncomingMessage,
   KafkaAdapter,
   OutgoingMessage,
-} from '../../../lib/kafka.ts';
+} from '../../../lib/kafka/index.ts';
 import type { ImagePreprocessed, ImageRejected } from '../../../schemas/index.ts';
 import { preprocessedEvent } from './fixtures.ts';
 
@@ -99,6 +99,10 @@ function harness(over: Partial<StreamConsumerOptions> = {}) {
     get heartbeats() {
       return heartbeats;
     },
+    /** Batches parked in waitForModel. */
+    get waiting() {
+      return waiters.length;
+    },
     options: () => consumer!,
     setModel(m: LoadedModel | undefined) {
       model = m;
@@ -178,7 +182,8 @@ describe('stream consumer', () => {
     const running = h.handle(h.messages([h.encode(preprocessedEvent())])).then(() => {
       done = true;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // Parked until setModel: the batch can neither finish nor reach the model meanwhile.
+    await vi.waitFor(() => expect(h.waiting).toBeGreaterThanOrEqual(1));
     expect(done).toBe(false);
     expect(h.submitted).toHaveLength(0);
     h.setModel({ version: 'v0001' } as LoadedModel);
@@ -275,13 +280,13 @@ describe('stream consumer', () => {
     const done = h.handle(h.messages(Array.from({ length: 5 }, () => h.encode(preprocessedEvent())))).then(() => {
       returned = true;
     });
-    await new Promise((r) => setTimeout(r, 10));
     // All three chunks were predicted without waiting for the first write.
+    await vi.waitFor(() => expect(releases).toHaveLength(3));
     expect(h.submitted.map((s) => s.length)).toEqual([2, 2, 1]);
-    expect(releases).toHaveLength(3);
     releases[2]();
     releases[0]();
-    await new Promise((r) => setTimeout(r, 10));
+    // Once every promise reaction queued by those writes has run, the batch still waits for the middle one.
+    await new Promise((r) => setImmediate(r));
     expect(returned).toBe(false);
     releases[1]();
     await done;

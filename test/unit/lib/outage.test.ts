@@ -92,9 +92,11 @@ describe('createOutageTracker', () => {
     const log = fakeLog();
     let answers = false;
     let probes = 0;
+    let t = 1_000;
     const tracker = createOutageTracker({
       dependency: 'clickhouse',
       graceMs: 0,
+      now: () => t,
       log,
       probe: async () => {
         probes++;
@@ -118,7 +120,7 @@ describe('createOutageTracker', () => {
     expect(log.lines.map((l) => l.level)).toEqual(['warn', 'info']);
     // A new outage (after the grace period) starts the backoff from the beginning again.
     answers = false;
-    await new Promise((r) => setTimeout(r, 5));
+    t += 5;
     tracker.failed(new Error('again'));
     expect(timers.pending[0].ms).toBe(100);
     tracker.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PixelflowError } from '../../../lib/errors.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { IncomingMessage, OutgoingMessage } from '../../../lib/kafka.ts';
+import type { IncomingMessage, OutgoingMessage } from '../../../lib/kafka/index.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import { type PreprocessSpec, SPECS } from '../../../lib/preprocess-spec.ts';
 import { createPreprocessHandler, positionId } from '../../../processors/preprocess-handler.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PixelflowError } from '../../../lib/errors.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka/index.ts';
 import { createPatientProducer } from '../../../producers/patient-producer.ts';
 
 function flakyProducer(failures: number, err: () => Error) {

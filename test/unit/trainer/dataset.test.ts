@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { splitForId } from '../../../lib/dataset-split.ts';
 import { toMessage } from '../../../lib/events.ts';
-import type { IncomingMessage } from '../../../lib/kafka.ts';
+import type { IncomingMessage } from '../../../lib/kafka/index.ts';
 import { getSpec } from '../../../lib/preprocess-spec.ts';
 import { classifyEvent, loadSelection } from '../../../trainer/dataset.ts';
+import { splitForId } from '../../../trainer/dataset-split.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { seededRandom } from '../../../trainer/schedule.ts';
 import { preprocessedEvent, shapeImage, syntheticEvents } from './synthetic-data.ts';

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../lib/config.ts';
 import { codecs, toMessage } from '../../../lib/events.ts';
-import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka.ts';
+import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka/index.ts';
+import { type RangeSelector, selectorFromRequest } from '../../../lib/range-spec.ts';
 import type { TrainRequest } from '../../../schemas/index.ts';
-import { type RangeSelector, selectorFromRequest } from '../../../trainer/range-spec.ts';
 import type { RunRequest } from '../../../trainer/run-coordinator.ts';
 import { buildTrainRequest, OPEN_END, trainRequestRange } from '../../../trainer/train-endpoints.ts';
 import { defaultParams } from '../../../trainer/train-params.ts';
@@ -122,21 +122,28 @@ describe('triggers', () => {
   });
 
   it('createScheduleTrigger requests a run every interval until closed', async () => {
-    const fired: RunRequest[] = [];
-    const t = createScheduleTrigger({
-      intervalMs: 20,
-      requestRun: (r) => {
-        fired.push(r);
-        return { status: 'started', runId: 'x', done: new Promise(() => {}) };
-      },
-    });
-    // Timers run late on a busy machine: wait for two firings rather than a fixed time.
-    for (let waited = 0; fired.length < 2 && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-    await t.close();
-    const n = fired.length;
-    expect(n).toBeGreaterThanOrEqual(2);
-    expect(fired[0]).toMatchObject({ trigger: 'schedule' });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(fired.length).toBe(n);
+    // Fake timers: the intervals are the test's to advance, so a busy machine cannot make it late.
+    vi.useFakeTimers();
+    try {
+      const fired: RunRequest[] = [];
+      const t = createScheduleTrigger({
+        intervalMs: 20,
+        requestRun: (r) => {
+          fired.push(r);
+          return { status: 'started', runId: 'x', done: new Promise(() => {}) };
+        },
+      });
+      vi.advanceTimersByTime(19);
+      expect(fired).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(fired).toEqual([{ trigger: 'schedule', source: 'schedule' }]);
+      vi.advanceTimersByTime(40);
+      expect(fired).toHaveLength(3);
+      await t.close();
+      vi.advanceTimersByTime(1000);
+      expect(fired).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -5,12 +5,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../../../lib/config.ts';
-import { kafkaSecurityFromConfig } from '../../../lib/connection-security.ts';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import { createKafkaAdapter, type IncomingMessage, type KafkaAdapter } from '../../../lib/kafka.ts';
-import { eventually } from '../../helpers/context.ts';
-import { type SecureKafka, startSecureKafka } from '../../helpers/secure-kafka.ts';
+import { loadConfig, REPO_ROOT } from '../../../../lib/config.ts';
+import { kafkaSecurityFromConfig } from '../../../../lib/connection-security.ts';
+import { isPixelflowError } from '../../../../lib/errors.ts';
+import { createKafkaAdapter, type IncomingMessage, type KafkaAdapter } from '../../../../lib/kafka/index.ts';
+import { eventually } from '../../../helpers/context.ts';
+import { type SecureKafka, startSecureKafka } from '../../../helpers/secure-kafka.ts';
 
 let broker: SecureKafka;
 const adapters: KafkaAdapter[] = [];

@@ -2,10 +2,10 @@
 // a new deployment, or to re-preprocess with a new spec. The values are copied byte for byte, so
 // the events keep their schema fingerprint; headers are kept and gain where the copy came from.
 
-import { PixelflowError } from '../lib/errors.ts';
-import { codecs } from '../lib/events.ts';
-import type { IncomingMessage, KafkaAdapter, OutgoingMessage, PixelflowProducer } from '../lib/kafka.ts';
 import { TOPIC_SUFFIXES, type TopicNames, type TopicRole } from '../schemas/index.ts';
+import { PixelflowError } from './errors.ts';
+import { codecs } from './events.ts';
+import type { IncomingMessage, KafkaAdapter, OutgoingMessage, PixelflowProducer } from './kafka/index.ts';
 import type { RangeSelector } from './range-spec.ts';
 import { inTimeFilter, type ResolvedSelection, resolveSelection } from './topic-range.ts';
 

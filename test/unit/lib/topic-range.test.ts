@@ -2,8 +2,8 @@
 // retained offset, instead of silently reading less; with nothing deleted, early starts stay fine.
 // The Kafka adapter is replaced by its watermarks and time index: this is the range logic alone.
 import { describe, expect, it } from 'vitest';
-import type { PartitionOffsets } from '../../../lib/kafka.ts';
-import { findNotRetained, resolveSelection } from '../../../trainer/topic-range.ts';
+import type { PartitionOffsets } from '../../../lib/kafka/index.ts';
+import { findNotRetained, resolveSelection } from '../../../lib/topic-range.ts';
 
 function fakeKafka(bounds: PartitionOffsets[], forTime: (ms: number) => Array<{ partition: number; offset: number }>) {
   return { topicOffsets: async () => bounds, offsetsForTime: async (_topic: string, ms: number) => forTime(ms) };

@@ -1,6 +1,6 @@
 import { logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { isOutageLine, kafkaLogLevel } from '../../../lib/kafka.ts';
+import { isOutageLine, kafkaLogLevel } from '../../../../lib/kafka/log.ts';
 
 describe('kafkaLogLevel', () => {
   it('kafkaLogLevel keeps real kafkajs errors at error level', () => {

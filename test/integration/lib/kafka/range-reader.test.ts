@@ -2,9 +2,9 @@
 // partition, and a range whose start the broker deleted mid-read fails with a clear error instead of
 // hanging or returning a shorter range (the "Offset out of range, resetting" case, made on purpose).
 import { describe, expect, it } from 'vitest';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import type { IncomingMessage } from '../../../lib/kafka.ts';
-import { createTestContext, uniqueName } from '../../helpers/context.ts';
+import { isPixelflowError } from '../../../../lib/errors.ts';
+import type { IncomingMessage } from '../../../../lib/kafka/index.ts';
+import { createTestContext, uniqueName } from '../../../helpers/context.ts';
 
 const ctx = await createTestContext('kafka-range');
 
@@ -55,7 +55,6 @@ describe('kafka readRange', () => {
     const topic = await topicWith(1, 300, 1024);
     const seen: number[] = [];
     let deleted = false;
-    const started = Date.now();
     const err = await ctx.kafka
       .readRange(
         topic,
@@ -77,12 +76,11 @@ describe('kafka readRange', () => {
       );
     expect(deleted).toBe(true);
     expect(seen.length).toBeLessThan(200);
+    // Failed on the gap (RANGE_NOT_RETAINED), not on the idle deadline (KAFKA_TIMEOUT).
     expect(isPixelflowError(err, 'RANGE_NOT_RETAINED'), String(err)).toBe(true);
     expect((err as Error).message).toMatch(
       /partition 0: offsets \d+\.\.199 of the requested range \[0, 300\) are no longer in the log \(it now starts at 200\)/,
     );
-    // Failed on the gap, not on the idle deadline.
-    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it('readRange of a range that starts before the log start reads what is retained', async () => {

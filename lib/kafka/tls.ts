@@ -3,7 +3,7 @@
 // once with a coded error, instead of after every retry kafkajs grants a dropped connection.
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
-import { PixelflowError } from './errors.ts';
+import { PixelflowError } from '../errors.ts';
 
 export interface TlsClientOptions {
   ca?: string;

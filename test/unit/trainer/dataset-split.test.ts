@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignSplit, idHashUnit, splitForId } from '../../../lib/dataset-split.ts';
+import { assignSplit, idHashUnit, splitForId } from '../../../trainer/dataset-split.ts';
 
 describe('dataset-split', () => {
   it('idHashUnit is stable and in [0, 1) when given any id', () => {

@@ -1,8 +1,8 @@
 // Smoke test of the Kafka adapter against the real broker: topics, produce, consume in a group
 // with manual commits, offsets for a timestamp, and range reads (the base of replay).
 import { describe, expect, it } from 'vitest';
-import type { IncomingMessage } from '../../../lib/kafka.ts';
-import { createTestContext, eventually, uniqueName } from '../../helpers/context.ts';
+import type { IncomingMessage } from '../../../../lib/kafka/index.ts';
+import { createTestContext, eventually, uniqueName } from '../../../helpers/context.ts';
 
 const ctx = await createTestContext('kafka-smoke');
 

@@ -1,8 +1,8 @@
 // Turns a RangeSelector into concrete [from, to) offsets per partition, fixed at the moment the
 // run starts, so the dataset (and its lineage) does not grow while it is being read.
-import { PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter, PartitionOffsets } from '../lib/kafka.ts';
-import type { LineageRange } from '../lib/model-registry.ts';
+import { PixelflowError } from './errors.ts';
+import type { KafkaAdapter, PartitionOffsets } from './kafka/index.ts';
+import type { LineageRange } from './model-registry.ts';
 import type { RangeSelector } from './range-spec.ts';
 
 export interface ResolvedRange {

@@ -1,8 +1,8 @@
 // What part of a topic a run (or a replay) reads: everything, explicit offsets per partition, or
 // a time range. Parsed from CLI flags, HTTP bodies and TrainRequest events into one shape.
 
-import { PixelflowError } from '../lib/errors.ts';
 import type { TrainRequest } from '../schemas/index.ts';
+import { PixelflowError } from './errors.ts';
 
 export interface PartitionRange {
   partition: number;

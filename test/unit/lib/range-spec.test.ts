@@ -5,7 +5,7 @@ import {
   parseTime,
   selectorFromArgs,
   selectorFromRequest,
-} from '../../../trainer/range-spec.ts';
+} from '../../../lib/range-spec.ts';
 
 describe('range-spec', () => {
   it('parseOffsetsSpec reads partition:from-to lists with open ends', () => {
