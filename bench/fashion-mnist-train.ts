@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, REPO_ROOT } from '../lib/config.ts';
+import { type Config, childProcessEnv, loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
@@ -40,13 +40,10 @@ const reuse = flags.prefix !== undefined;
 const prefix = flags.prefix ?? `fmnist_${Date.now().toString(36)}`;
 const log = (line: string) => process.stderr.write(`[fashion-mnist] ${line}\n`);
 
-function childEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, PIXELFLOW_TOPIC_PREFIX: prefix, CLICKHOUSE_DATABASE: prefix, LOG_LEVEL: 'warn' };
-}
-
-function start(args: string[]): ChildProcess {
+/** A `pixelflow` child in the bench's namespace, with the bench's settings. */
+function start(config: Config, args: string[]): ChildProcess {
   return spawn(process.execPath, [join(REPO_ROOT, 'bin/pixelflow.js'), ...args], {
-    env: childEnv(),
+    env: childProcessEnv(config),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
@@ -64,10 +61,12 @@ async function messages(ctx: ServiceContext, topic: string): Promise<number> {
 /** PNGs into images.raw with `pixelflow ingest`, preprocessing workers until every image is through. */
 async function viaPipeline(ctx: ServiceContext): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const workers = Array.from({ length: Number(flags.workers) }, () => start(['preprocess', '--no-register']));
+  const workers = Array.from({ length: Number(flags.workers) }, () =>
+    start(ctx.config, ['preprocess', '--no-register']),
+  );
   try {
     for (const split of ['train', 'test']) {
-      const code = await exited(start(['ingest', 'fashion-mnist', '--split', split]));
+      const code = await exited(start(ctx.config, ['ingest', 'fashion-mnist', '--split', split]));
       if (code !== 0) throw new Error(`ingest ${split} exited with ${code}`);
     }
     const ingested = (performance.now() - t0) / 1000;

@@ -4,8 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type Config, loadConfig } from '../../lib/config.ts';
-import { connectionEnv } from '../../lib/connection-security.ts';
+import { type Config, childProcessEnv, loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
@@ -172,22 +171,13 @@ export const command: Command = {
 
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      // Credentials and TLS settings may come from stack.env or relative paths: pass them resolved.
-      ...connectionEnv(config),
-      KAFKA_BROKERS: config.kafkaBrokers.join(','),
-      CLICKHOUSE_URL: config.clickhouseUrl,
-      CLICKHOUSE_DATABASE: config.clickhouseDatabase,
-      PROMETHEUS_URL: config.prometheusUrl,
-      PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
-      PIXELFLOW_REGISTRY_DIR: config.registryDir,
-      PIXELFLOW_STATE_DIR: config.stateDir,
+    // The services run with the demo's configuration, resolved (stack.env, relative paths, the
+    // demo's namespace), and the plan's training settings unless the epochs were chosen.
+    const env = childProcessEnv(config, {
       PIXELFLOW_HTTP_PORT: String(port),
       PIXELFLOW_TRAIN_EVERY: String(plan.trainEvery),
-      PIXELFLOW_TRAIN_EPOCHS: process.env.PIXELFLOW_TRAIN_EPOCHS ?? String(plan.epochs),
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    };
+      ...(process.env.PIXELFLOW_TRAIN_EPOCHS === undefined ? { PIXELFLOW_TRAIN_EPOCHS: String(plan.epochs) } : {}),
+    });
     const logDir = join(config.stateDir, 'demo', 'logs');
     const services: ServiceProcess[] = [];
     const deadline = { timeoutMs: plan.timeoutMs, services };

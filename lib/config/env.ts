@@ -27,8 +27,10 @@ function derived(spec: VarSpec<unknown>, config: Config): string {
 
 /**
  * The environment of a child `pixelflow` process: this process's environment (PATH, HOME, ...),
- * the configuration's variables over it, and `extra` over both.
+ * the configuration's variables over it, and `extra` over both (an undefined value changes nothing).
  */
 export function childProcessEnv(config: Config, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...configToEnv(config), ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...configToEnv(config) };
+  for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
+  return env;
 }

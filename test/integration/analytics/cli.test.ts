@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
-import { createTestContext } from '../../helpers/context.ts';
+import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { type SeedResult, seedAnalytics } from './seed.ts';
 
 let ctx: ServiceContext;
@@ -17,7 +17,7 @@ function pixelflow(args: string[]): Promise<{ code: number; stdout: string; stde
       [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'query', ...args],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase, LOG_LEVEL: 'warn' },
+        env: childEnv(ctx.config, { LOG_LEVEL: 'warn' }),
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),

@@ -163,9 +163,10 @@ describe('configToEnv', () => {
   });
 
   it('childProcessEnv puts the configuration over the process environment and extra over both', () => {
-    const env = childProcessEnv(config, { LOG_LEVEL: 'warn' });
+    const env = childProcessEnv(config, { LOG_LEVEL: 'warn', PIXELFLOW_SEED: undefined });
     expect(env.PATH).toBe(process.env.PATH);
     expect(env.CLICKHOUSE_DATABASE).toBe('db_full');
     expect(env.LOG_LEVEL).toBe('warn');
+    expect(env.PIXELFLOW_SEED).toBe('7');
   });
 });
