@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseFlags } from '../../lib/args.ts';
 import { type Config, childProcessEnv, loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
@@ -11,7 +12,6 @@ import { toMessage } from '../../lib/events.ts';
 import { migrate } from '../../lib/migrations.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
 import { ident, quote } from '../../lib/sql.ts';
-import { parseArgs } from '../args.ts';
 import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
 import { buildReport, formatReport } from '../demo/report.ts';
 import { uploadFashionMnist } from '../demo/upload.ts';
@@ -147,16 +147,12 @@ export const command: Command = {
   summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
   usage: 'pixelflow demo [--quick] [--report <file.json>] [--keep-running] [--purge]',
   async run(args) {
-    const { values } = parseArgs(
-      args,
-      {
-        quick: { type: 'boolean', default: false },
-        report: { type: 'string' },
-        'keep-running': { type: 'boolean', default: false },
-        purge: { type: 'boolean', default: false },
-      },
-      false,
-    );
+    const { values } = parseFlags(args, {
+      quick: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      'keep-running': { type: 'boolean', default: false },
+      purge: { type: 'boolean', default: false },
+    });
     const plan = values.quick ? PLANS.quick : PLANS.full;
     const startedAt = Date.now();
     const config = loadConfig(process.env, demoNamespace(process.env));

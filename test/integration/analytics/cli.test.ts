@@ -96,12 +96,13 @@ describe('pixelflow query', () => {
 
   it('pixelflow query refuses a bad parameter value and an unknown format, naming the flag', async () => {
     const bad = await pixelflow(['confusion_matrix', '--model', "v0001' OR 1=1 --"]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/model: expected a model version/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--model: expected a model version/);
     const fmt = await pixelflow(['throughput', '--format', 'xml']);
-    expect(fmt.code).toBe(1);
-    expect(fmt.stderr).toMatch(/--format: expected one of table, json, csv/);
+    expect(fmt.code).toBe(2);
+    expect(fmt.stderr).toMatch(/--format: expected one of table, json, csv, got 'xml'/);
     const unknown = await pixelflow(['no_such_query']);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no analytics query named 'no_such_query'/);
   });
 });
