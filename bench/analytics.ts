@@ -8,7 +8,6 @@
 import { createAnalytics } from '../lib/analytics/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createServiceContext } from '../lib/context.ts';
-import { imageRow, LABELS, predictionRow } from '../test/integration/analytics/seed.ts';
 import {
   formatStats,
   machineInfo,
@@ -19,6 +18,7 @@ import {
   timeRun,
   writeResults,
 } from './harness.ts';
+import { imageRow, LABELS, predictionRow } from './shared/analytics-rows.ts';
 
 const args = parseBenchArgs();
 const rows = Number(args.value('rows') ?? (args.quick ? 50_000 : 300_000));

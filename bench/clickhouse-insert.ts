@@ -13,7 +13,6 @@
 import { createClickHouseAdapter } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { migrate } from '../lib/migrations.ts';
-import { LABELS, predictionRow } from '../test/integration/analytics/seed.ts';
 import {
   cpuSeconds,
   formatStats,
@@ -25,6 +24,7 @@ import {
   summarize,
   writeResults,
 } from './harness.ts';
+import { LABELS, predictionRow } from './shared/analytics-rows.ts';
 
 const args = parseBenchArgs();
 const rows = Number(args.value('rows') ?? (args.quick ? 12_000 : 48_000));
