@@ -4,34 +4,57 @@
 // and wall times per phase. Minutes, not a test: run it by hand.
 //
 //   npx tsx bench/fashion-mnist-train.ts [--via pipeline|direct] [--prefix P] [--keep]
-//                                         [--epochs 12] [--batch-size 128] [--lr 0.002] [--patience 3]
+//                                         [--epochs 12] [--batch-size 128] [--lr 0.002] [--patience 3] [--workers 1]
 //
 // --via direct produces preprocessed events straight from the idx files (skips PNG encoding and
 // the preprocessing stage); --prefix reuses topics filled by an earlier --keep run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { type Config, childProcessEnv, loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
 import { initTensorflow, tensorflowOptions } from '../lib/tf-backend.ts';
 import type { RunRecord } from '../trainer/run-recorder.ts';
+import { defaultParams, resolveParams } from '../trainer/train-params.ts';
 import { createTrainerService } from '../trainer/trainer-service.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
+import { benchArgs } from './harness.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    via: { type: 'string', default: 'pipeline' },
+const flags = benchArgs('fashion-mnist-train', (argv) => {
+  const { values } = parseFlags(argv, {
+    via: { type: 'string' },
     prefix: { type: 'string' },
     keep: { type: 'boolean', default: false },
     epochs: { type: 'string', default: '12' },
     'batch-size': { type: 'string', default: '128' },
     lr: { type: 'string', default: '0.002' },
     patience: { type: 'string', default: '3' },
-    workers: { type: 'string', default: '1' },
-  },
+    workers: { type: 'string' },
+  });
+  const params = {
+    epochs: values.epochs,
+    batch_size: values['batch-size'],
+    learning_rate: values.lr,
+    patience: values.patience,
+  };
+  // The trainer's own checks, naming the flags.
+  resolveParams(defaultParams(loadConfig()), params, {
+    epochs: '--epochs',
+    batch_size: '--batch-size',
+    learning_rate: '--lr',
+    patience: '--patience',
+  });
+  return {
+    via: flagValue(values.via, '--via', parsers.oneOf('pipeline', 'direct'), 'pipeline'),
+    // Both the topic prefix and the ClickHouse database.
+    prefix: flagValue(values.prefix, '--prefix', parsers.identifier),
+    keep: values.keep,
+    params,
+    workers: flagValue(values.workers, '--workers', parsers.int(1, 64), 1),
+  };
 });
 
 const TRAIN = 60_000;
@@ -61,9 +84,7 @@ async function messages(ctx: ServiceContext, topic: string): Promise<number> {
 /** PNGs into images.raw with `pixelflow ingest`, preprocessing workers until every image is through. */
 async function viaPipeline(ctx: ServiceContext): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const workers = Array.from({ length: Number(flags.workers) }, () =>
-    start(ctx.config, ['preprocess', '--no-register']),
-  );
+  const workers = Array.from({ length: flags.workers }, () => start(ctx.config, ['preprocess', '--no-register']));
   try {
     for (const split of ['train', 'test']) {
       const code = await exited(start(ctx.config, ['ingest', 'fashion-mnist', '--split', split]));
@@ -147,12 +168,7 @@ async function main() {
     const receipt = service.request({
       trigger: 'manual',
       selector: { kind: 'all' },
-      params: {
-        epochs: flags.epochs,
-        batch_size: flags['batch-size'],
-        learning_rate: flags.lr,
-        patience: flags.patience,
-      },
+      params: flags.params,
       source: 'bench/fashion-mnist-train',
     });
     const outcome = await receipt.done;

@@ -67,6 +67,13 @@ describe('pixelflow CLI with bad configuration', () => {
     expect(r.out.trim()).toBe(message);
   });
 
+  it('a benchmark refuses a bad argument the same way, before it measures anything', () => {
+    const r = run(['bench', 'clickhouse-insert', '--rows', 'many'], unreachable);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("bench/clickhouse-insert.ts: --rows: expected an integer in 1..100000000, got 'many'\n");
+    noStackTrace(r.out);
+  });
+
   it('up refuses a port taken by another process, naming the port and service', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
