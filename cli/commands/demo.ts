@@ -86,11 +86,12 @@ async function count(ctx: ServiceContext, sql: string): Promise<number> {
  * a user's data, unless PIXELFLOW_TOPIC_PREFIX / CLICKHOUSE_DATABASE name another one.
  */
 function demoNamespace(env: NodeJS.ProcessEnv): Partial<Config> {
+  // The values as parsed (validated, paths resolved) where the variables are set.
   const base = loadConfig(env);
   return {
-    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX ?? 'pixelflow-demo',
-    clickhouseDatabase: env.CLICKHOUSE_DATABASE ?? 'pixelflow_demo',
-    registryDir: env.PIXELFLOW_REGISTRY_DIR ?? join(base.stateDir, 'demo', 'models'),
+    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX === undefined ? 'pixelflow-demo' : base.topicPrefix,
+    clickhouseDatabase: env.CLICKHOUSE_DATABASE === undefined ? 'pixelflow_demo' : base.clickhouseDatabase,
+    registryDir: env.PIXELFLOW_REGISTRY_DIR === undefined ? join(base.stateDir, 'demo', 'models') : base.registryDir,
   };
 }
 
