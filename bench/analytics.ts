@@ -6,23 +6,23 @@
 //
 //   npx tsx bench/analytics.ts [--quick] [--rows N] [--repeats N]
 import { createAnalytics } from '../lib/analytics/index.ts';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createServiceContext } from '../lib/context.ts';
-import { imageRow, LABELS, predictionRow } from '../test/integration/analytics/seed.ts';
-import {
-  formatStats,
-  machineInfo,
-  parseBenchArgs,
-  printTable,
-  ratio,
-  summarize,
-  timeRun,
-  writeResults,
-} from './harness.ts';
+import { benchArgs, formatStats, machineInfo, printTable, ratio, summarize, timeRun, writeResults } from './harness.ts';
+import { imageRow, LABELS, predictionRow } from './shared/analytics-rows.ts';
 
-const args = parseBenchArgs();
-const rows = Number(args.value('rows') ?? (args.quick ? 50_000 : 300_000));
-const repeats = Number(args.value('repeats') ?? (args.quick ? 3 : 5));
+const { rows, repeats } = benchArgs('analytics', (argv) => {
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean' },
+    rows: { type: 'string' },
+    repeats: { type: 'string' },
+  });
+  return {
+    rows: flagValue(values.rows, '--rows', parsers.int(1, 100_000_000), values.quick ? 50_000 : 300_000),
+    repeats: flagValue(values.repeats, '--repeats', parsers.int(1, 1000), values.quick ? 3 : 5),
+  };
+});
 const QUERIES = [
   'accuracy_over_time',
   'confusion_matrix',

@@ -10,25 +10,34 @@
 // linger every chunk; the stream consumer keeps predicting while its writes wait.
 //
 //   npx tsx bench/clickhouse-insert.ts [--quick] [--rows N] [--repeats N]
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { createClickHouseAdapter } from '../lib/clickhouse.ts';
 import { loadConfig } from '../lib/config.ts';
 import { migrate } from '../lib/migrations.ts';
-import { LABELS, predictionRow } from '../test/integration/analytics/seed.ts';
 import {
+  benchArgs,
   cpuSeconds,
   formatStats,
   machineInfo,
-  parseBenchArgs,
   printTable,
   ratio,
   stackPid,
   summarize,
   writeResults,
 } from './harness.ts';
+import { LABELS, predictionRow } from './shared/analytics-rows.ts';
 
-const args = parseBenchArgs();
-const rows = Number(args.value('rows') ?? (args.quick ? 12_000 : 48_000));
-const repeats = Number(args.value('repeats') ?? (args.quick ? 1 : 3));
+const { rows, repeats } = benchArgs('clickhouse-insert', (argv) => {
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean' },
+    rows: { type: 'string' },
+    repeats: { type: 'string' },
+  });
+  return {
+    rows: flagValue(values.rows, '--rows', parsers.int(1, 100_000_000), values.quick ? 12_000 : 48_000),
+    repeats: flagValue(values.repeats, '--repeats', parsers.int(1, 1000), values.quick ? 1 : 3),
+  };
+});
 const WRITERS = 3;
 const CHUNK = 512;
 const SETTLE_MS = 3000;

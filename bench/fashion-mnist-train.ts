@@ -4,35 +4,58 @@
 // and wall times per phase. Minutes, not a test: run it by hand.
 //
 //   npx tsx bench/fashion-mnist-train.ts [--via pipeline|direct] [--prefix P] [--keep]
-//                                         [--epochs 12] [--batch-size 128] [--lr 0.002] [--patience 3]
+//                                         [--epochs 12] [--batch-size 128] [--lr 0.002] [--patience 3] [--workers 1]
 //
 // --via direct produces preprocessed events straight from the idx files (skips PNG encoding and
 // the preprocessing stage); --prefix reuses topics filled by an earlier --keep run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfig, REPO_ROOT } from '../lib/config.ts';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
+import { type Config, childProcessEnv, loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
 import { initTensorflow, tensorflowOptions } from '../lib/tf-backend.ts';
 import { waitUntil } from '../lib/wait.ts';
 import type { RunRecord } from '../trainer/run-recorder.ts';
+import { defaultParams, resolveParams } from '../trainer/train-params.ts';
 import { createTrainerService } from '../trainer/trainer-service.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
+import { benchArgs } from './harness.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    via: { type: 'string', default: 'pipeline' },
+const flags = benchArgs('fashion-mnist-train', (argv) => {
+  const { values } = parseFlags(argv, {
+    via: { type: 'string' },
     prefix: { type: 'string' },
     keep: { type: 'boolean', default: false },
     epochs: { type: 'string', default: '12' },
     'batch-size': { type: 'string', default: '128' },
     lr: { type: 'string', default: '0.002' },
     patience: { type: 'string', default: '3' },
-    workers: { type: 'string', default: '1' },
-  },
+    workers: { type: 'string' },
+  });
+  const params = {
+    epochs: values.epochs,
+    batch_size: values['batch-size'],
+    learning_rate: values.lr,
+    patience: values.patience,
+  };
+  // The trainer's own checks, naming the flags.
+  resolveParams(defaultParams(loadConfig()), params, {
+    epochs: '--epochs',
+    batch_size: '--batch-size',
+    learning_rate: '--lr',
+    patience: '--patience',
+  });
+  return {
+    via: flagValue(values.via, '--via', parsers.oneOf('pipeline', 'direct'), 'pipeline'),
+    // Both the topic prefix and the ClickHouse database.
+    prefix: flagValue(values.prefix, '--prefix', parsers.identifier),
+    keep: values.keep,
+    params,
+    workers: flagValue(values.workers, '--workers', parsers.int(1, 64), 1),
+  };
 });
 
 const TRAIN = 60_000;
@@ -41,13 +64,10 @@ const reuse = flags.prefix !== undefined;
 const prefix = flags.prefix ?? `fmnist_${Date.now().toString(36)}`;
 const log = (line: string) => process.stderr.write(`[fashion-mnist] ${line}\n`);
 
-function childEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, PIXELFLOW_TOPIC_PREFIX: prefix, CLICKHOUSE_DATABASE: prefix, LOG_LEVEL: 'warn' };
-}
-
-function start(args: string[]): ChildProcess {
+/** A `pixelflow` child in the bench's namespace, with the bench's settings. */
+function start(config: Config, args: string[]): ChildProcess {
   return spawn(process.execPath, [join(REPO_ROOT, 'bin/pixelflow.js'), ...args], {
-    env: childEnv(),
+    env: childProcessEnv(config),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
@@ -65,10 +85,10 @@ async function messages(ctx: ServiceContext, topic: string): Promise<number> {
 /** PNGs into images.raw with `pixelflow ingest`, preprocessing workers until every image is through. */
 async function viaPipeline(ctx: ServiceContext): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const workers = Array.from({ length: Number(flags.workers) }, () => start(['preprocess', '--no-register']));
+  const workers = Array.from({ length: flags.workers }, () => start(ctx.config, ['preprocess', '--no-register']));
   try {
     for (const split of ['train', 'test']) {
-      const code = await exited(start(['ingest', 'fashion-mnist', '--split', split]));
+      const code = await exited(start(ctx.config, ['ingest', 'fashion-mnist', '--split', split]));
       if (code !== 0) throw new Error(`ingest ${split} exited with ${code}`);
     }
     const ingested = (performance.now() - t0) / 1000;
@@ -157,12 +177,7 @@ async function main() {
     const receipt = service.request({
       trigger: 'manual',
       selector: { kind: 'all' },
-      params: {
-        epochs: flags.epochs,
-        batch_size: flags['batch-size'],
-        learning_rate: flags.lr,
-        patience: flags.patience,
-      },
+      params: flags.params,
       source: 'bench/fashion-mnist-train',
     });
     const outcome = await receipt.done;

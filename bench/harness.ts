@@ -8,27 +8,24 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { isUsageError, USAGE_EXIT_CODE } from '../lib/args.ts';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 
-export interface BenchArgs {
-  /** --quick: the CI smoke size, about a minute per script. */
-  readonly quick: boolean;
-  has(flag: string): boolean;
-  /** Value of --name=value or --name value. */
-  value(name: string): string | undefined;
-}
-
-export function parseBenchArgs(argv: readonly string[] = process.argv.slice(2)): BenchArgs {
-  const value = (name: string): string | undefined => {
-    for (const [i, arg] of argv.entries()) {
-      if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
-      if (arg === `--${name}` && argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) return argv[i + 1];
-    }
-    return undefined;
-  };
-  return { quick: argv.includes('--quick'), has: (flag) => argv.includes(`--${flag}`), value };
+/**
+ * A benchmark's arguments, as `read` makes them of the command line with lib/args.ts (parseFlags,
+ * flagValue): a flag it does not know or a bad value is one line naming it and exit status 2, as
+ * in the CLI, before anything is measured. `--quick` is the CI smoke size, about a minute a script.
+ */
+export function benchArgs<T>(script: string, read: (argv: string[]) => T, argv = process.argv.slice(2)): T {
+  try {
+    return read(argv);
+  } catch (err) {
+    if (!isUsageError(err)) throw err;
+    process.stderr.write(`bench/${script}.ts: ${err.message}\n`);
+    process.exit(USAGE_EXIT_CODE);
+  }
 }
 
 export interface Stats {

@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../lib/config.ts';
+import { childProcessEnv, REPO_ROOT } from '../lib/config.ts';
 import { encodeImage } from '../lib/image-decode.ts';
 import type { TfRuntime } from '../lib/tf-backend.ts';
 import { waitUntil } from '../lib/wait.ts';
@@ -32,17 +32,12 @@ export async function benchRest(rt: TfRuntime, quick: boolean): Promise<unknown[
   const ctx = await benchContext('rest', dir);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const stateDir = mkdtempSync(join(tmpdir(), 'pf-bench-state-'));
-  const env = {
-    ...process.env,
-    KAFKA_BROKERS: ctx.config.kafkaBrokers.join(','),
-    CLICKHOUSE_URL: ctx.config.clickhouseUrl,
-    CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase,
-    PIXELFLOW_TOPIC_PREFIX: ctx.config.topicPrefix,
+  const env = childProcessEnv(ctx.config, {
     PIXELFLOW_REGISTRY_DIR: dir,
     PIXELFLOW_STATE_DIR: stateDir,
     PIXELFLOW_SHADOW: 'false',
     LOG_LEVEL: 'warn',
-  };
+  });
   const child = spawn(
     process.execPath,
     [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'serve', '--no-stream', '--port', String(port)],

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { createModelStore } from '../inference/model-store.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../inference/predictor.ts';
 import { createInferenceService } from '../inference/service.ts';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { loadConfig } from '../lib/config.ts';
 import { toMessage } from '../lib/events.ts';
 import { createMicroBatcher } from '../lib/micro-batcher.ts';
@@ -29,12 +30,12 @@ import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
 import { waitUntil } from '../lib/wait.ts';
 import {
   BENCH_DIR,
+  benchArgs,
   cpuSeconds,
   formatStats,
   machineCpuSeconds,
   machineInfo,
   measureThroughput,
-  parseBenchArgs,
   printTable,
   ratio,
   type Stats,
@@ -46,10 +47,24 @@ import { benchContext, benchRegistry, dropContext, event, SPEC } from './inferen
 import { benchRest } from './inference-rest.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
-const args = parseBenchArgs();
+const ALL_SECTIONS = ['raw', 'keras', 'threads', 'stream', 'rest', 'tensors'] as const;
+const args = benchArgs('inference', (argv) => {
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean', default: false },
+    sections: { type: 'string' },
+    events: { type: 'string' },
+    // internal: the threads section runs the raw section in children with other thread counts
+    'child-raw': { type: 'boolean', default: false },
+  });
+  return {
+    quick: values.quick,
+    sections: flagValue(values.sections, '--sections', parsers.listOf(...ALL_SECTIONS), [...ALL_SECTIONS]),
+    events: flagValue(values.events, '--events', parsers.int(1, 10_000_000), values.quick ? 3000 : 48_000),
+    childRaw: values['child-raw'],
+  };
+});
 const quick = args.quick;
-const SECTIONS = (args.value('sections') ?? 'raw,keras,threads,stream,rest,tensors').split(',');
-const want = (s: string) => SECTIONS.includes(s) && !(quick && s === 'threads');
+const want = (s: (typeof ALL_SECTIONS)[number]) => args.sections.includes(s) && !(quick && s === 'threads');
 const results: Record<string, unknown> = { machine: machineInfo(), quick };
 
 // ---- raw tfjs and its API variants ------------------------------------------------------------
@@ -284,7 +299,7 @@ async function rawAtBatch(
 }
 
 async function stream(rt: TfRuntime) {
-  const total = Number(args.value('events') ?? (quick ? 3000 : 48_000));
+  const total = args.events;
   const { registry, dir } = await benchRegistry(rt);
   const streamRuns: number[] = [];
   const rawRuns: number[] = [];
@@ -509,7 +524,7 @@ async function tensors(rt: TfRuntime) {
 }
 
 async function main() {
-  if (args.has('child-raw')) return childRaw();
+  if (args.childRaw) return childRaw();
   const rt = await initTensorflow({ log: (m) => console.error(m) });
   results.backend = rt.describe();
   console.log(`bench/inference${quick ? ' --quick' : ''}: ${rt.describe()}`);

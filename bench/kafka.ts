@@ -28,6 +28,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaTools } from '../infra/stack/index.ts';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { loadConfig } from '../lib/config.ts';
 import {
   createKafkaAdapter,
@@ -36,10 +37,10 @@ import {
   type PixelflowProducer,
 } from '../lib/kafka/index.ts';
 import {
+  benchArgs,
   cpuSeconds,
   formatStats,
   machineInfo,
-  parseBenchArgs,
   printTable,
   ratio,
   type Stats,
@@ -440,8 +441,15 @@ const abort = new AbortController();
 process.once('SIGINT', () => abort.abort(new Error('interrupted')));
 
 async function main() {
-  const args = parseBenchArgs();
-  const repeats = Math.max(3, Number(args.value('repeats') ?? 3));
+  const args = benchArgs('kafka', (argv) => {
+    const { values } = parseFlags(argv, {
+      quick: { type: 'boolean', default: false },
+      repeats: { type: 'string' },
+      sweep: { type: 'boolean', default: false },
+    });
+    return { ...values, repeats: flagValue(values.repeats, '--repeats', parsers.int(3, 1000), 3) };
+  });
+  const { repeats } = args;
   const cases = args.quick ? CASES.slice(0, 1) : CASES;
   // kafkajs runs in a warm process: a 1 s first window is enough; a fresh JVM's first 5 s window
   // holds its start-up, so that one is dropped for the anchor.
@@ -464,7 +472,7 @@ async function main() {
   const started = Date.now();
   try {
     const producer = await kafka.createProducer();
-    if (args.has('sweep')) {
+    if (args.sweep) {
       const rows = await sweep(kafka, producer, newTopic, repeats);
       console.log(`\nwrote ${writeResults('kafka-sweep', { machine: machineInfo(), partitions: PARTITIONS, rows })}`);
       return;

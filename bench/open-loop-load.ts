@@ -14,6 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { flagValue, parseFlags, parsers, usageError } from '../lib/args.ts';
+import { benchArgs } from './harness.ts';
 
 export interface OpenLoopResult {
   sent: number;
@@ -100,14 +102,22 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   return { sent: total, ok, non2xx, errors, achieved: latencies.length / elapsed, latencies };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [url, rate, seconds, contentType, bodyFile] = process.argv.slice(2);
-  const result = await runOpenLoop({
-    url,
-    rate: Number(rate),
-    seconds: Number(seconds),
+/** `open-loop-load.ts <url> <rate> <seconds> <content-type> <body file>`, as bench/inference-rest.ts runs it. */
+function readArgs(argv: string[]): OpenLoopOptions {
+  const { positionals } = parseFlags(argv, {}, { positionals: true });
+  if (positionals.length !== 5)
+    throw usageError(`expected <url> <rate> <seconds> <content-type> <body file>, got ${positionals.length} arguments`);
+  const [url, rate, seconds, contentType, bodyFile] = positionals;
+  return {
+    url: flagValue(url, '<url>', parsers.url),
+    rate: flagValue(rate, '<rate>', parsers.number(0.001, 1_000_000)),
+    seconds: flagValue(seconds, '<seconds>', parsers.number(0.001, 86_400)),
     contentType,
     body: readFileSync(bodyFile),
-  });
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await runOpenLoop(benchArgs('open-loop-load', readArgs));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

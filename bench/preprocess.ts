@@ -13,6 +13,7 @@
 //   (--png-count: PNG images per run, default 10,000 — one fetch per partition, so the group's first
 //   fetch and its last commit weigh in; 60,000 shows the steady state)
 import sharp from 'sharp';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../lib/context.ts';
 import { fashionMnistImage, readFashionMnist } from '../lib/fashion-mnist.ts';
@@ -23,9 +24,9 @@ import { type PreprocessSpec, SPECS } from '../lib/preprocess-spec.ts';
 import { startPreprocessWorker } from '../processors/preprocess-worker.ts';
 import { buildRawEvent, createImageProducer } from '../producers/image-producer.ts';
 import {
+  benchArgs,
   formatStats,
   machineInfo,
-  parseBenchArgs,
   printTable,
   type Stats,
   summarize,
@@ -154,9 +155,18 @@ function paired(aItems: number, a: Timing[], bItems: number, b: Timing[], key: '
 }
 
 async function main() {
-  const args = parseBenchArgs();
-  const quick = args.quick;
-  const repeats = Math.max(3, Number(args.value('repeats') ?? 3));
+  const { quick, repeats, pngCount } = benchArgs('preprocess', (argv) => {
+    const { values } = parseFlags(argv, {
+      quick: { type: 'boolean', default: false },
+      repeats: { type: 'string' },
+      'png-count': { type: 'string' },
+    });
+    return {
+      quick: values.quick,
+      repeats: flagValue(values.repeats, '--repeats', parsers.int(3, 1000), 3),
+      pngCount: flagValue(values['png-count'], '--png-count', parsers.int(1, 10_000_000), values.quick ? 3000 : 10_000),
+    };
+  });
 
   const fm = await readFashionMnist('test');
   const pngs = await Promise.all(
@@ -169,7 +179,7 @@ async function main() {
       name: '28×28 PNG → gray28',
       spec: SPECS.gray28,
       images: pngs,
-      count: Number(args.value('png-count') ?? (quick ? 3000 : 10_000)),
+      count: pngCount,
       naiveCount: quick ? 300 : 1000,
       batch: 500,
     },

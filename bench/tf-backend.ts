@@ -1,7 +1,7 @@
 // Training and inference throughput of the small CNN on real Fashion-MNIST: tfjs on the native
 // backend side by side with Keras on the same TensorFlow 2.21 (bench/keras/).
 //
-// Usage: npx tsx bench/tf-backend.ts [--quick] [--no-keras] [--explore] [--accuracy [--epochs N]]
+// Usage: npx tsx bench/tf-backend.ts [--quick] [--no-keras] [--explore] [--accuracy [--epochs N] [--batch N]]
 //   --quick     CI smoke size (about a minute on an idle machine)
 //   --no-keras  skip the Python reference (no venv on this machine)
 //   --explore   also time where the tfjs/Keras gap comes from: fit vs trainOnBatch, larger
@@ -14,16 +14,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { compileForTraining, createSmallCnn } from '../lib/models.ts';
 import { initTensorflow, type Tf } from '../lib/tf-backend.ts';
 import {
   BENCH_DIR,
-  type BenchArgs,
+  benchArgs,
   formatStats,
   type JsonLinesWorker,
   machineInfo,
   pairedRatios,
-  parseBenchArgs,
   printTable,
   type Stats,
   startJsonLinesWorker,
@@ -35,6 +35,29 @@ import {
 } from './harness.ts';
 
 const DATA_DIR = process.env.PIXELFLOW_FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+
+function readArgs(argv: string[]) {
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean', default: false },
+    'no-keras': { type: 'boolean', default: false },
+    explore: { type: 'boolean', default: false },
+    accuracy: { type: 'boolean', default: false },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    // internal: one thread setting of --explore, in a child process
+    'thread-child': { type: 'boolean', default: false },
+    samples: { type: 'string' },
+    repeats: { type: 'string' },
+  });
+  return {
+    ...values,
+    epochs: flagValue(values.epochs, '--epochs', parsers.int(1, 1000), 6),
+    batch: flagValue(values.batch, '--batch', parsers.int(1, 8192), 64),
+    samples: flagValue(values.samples, '--samples', parsers.int(1, 60_000), 1024),
+    repeats: flagValue(values.repeats, '--repeats', parsers.int(1, 1000), 3),
+  };
+}
+type TfBackendArgs = ReturnType<typeof readArgs>;
 
 // Captured before initTensorflow sets TF_NUM_*: Keras runs with TensorFlow's own defaults unless
 // the user set them, so the anchor is Keras as people run it.
@@ -356,9 +379,9 @@ function threadChild(
   return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as Throughput;
 }
 
-async function threadChildMain(args: BenchArgs): Promise<void> {
+async function threadChildMain(args: TfBackendArgs): Promise<void> {
   const rt = await initTensorflow({ log: () => {} });
-  const [batch, samples, repeats] = ['batch', 'samples', 'repeats'].map((k) => Number(args.value(k)));
+  const { batch, samples, repeats } = args;
   const data = loadFashionMnist(rt.tf, samples);
   const result = await runCase(trainCase(rt.tf, data, batch, samples), repeats, undefined);
   process.stdout.write(`${JSON.stringify(result.tfjs)}\n`);
@@ -427,11 +450,10 @@ interface Sizes {
 }
 
 /** Test accuracy per epoch, the figure lib/models.ts promises (≥ 0.92 within a few epochs). */
-async function accuracyMain(args: BenchArgs): Promise<void> {
+async function accuracyMain(args: TfBackendArgs): Promise<void> {
   const rt = await initTensorflow({});
   const { tf } = rt;
-  const epochs = Number(args.value('epochs') ?? 6);
-  const batchSize = Number(args.value('batch') ?? 64);
+  const { epochs, batch: batchSize } = args;
   const train = loadFashionMnist(tf, 60_000);
   const test = loadFashionMnist(tf, 10_000, 't10k');
   const model = freshModel(tf);
@@ -458,9 +480,9 @@ async function accuracyMain(args: BenchArgs): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = parseBenchArgs();
-  if (args.has('thread-child')) return threadChildMain(args);
-  if (args.has('accuracy')) return accuracyMain(args);
+  const args = benchArgs('tf-backend', readArgs);
+  if (args['thread-child']) return threadChildMain(args);
+  if (args.accuracy) return accuracyMain(args);
   const sizes: Sizes = args.quick
     ? { trainBatches: [64, 256], trainSamples: 1024, inferBatch: 1024, inferBatches: 2, repeats: 3 }
     : { trainBatches: [64, 256], trainSamples: 4096, inferBatch: 1024, inferBatches: 4, repeats: 5 };
@@ -479,7 +501,7 @@ async function main(): Promise<void> {
 
   let keras: JsonLinesWorker | undefined;
   let kerasError: string | undefined;
-  if (args.has('no-keras')) kerasError = 'skipped (--no-keras)';
+  if (args['no-keras']) kerasError = 'skipped (--no-keras)';
   else {
     try {
       keras = await startKeras();
@@ -514,7 +536,7 @@ async function main(): Promise<void> {
   );
   console.log('ratios are per alternating pair of repeats; > 1 means tfjs is faster');
 
-  const exploration = args.has('explore') ? await explore(tf, data, sizes) : undefined;
+  const exploration = args.explore ? await explore(tf, data, sizes) : undefined;
   const seconds = Math.round((Date.now() - started) / 1000);
   const path = writeResults('tf-backend', {
     quick: args.quick,

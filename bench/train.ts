@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { flagValue, parseFlags, parsers } from '../lib/args.ts';
 import { loadConfig, REPO_ROOT } from '../lib/config.ts';
 import { toMessage } from '../lib/events.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
@@ -25,21 +25,29 @@ import { loadTrainingData } from '../trainer/dataset.ts';
 import { disposeSplit, fitModel, type SplitTensors, toTensors } from '../trainer/tf-training.ts';
 import { disposeModel } from '../trainer/train-run.ts';
 import { fashionEvent } from './fashion-mnist-events.ts';
+import { benchArgs } from './harness.ts';
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchArgs('train', (argv) => {
+  const { values } = parseFlags(argv, {
     quick: { type: 'boolean', default: false },
     samples: { type: 'string' },
     batches: { type: 'string' },
     repeats: { type: 'string' },
     'no-keras': { type: 'boolean', default: false },
     'no-variants': { type: 'boolean', default: false },
-  },
+  });
+  const quick = values.quick;
+  return {
+    ...values,
+    samples: flagValue(values.samples, '--samples', parsers.int(1, 60_000), quick ? 4096 : 16384),
+    batches: flagValue(values.batches, '--batches', parsers.intList(1, 8192), quick ? [128] : [64, 128, 256]),
+    repeats: flagValue(values.repeats, '--repeats', parsers.int(1, 1000), quick ? 2 : 3),
+  };
 });
 const quick = flags.quick;
-const SAMPLES = Number(flags.samples ?? (quick ? 4096 : 16384));
-const BATCHES = (flags.batches ?? (quick ? '128' : '64,128,256')).split(',').map(Number);
-const REPEATS = Number(flags.repeats ?? (quick ? 2 : 3));
+const SAMPLES = flags.samples;
+const BATCHES = flags.batches;
+const REPEATS = flags.repeats;
 
 interface Figures {
   median: number;

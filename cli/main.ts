@@ -1,6 +1,7 @@
 // `pixelflow <command>`: each command lives in cli/commands/<name>.ts and is loaded on demand,
 // so `pixelflow status` never pays for TensorFlow or sharp.
-import { describeError, isPixelflowError } from '../lib/errors.ts';
+import { isUsageError, USAGE_EXIT_CODE } from '../lib/args.ts';
+import { describeError } from '../lib/errors.ts';
 import type { Command } from './command.ts';
 
 // name → summary and module. Each module exports `command`.
@@ -68,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const entry = COMMANDS[name];
   if (!entry) {
     console.error(`pixelflow: unknown command '${name}'. Run \`pixelflow help\`.`);
-    return 2;
+    return USAGE_EXIT_CODE;
   }
   const { command } = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
@@ -81,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     // One line for people; the stack only when asked for.
     console.error(`pixelflow ${name}: ${describeError(err)}`);
     if (process.env.PIXELFLOW_DEBUG) console.error(err);
-    return isPixelflowError(err, 'CONFIG_INVALID') ? 2 : 1;
+    // 2: a flag, argument or variable was wrong (nothing was tried); 1: what was tried failed.
+    return isUsageError(err) ? USAGE_EXIT_CODE : 1;
   }
 }

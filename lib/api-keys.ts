@@ -79,6 +79,18 @@ export function parseApiKeys(entries: readonly string[], name = 'PIXELFLOW_API_K
 }
 
 /**
+ * The inverse of parseApiKeys, for a child process that must accept the same keys: every key as
+ * `id:scopes:sha256:<hex>`, so no secret is written out. A bare secret (legacy) cannot be given
+ * back, only its digest: it comes out as its scoped equivalent (same id, every scope), which
+ * accepts the same key and loses only the deprecation note.
+ */
+export function formatApiKeys(keys: readonly ApiKey[]): string {
+  return keys
+    .map((k) => `${k.id}:${SCOPES.filter((s) => k.scopes.has(s)).join('+')}:sha256:${k.digest.toString('hex')}`)
+    .join(',');
+}
+
+/**
  * The key whose digest matches, or undefined. Digests have one length, every key is compared
  * (no early exit), so the time taken says nothing about which byte or which key differed.
  */

@@ -67,15 +67,27 @@ export function parseTime(text: string, what = 'time'): number {
   return ms;
 }
 
-/** --from/--to as the CLI and HTTP API take them: offsets in --from, or times in either. */
-export function selectorFromArgs(from?: string | number, to?: string | number): RangeSelector {
+/**
+ * from/to as the CLI and HTTP API take them: offsets in from, or times in either. Errors name them
+ * as `names` says (the CLI's --from and --to, the HTTP body's from and to).
+ */
+export function selectorFromArgs(
+  from?: string | number,
+  to?: string | number,
+  names: { from: string; to: string } = { from: 'from', to: 'to' },
+): RangeSelector {
   if (from === undefined && to === undefined) return { kind: 'all' };
   if (typeof from === 'string' && isOffsetsSpec(from) && !/^\d+$/.test(from.trim())) {
-    if (to !== undefined) throw bad('--to applies to time ranges; put the end offset in the offsets spec (0:100-200)');
-    return { kind: 'offsets', ranges: parseOffsetsSpec(from) };
+    if (to !== undefined)
+      throw bad(`${names.to}: applies to time ranges only; put the end offset in the offsets spec (0:100-200)`);
+    try {
+      return { kind: 'offsets', ranges: parseOffsetsSpec(from) };
+    } catch (err) {
+      throw bad(`${names.from}: ${(err as Error).message}`);
+    }
   }
-  const fromMs = from === undefined ? undefined : typeof from === 'number' ? from : parseTime(from, 'from');
-  const toMs = to === undefined ? undefined : typeof to === 'number' ? to : parseTime(to, 'to');
+  const fromMs = from === undefined ? undefined : typeof from === 'number' ? from : parseTime(from, names.from);
+  const toMs = to === undefined ? undefined : typeof to === 'number' ? to : parseTime(to, names.to);
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs)
     throw bad(`the range ends (${new Date(toMs).toISOString()}) before it starts (${new Date(fromMs).toISOString()})`);
   return { kind: 'time', fromMs, toMs };

@@ -31,12 +31,15 @@ export const PARAM_KEYS = [
 export type ParamKey = (typeof PARAM_KEYS)[number];
 export type ParamOverrides = Partial<Record<ParamKey, string | number>>;
 
-function num(key: string, raw: string | number, min: number, max: number, integer: boolean): number {
+/** How an error names a param: `param epochs` by default, or as the caller takes it (the CLI's --epochs). */
+export type ParamLabels = Partial<Record<ParamKey, string>>;
+
+function num(label: string, raw: string | number, min: number, max: number, integer: boolean): number {
   const n = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     throw new PixelflowError(
       'BAD_REQUEST',
-      `param ${key}: expected ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got '${String(raw).slice(0, 40)}'`,
+      `${label}: expected ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got '${String(raw).slice(0, 40)}'`,
     );
   }
   return n;
@@ -60,44 +63,46 @@ export function defaultParams(
   };
 }
 
-/** Applies overrides; unknown keys and out-of-range values are refused with the key's name. */
+/** Applies overrides; unknown keys and out-of-range values are refused, named as `labels` says. */
 export function resolveParams(
   base: TrainParams,
   overrides: Record<string, string | number | undefined> = {},
+  labels: ParamLabels = {},
 ): TrainParams {
   const p = { ...base };
   for (const [key, raw] of Object.entries(overrides)) {
     if (raw === undefined) continue;
+    const label = labels[key as ParamKey] ?? `param ${key}`;
     switch (key as ParamKey) {
       case 'epochs':
-        p.epochs = num(key, raw, 1, 1000, true);
+        p.epochs = num(label, raw, 1, 1000, true);
         break;
       case 'batch_size':
-        p.batchSize = num(key, raw, 1, 8192, true);
+        p.batchSize = num(label, raw, 1, 8192, true);
         break;
       case 'learning_rate':
-        p.learningRate = num(key, raw, 1e-9, 1, false);
+        p.learningRate = num(label, raw, 1e-9, 1, false);
         break;
       case 'lr_schedule':
         if (!(LR_SCHEDULES as readonly string[]).includes(String(raw))) {
           throw new PixelflowError(
             'BAD_REQUEST',
-            `param lr_schedule: expected one of ${LR_SCHEDULES.join(', ')}, got '${String(raw).slice(0, 40)}'`,
+            `${label}: expected one of ${LR_SCHEDULES.join(', ')}, got '${String(raw).slice(0, 40)}'`,
           );
         }
         p.lrSchedule = raw as LrSchedule;
         break;
       case 'patience':
-        p.patience = num(key, raw, 1, 1000, true);
+        p.patience = num(label, raw, 1, 1000, true);
         break;
       case 'seed':
-        p.seed = num(key, raw, 0, 2 ** 31, true);
+        p.seed = num(label, raw, 0, 2 ** 31, true);
         break;
       case 'val_fraction':
-        p.valFraction = num(key, raw, 0.001, 0.9, false);
+        p.valFraction = num(label, raw, 0.001, 0.9, false);
         break;
       case 'test_fraction':
-        p.testFraction = num(key, raw, 0, 0.9, false);
+        p.testFraction = num(label, raw, 0, 0.9, false);
         break;
       default:
         throw new PixelflowError(
@@ -106,8 +111,10 @@ export function resolveParams(
         );
     }
   }
-  if (p.valFraction + p.testFraction >= 1)
-    throw new PixelflowError('BAD_REQUEST', 'val_fraction + test_fraction must leave room for training');
+  if (p.valFraction + p.testFraction >= 1) {
+    const names = `${labels.val_fraction ?? 'val_fraction'} + ${labels.test_fraction ?? 'test_fraction'}`;
+    throw new PixelflowError('BAD_REQUEST', `${names}: expected a sum below 1 (room for training)`);
+  }
   return p;
 }
 

@@ -4,15 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type Config, loadConfig } from '../../lib/config.ts';
-import { connectionEnv } from '../../lib/connection-security.ts';
+import { parseFlags } from '../../lib/args.ts';
+import { type Config, childProcessEnv, loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { migrate } from '../../lib/migrations.ts';
 import { createModelRegistry } from '../../lib/model-registry.ts';
 import { ident, quote } from '../../lib/sql.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
 import { buildReport, formatReport } from '../demo/report.ts';
@@ -89,11 +88,12 @@ async function count(ctx: ServiceContext, sql: string): Promise<number> {
  * a user's data, unless PIXELFLOW_TOPIC_PREFIX / CLICKHOUSE_DATABASE name another one.
  */
 function demoNamespace(env: NodeJS.ProcessEnv): Partial<Config> {
+  // The values as parsed (validated, paths resolved) where the variables are set.
   const base = loadConfig(env);
   return {
-    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX ?? 'pixelflow-demo',
-    clickhouseDatabase: env.CLICKHOUSE_DATABASE ?? 'pixelflow_demo',
-    registryDir: env.PIXELFLOW_REGISTRY_DIR ?? join(base.stateDir, 'demo', 'models'),
+    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX === undefined ? 'pixelflow-demo' : base.topicPrefix,
+    clickhouseDatabase: env.CLICKHOUSE_DATABASE === undefined ? 'pixelflow_demo' : base.clickhouseDatabase,
+    registryDir: env.PIXELFLOW_REGISTRY_DIR === undefined ? join(base.stateDir, 'demo', 'models') : base.registryDir,
   };
 }
 
@@ -150,16 +150,12 @@ export const command: Command = {
   summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
   usage: 'pixelflow demo [--quick] [--report <file.json>] [--keep-running] [--purge]',
   async run(args) {
-    const { values } = parseArgs(
-      args,
-      {
-        quick: { type: 'boolean', default: false },
-        report: { type: 'string' },
-        'keep-running': { type: 'boolean', default: false },
-        purge: { type: 'boolean', default: false },
-      },
-      false,
-    );
+    const { values } = parseFlags(args, {
+      quick: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      'keep-running': { type: 'boolean', default: false },
+      purge: { type: 'boolean', default: false },
+    });
     const plan = values.quick ? PLANS.quick : PLANS.full;
     const startedAt = Date.now();
     const config = loadConfig(process.env, demoNamespace(process.env));
@@ -174,22 +170,13 @@ export const command: Command = {
 
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      // Credentials and TLS settings may come from stack.env or relative paths: pass them resolved.
-      ...connectionEnv(config),
-      KAFKA_BROKERS: config.kafkaBrokers.join(','),
-      CLICKHOUSE_URL: config.clickhouseUrl,
-      CLICKHOUSE_DATABASE: config.clickhouseDatabase,
-      PROMETHEUS_URL: config.prometheusUrl,
-      PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
-      PIXELFLOW_REGISTRY_DIR: config.registryDir,
-      PIXELFLOW_STATE_DIR: config.stateDir,
+    // The services run with the demo's configuration, resolved (stack.env, relative paths, the
+    // demo's namespace), and the plan's training settings unless the epochs were chosen.
+    const env = childProcessEnv(config, {
       PIXELFLOW_HTTP_PORT: String(port),
       PIXELFLOW_TRAIN_EVERY: String(plan.trainEvery),
-      PIXELFLOW_TRAIN_EPOCHS: process.env.PIXELFLOW_TRAIN_EPOCHS ?? String(plan.epochs),
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    };
+      ...(process.env.PIXELFLOW_TRAIN_EPOCHS === undefined ? { PIXELFLOW_TRAIN_EPOCHS: String(plan.epochs) } : {}),
+    });
     const logDir = join(config.stateDir, 'demo', 'logs');
     const services: ServiceProcess[] = [];
     const deadline = { timeoutMs: plan.timeoutMs, services };

@@ -1,4 +1,6 @@
 // Checks that the configured services answer, one line each; the exit code says whether all do.
+
+import { parseFlags } from '../../lib/args.ts';
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { createClickHouseReader } from '../../lib/clickhouse-reader.ts';
 import { loadConfig } from '../../lib/config.ts';
@@ -23,7 +25,8 @@ async function check(name: string, where: string, probe: () => Promise<string>):
 export const command: Command = {
   summary: 'check that Kafka, ClickHouse and Prometheus answer at the configured endpoints',
   usage: 'pixelflow doctor',
-  async run() {
+  async run(args) {
+    parseFlags(args, {});
     const config = loadConfig();
     const results = await Promise.all([
       check('kafka', config.kafkaBrokers.join(','), async () => {

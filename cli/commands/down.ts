@@ -1,11 +1,11 @@
-import { parseArgs } from '../args.ts';
+import { parseFlags } from '../../lib/args.ts';
 import type { Command } from '../command.ts';
 
 export const command: Command = {
   summary: 'stop the local stack (--purge deletes its data)',
   usage: 'pixelflow down [--purge]',
   async run(args) {
-    const { values } = parseArgs(args, { purge: { type: 'boolean', default: false } }, false);
+    const { values } = parseFlags(args, { purge: { type: 'boolean', default: false } });
     const stack = await import('../../infra/stack/index.ts');
     await stack.down({ purge: values.purge, log: (line: string) => console.error(`  ${line}`) });
     console.log(values.purge ? 'pixelflow stack stopped; data deleted' : 'pixelflow stack stopped; data kept');

@@ -2,6 +2,7 @@
 // Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
 // folder import resumes where it stopped.
 import { setMaxListeners } from 'node:events';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { describeError, PixelflowError } from '../../lib/errors.ts';
@@ -9,7 +10,6 @@ import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts'
 import { createLogger } from '../../lib/logger.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';
-import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart] [--max-wait S]
@@ -26,13 +26,49 @@ fashion-mnist    Debian's dataset-fashion-mnist (installed if missing), each ima
   --max-wait S   when the broker goes away mid-import, wait up to S seconds for it (default 300), then
                  resume; past that the import stops (a folder import resumes on a re-run)`;
 
-const SPLIT_VALUES = ['train', 'val', 'test', 'unlabeled'];
+const SPLITS = ['train', 'val', 'test', 'unlabeled'] as const satisfies readonly Split[];
+const MAX_COUNT = 1_000_000_000;
 
-function splitFlag(value: string | undefined, name: string, allowed = SPLIT_VALUES): Split | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value))
-    throw new PixelflowError('BAD_REQUEST', `--${name}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as Split;
+/** Every flag checked before anything connects; each error names the flag and what it accepts. */
+function readFlags(args: string[]) {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      split: { type: 'string' },
+      'as-split': { type: 'string' },
+      dataset: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string' },
+      unlabelled: { type: 'boolean' },
+      unlabeled: { type: 'boolean' },
+      restart: { type: 'boolean' },
+      tag: { type: 'string' },
+      'max-wait': { type: 'string' },
+    },
+    { positionals: true },
+  );
+  if (positionals.length !== 1) throw usageError(`expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
+  const fashion = positionals[0] === 'fashion-mnist';
+  return {
+    target: positionals[0],
+    fashion,
+    split: fashion
+      ? flagValue(values.split, '--split', parsers.oneOf('train', 'test'), 'train')
+      : flagValue(values.split, '--split', parsers.oneOf(...SPLITS)),
+    asSplit: flagValue(values['as-split'], '--as-split', parsers.oneOf(...SPLITS)),
+    dataset: values.dataset,
+    limit: flagValue(values.limit, '--limit', parsers.int(0, MAX_COUNT)),
+    offset: flagValue(values.offset, '--offset', parsers.int(0, MAX_COUNT), 0),
+    /** images per second; 0 = as fast as the broker takes them */
+    rate: flagValue(values.rate, '--rate', parsers.number(0, 1_000_000), 0),
+    concurrency: flagValue(values.concurrency, '--concurrency', parsers.int(1, 1024), 8),
+    unlabelled: values.unlabelled === true || values.unlabeled === true,
+    restart: values.restart === true,
+    tag: values.tag,
+    maxWaitS: flagValue(values['max-wait'], '--max-wait', parsers.number(0, 604_800), 300),
+  };
 }
 
 /** One note on the terminal when the broker goes away and one when it is back, for every outage. */
@@ -56,27 +92,8 @@ export const command: Command = {
   summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs(args, {
-      split: { type: 'string' },
-      'as-split': { type: 'string' },
-      dataset: { type: 'string' },
-      limit: { type: 'string' },
-      offset: { type: 'string' },
-      rate: { type: 'string' },
-      concurrency: { type: 'string' },
-      unlabelled: { type: 'boolean' },
-      unlabeled: { type: 'boolean' },
-      restart: { type: 'boolean' },
-      tag: { type: 'string' },
-      'max-wait': { type: 'string' },
-    });
-    if (positionals.length !== 1)
-      throw new PixelflowError('BAD_REQUEST', `expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
-    const target = positionals[0];
-
-    const maxWaitS = values['max-wait'] === undefined ? 300 : Number(values['max-wait']);
-    if (!Number.isFinite(maxWaitS) || maxWaitS < 0)
-      throw new PixelflowError('BAD_REQUEST', `--max-wait: expected seconds, got '${values['max-wait']}'`);
+    const flags = readFlags(args);
+    const { target, maxWaitS } = flags;
     const config = loadConfig();
     const log = createLogger({ name: 'ingest', level: config.logLevel });
     const topics = topicNames(config.topicPrefix);
@@ -106,19 +123,15 @@ export const command: Command = {
         metrics: createMetricsRegistry({ service: 'ingest', defaultMetrics: false }),
       });
 
-      if (target === 'fashion-mnist') {
+      if (flags.fashion) {
         const [{ readFashionMnist }, { encodeImage }, { ingestFashionMnist }] = await Promise.all([
           import('../../lib/fashion-mnist.ts'),
           import('../../lib/image-decode.ts'),
           import('../../producers/fashion-mnist-ingest.ts'),
         ]);
-        const split = (splitFlag(values.split, 'split', ['train', 'test']) ?? 'train') as 'train' | 'test';
+        const split = flags.split as 'train' | 'test';
         const data = await readFashionMnist(split, { log: (l) => log.info(l) });
-        const rate = values.rate === undefined ? 0 : Number(values.rate);
-        if (!Number.isFinite(rate) || rate < 0)
-          throw new PixelflowError('BAD_REQUEST', `--rate: expected images per second, got '${values.rate}'`);
-        const offset = intFlag(values.offset, 'offset', 0);
-        const limit = values.limit === undefined ? undefined : intFlag(values.limit, 'limit', 0);
+        const { offset, limit, rate } = flags;
         progress.setTotal(
           Math.max(0, Math.min(data.count, limit === undefined ? data.count : offset + limit) - offset),
         );
@@ -129,8 +142,8 @@ export const command: Command = {
           offset,
           limit,
           rate,
-          asSplit: splitFlag(values['as-split'], 'as-split'),
-          idNamespace: values.tag ? `${topics.raw}#${values.tag}` : topics.raw,
+          asSplit: flags.asSplit,
+          idNamespace: flags.tag ? `${topics.raw}#${flags.tag}` : topics.raw,
           signal: controller.signal,
           onProgress: (sent) => progress.update(sent),
         });
@@ -150,7 +163,7 @@ export const command: Command = {
       const state = openIngestState(
         ingestStatePath(config.stateDir, `${dir}\0${config.kafkaBrokers.join(',')}\0${topics.raw}`),
         {
-          reset: values.restart === true,
+          reset: flags.restart,
         },
       );
       try {
@@ -158,12 +171,12 @@ export const command: Command = {
           dir,
           producer,
           state,
-          labels: values.unlabelled || values.unlabeled ? 'none' : 'folders',
-          dataset: values.dataset ?? null,
-          split: splitFlag(values.split, 'split') ?? null,
+          labels: flags.unlabelled ? 'none' : 'folders',
+          dataset: flags.dataset ?? null,
+          split: flags.split ?? null,
           maxImageBytes: config.maxImageBytes,
           idNamespace: topics.raw,
-          concurrency: intFlag(values.concurrency, 'concurrency', 8) || 1,
+          concurrency: flags.concurrency,
           signal: controller.signal,
           log,
           onProgress: (p) => {

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
+import { flagValue, parseFlags, parsers, requiredFlag, usageError } from '../../lib/args.ts';
 import * as configModule from '../../lib/config.ts';
 import { createServiceContext } from '../../lib/context.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
@@ -13,11 +14,11 @@ import {
   type ModelRegistry,
   registryLocation,
 } from '../../lib/model-registry.ts';
+import { VERSION } from '../../lib/registry-artifacts.ts';
 import { migrateRegistry } from '../../lib/registry-migrate.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
 import { createPromotion } from '../../trainer/promotion.ts';
 import { type GateVerdict, listVerdicts, qualityGateFromConfig } from '../../trainer/quality-gate.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow models list [--json]
@@ -68,18 +69,16 @@ function table(manifests: ModelManifest[], aliases: Record<string, string>): str
 function registryUrlFlag(raw: string, flag: string): string {
   const { CONFIG_SPEC } = configModule;
   if (!raw.includes('://')) return pathToFileURL(resolve(raw)).href;
-  return CONFIG_SPEC.registryUrl.parse(raw, flag);
+  return flagValue(raw, flag, CONFIG_SPEC.registryUrl.parse);
 }
 
 async function migrate(values: { to?: string; from?: string; json?: boolean }): Promise<number> {
-  if (!values.to)
-    throw new PixelflowError(
-      'BAD_REQUEST',
-      'migrate needs --to, e.g. pixelflow models migrate --to s3://models/pixelflow',
-    );
+  const to = registryUrlFlag(
+    requiredFlag(values.to, '--to', 'e.g. pixelflow models migrate --to s3://models/pixelflow'),
+    '--to',
+  );
   const config = configModule.loadConfig();
   const from = values.from ? registryUrlFlag(values.from, '--from') : config.registryUrl;
-  const to = registryUrlFlag(values.to, '--to');
   if (from === to) throw new PixelflowError('BAD_REQUEST', `--to names the registry it would copy from (${from})`);
   const source = createModelRegistry(registryLocation(config, from));
   const target = createModelRegistry(registryLocation(config, to));
@@ -100,9 +99,7 @@ async function migrate(values: { to?: string; from?: string; json?: boolean }): 
 }
 
 async function verdicts(version: string | undefined, values: { limit?: string; json?: boolean }): Promise<number> {
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-    throw new PixelflowError('BAD_REQUEST', `--limit must be an integer in 1..1000, got '${values.limit}'`);
+  const limit = flagValue(values.limit, '--limit', parsers.int(1, 1000), 20);
   const ctx = await createServiceContext('models');
   try {
     const list = await listVerdicts(ctx.clickhouse, { version, limit });
@@ -127,14 +124,18 @@ export const command: Command = {
   summary: 'list, promote or roll back model versions',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs(args, {
-      json: { type: 'boolean' },
-      to: { type: 'string' },
-      from: { type: 'string' },
-      force: { type: 'boolean' },
-      reason: { type: 'string' },
-      limit: { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        json: { type: 'boolean' },
+        to: { type: 'string' },
+        from: { type: 'string' },
+        force: { type: 'boolean' },
+        reason: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      { positionals: true },
+    );
     const [action, version, ...rest] = positionals;
     if (rest.length) throw new PixelflowError('BAD_REQUEST', `unexpected arguments: ${rest.join(' ')}`);
     if (action === 'migrate') return migrate(values);
@@ -151,6 +152,8 @@ export const command: Command = {
         );
       return 0;
     }
+    if (version !== undefined && !VERSION.test(version))
+      throw usageError(`<version>: expected a model version such as v0003, got '${version}'`);
     if (action === 'verdicts') return verdicts(version, values);
     if (action !== 'promote' && action !== 'rollback')
       throw new PixelflowError(

@@ -1,10 +1,10 @@
 // `pixelflow preprocess`: one member of the preprocessing consumer group, with /metrics (registered
 // with the local Prometheus) until SIGTERM/SIGINT, which finishes the batch in hand and commits.
+import { flagValue, parseFlags, parsers } from '../../lib/args.ts';
+import { CONFIG_SPEC } from '../../lib/config.ts';
 import { createServiceContext } from '../../lib/context.ts';
-import { PixelflowError } from '../../lib/errors.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
 import { getSpec } from '../../lib/preprocess-spec.ts';
-import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
@@ -13,18 +13,19 @@ const USAGE = `pixelflow preprocess [--spec NAME] [--concurrency N] [--partition
 Reads images.raw, writes images.preprocessed (uint8 tensors per the spec), images.dlq (bad input
 with a reason code) and the ClickHouse tables images / rejections. Run more of them to scale out
 (up to the partition count of images.raw).
-  --spec NAME        preprocessing spec (default PIXELFLOW_SPEC: gray28)
-  --concurrency N    images decoded at once per batch (default: libuv thread pool size)
-  --partitions N     partitions handled at once by this member (default 2)
+  --spec NAME        preprocessing spec: gray28, rgb96 or a version (default PIXELFLOW_SPEC: gray28)
+  --concurrency N    images decoded at once per batch, 1..1024 (default: libuv thread pool size)
+  --partitions N     partitions handled at once by this member, 1..1024 (default 2)
   --group ID         consumer group (default <topic prefix>.preprocess)
-  --session-timeout MS  how soon the group reassigns a dead member's partitions (default 30000)
+  --session-timeout MS  how soon the group reassigns a dead member's partitions, 6000..1800000 (the
+                     broker's default bounds; default 30000)
   --no-register      do not register /metrics with the local Prometheus`;
 
 export const command: Command = {
   summary: 'run a preprocessing worker (images.raw → images.preprocessed | dlq)',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs(args, {
+    const { values } = parseFlags(args, {
       spec: { type: 'string' },
       concurrency: { type: 'string' },
       partitions: { type: 'string' },
@@ -32,17 +33,14 @@ export const command: Command = {
       'session-timeout': { type: 'string' },
       'no-register': { type: 'boolean' },
     });
-    if (positionals.length)
-      throw new PixelflowError('BAD_REQUEST', `unexpected argument '${positionals[0]}'\nusage: ${USAGE}`);
+    // Every flag is checked before anything connects.
+    const specFlag = flagValue(values.spec, '--spec', CONFIG_SPEC.spec.parse);
+    const concurrency = flagValue(values.concurrency, '--concurrency', parsers.int(1, 1024));
+    const partitions = flagValue(values.partitions, '--partitions', parsers.int(1, 1024), 2);
+    const sessionTimeoutMs = flagValue(values['session-timeout'], '--session-timeout', parsers.int(6000, 1_800_000));
     const ctx = await createServiceContext('preprocess');
     const { config, log, lifecycle } = ctx;
-    let spec: ReturnType<typeof getSpec>;
-    try {
-      spec = getSpec(values.spec ?? config.spec);
-    } catch (err) {
-      await lifecycle.close('bad spec');
-      throw new PixelflowError('CONFIG_INVALID', (err as Error).message);
-    }
+    const spec = getSpec(specFlag ?? config.spec);
     lifecycle.installSignalHandlers();
 
     const server = lifecycle.add(
@@ -70,9 +68,9 @@ export const command: Command = {
         limits: { maxPixels: config.maxPixels, maxImageBytes: config.maxImageBytes },
         log,
         metrics: ctx.metrics,
-        concurrency: values.concurrency === undefined ? undefined : intFlag(values.concurrency, 'concurrency', 4) || 1,
-        partitionsConsumedConcurrently: intFlag(values.partitions, 'partitions', 2) || 1,
-        sessionTimeoutMs: intFlag(values['session-timeout'], 'session-timeout', 30_000),
+        concurrency,
+        partitionsConsumedConcurrently: partitions,
+        sessionTimeoutMs,
       }),
     );
     try {

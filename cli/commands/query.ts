@@ -2,11 +2,12 @@
 
 import { formatRows, OUTPUT_FORMATS, type OutputFormat } from '../../lib/analytics/format.ts';
 import { createAnalytics, describeQueries, MAX_LIMIT, NAMED_QUERIES } from '../../lib/analytics/index.ts';
+import { parseParams } from '../../lib/analytics/params.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
 import type { ClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { createClickHouseReader, runUserSelect } from '../../lib/clickhouse-reader.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow query <name> [--since 15m|1h|7d|ISO] [--until now|ISO] [--model v0002|production|candidate]
@@ -32,12 +33,22 @@ const OPTIONS = {
   bins: { type: 'string' },
 } as const;
 
-function outputFormat(value: string | undefined): OutputFormat {
-  const f = value ?? 'table';
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) {
-    throw new PixelflowError('BAD_REQUEST', `--format: expected one of ${OUTPUT_FORMATS.join(', ')}, got '${f}'`);
+/**
+ * A named query's parameters, checked before anything connects (the run checks them again); a bad
+ * value names its flag.
+ */
+function checkNamedQuery(name: string, params: Record<string, string>): void {
+  const query = NAMED_QUERIES.find((q) => q.name === name);
+  if (!query)
+    throw usageError(`no analytics query named '${name}'; known: ${NAMED_QUERIES.map((q) => q.name).join(', ')}`);
+  try {
+    parseParams(params, query.params, query.defaults);
+  } catch (err) {
+    // The message starts with the parameter's name, which is the flag's.
+    if (isPixelflowError(err, 'BAD_REQUEST') && (PARAM_FLAGS as readonly unknown[]).includes(err.details?.param))
+      throw usageError(`--${err.message}`);
+    throw err;
   }
-  return f as OutputFormat;
 }
 
 /** Both named queries and --sql read as the read-only user (lib/clickhouse-reader.ts). */
@@ -60,11 +71,8 @@ function printList(format: OutputFormat): void {
 }
 
 async function runSql(text: string, limitFlag: string | undefined, format: OutputFormat): Promise<void> {
-  const limit = limitFlag === undefined ? 1000 : Number(limitFlag);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new PixelflowError('BAD_REQUEST', `--limit: expected a whole number 1..${MAX_LIMIT}, got '${limitFlag}'`);
-  }
-  if (text.trim() === '') throw new PixelflowError('BAD_REQUEST', '--sql: empty query');
+  const limit = flagValue(limitFlag, '--limit', parsers.int(1, MAX_LIMIT), 1000);
+  if (text.trim() === '') throw usageError('--sql: expected a SELECT, got an empty query');
   const config = loadConfig();
   const ch = await connect(config);
   try {
@@ -98,23 +106,23 @@ export const command: Command = {
   summary: 'run a named analytics query or read-only SQL against ClickHouse',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs(args, OPTIONS);
-    const format = outputFormat(values.format);
+    const { values, positionals } = parseFlags(args, OPTIONS, { positionals: true });
+    const format = flagValue(values.format, '--format', parsers.oneOf(...OUTPUT_FORMATS), 'table');
     if (values.list) {
       printList(format);
       return 0;
     }
     if (values.sql !== undefined) {
-      if (positionals.length > 0)
-        throw new PixelflowError('BAD_REQUEST', 'give either a query name or --sql, not both');
+      if (positionals.length > 0) throw usageError('give either a query name or --sql, not both');
       await runSql(values.sql, values.limit, format);
       return 0;
     }
     if (positionals.length !== 1) {
-      throw new PixelflowError('BAD_REQUEST', `expected one query name (or --sql / --list). usage: ${USAGE}`);
+      throw usageError(`expected one query name (or --sql / --list). usage: ${USAGE}`);
     }
     const params: Record<string, string> = {};
     for (const f of PARAM_FLAGS) if (values[f] !== undefined) params[f] = values[f];
+    checkNamedQuery(positionals[0], params);
     const ch = await connect(loadConfig());
     try {
       const result = await createAnalytics(ch).run(positionals[0], params);

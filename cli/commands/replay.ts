@@ -1,10 +1,9 @@
 // `pixelflow replay`: re-emit a range of a topic (by offsets or by time) into another topic,
 // keyed by image id, e.g. images.raw into a fresh deployment to re-preprocess with a new spec.
+import { parseFlags, requiredFlag, usageError } from '../../lib/args.ts';
 import { createServiceContext } from '../../lib/context.ts';
-import { PixelflowError } from '../../lib/errors.ts';
 import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
 import { replayRange, topicFor } from '../../lib/replay.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow replay --from <ISO time | epoch ms | offsets 0:100-200,1:0-50> [--to <ISO time | epoch ms>]
@@ -17,26 +16,20 @@ export const command: Command = {
   summary: 're-emit a range of a topic (by offsets or time) into a topic',
   usage: USAGE,
   async run(args) {
-    const { values } = parseArgs(
-      args,
-      {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        topic: { type: 'string' },
-        into: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      false,
-    );
-    if (!values.into)
-      throw new PixelflowError('BAD_REQUEST', '--into is required (a topic role such as raw, or a topic name)');
+    const { values } = parseFlags(args, {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      topic: { type: 'string' },
+      into: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const into = requiredFlag(values.into, '--into', 'a topic role such as raw, or a topic name');
     if (values.from === undefined && values.to === undefined) {
-      throw new PixelflowError(
-        'BAD_REQUEST',
-        '--from is required: a time, epoch ms, or offsets like 0:100-200 (replaying a whole topic must be asked for explicitly: --from 1970-01-01)',
+      throw usageError(
+        '--from: required: a time, epoch ms, or offsets like 0:100-200 (replaying a whole topic must be asked for explicitly: --from 1970-01-01)',
       );
     }
-    const selector = selectorFromArgs(values.from, values.to);
+    const selector = selectorFromArgs(values.from, values.to, { from: '--from', to: '--to' });
     const ctx = await createServiceContext('replay', { migrate: false });
     ctx.lifecycle.installSignalHandlers({ exit: false });
     try {
@@ -47,7 +40,7 @@ export const command: Command = {
         { kafka: ctx.kafka, producer, topics: ctx.topics },
         {
           from,
-          into: values.into,
+          into,
           selector,
           signal: ctx.lifecycle.signal,
           onProgress: (copied, total) => {
@@ -58,7 +51,7 @@ export const command: Command = {
       if (process.stderr.isTTY) process.stderr.write('\n');
       const summary = {
         from: topicFor(from, ctx.topics),
-        into: topicFor(values.into, ctx.topics),
+        into: topicFor(into, ctx.topics),
         range: describeSelector(selector),
         offsets: result.selection.ranges,
         read: result.read,

@@ -4,12 +4,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExtraPlugin } from '../../inference/app.ts';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { flagValue, parseFlags } from '../../lib/args.ts';
+import { CONFIG_SPEC, REPO_ROOT } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
 import { PixelflowError } from '../../lib/errors.ts';
 import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
 import { initTensorflow, type Tf, tensorflowOptions } from '../../lib/tf-backend.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
@@ -124,15 +124,13 @@ export const command: Command = {
   summary: 'run the inference service: REST, web page, streaming predictions',
   usage: 'pixelflow serve [--host H] [--port P] [--no-stream]',
   async run(args) {
-    const { values } = parseArgs(
-      args,
-      {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'no-stream': { type: 'boolean', default: false },
-      },
-      false,
-    );
+    const { values } = parseFlags(args, {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'no-stream': { type: 'boolean', default: false },
+    });
+    // Checked like PIXELFLOW_HTTP_PORT, before anything connects.
+    const portFlag = flagValue(values.port, '--port', CONFIG_SPEC.httpPort.parse);
     const ctx = await createServiceContext('serve');
     const { config, log, lifecycle } = ctx;
     lifecycle.installSignalHandlers();
@@ -156,7 +154,7 @@ export const command: Command = {
       lifecycle.add('http', { close: () => app.close() });
 
       const host = values.host ?? config.httpHost;
-      const port = values.port === undefined ? config.httpPort : Number(values.port);
+      const port = portFlag ?? config.httpPort;
       // Listen before the models load: /health/live answers at once, /health/ready once a model serves.
       await app.listen({ host, port });
       const address = app.server.address();

@@ -1,3 +1,4 @@
+import { parseFlags } from '../../lib/args.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions } from '../../lib/context.ts';
 import { describeError } from '../../lib/errors.ts';
@@ -77,7 +78,8 @@ export function formatTopicRows(topics: TopicDescription[]): string[] {
 export const command: Command = {
   summary: 'show the local stack, its endpoints, and per topic: replication, ISR, retention, oldest record',
   usage: 'pixelflow status',
-  async run() {
+  async run(args) {
+    parseFlags(args, {});
     const stack = await import('../../infra/stack/index.ts');
     const rows = await stack.status();
     for (const r of rows) {

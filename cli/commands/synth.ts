@@ -3,8 +3,8 @@
 // keypoints, Carvana masks). Needs no services; the same seed writes the same bytes.
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PixelflowError } from '../../lib/errors.ts';
-import { parseArgs } from '../args.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
+import type { PixelflowError } from '../../lib/errors.ts';
 import type { Command } from '../command.ts';
 
 const KINDS = ['faces', 'pose', 'cars'] as const;
@@ -43,39 +43,33 @@ export interface SynthArgs {
 }
 
 function bad(message: string): PixelflowError {
-  return new PixelflowError('BAD_REQUEST', `${message}\nusage: ${USAGE.split('\n')[0]}`);
-}
-
-function wholeNumber(value: string, flag: string, lo: number, hi: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < lo || n > hi)
-    throw bad(`--${flag}: expected a whole number from ${lo} to ${hi}, got '${value}'`);
-  return n;
+  return usageError(`${message}\nusage: ${USAGE.split('\n')[0]}`);
 }
 
 /** Validates the command line; every error names the flag and what it accepts. */
 export function parseSynthArgs(args: string[]): SynthArgs {
-  const { values, positionals } = parseArgs(args, {
-    out: { type: 'string' },
-    count: { type: 'string' },
-    'test-count': { type: 'string' },
-    seed: { type: 'string' },
-    size: { type: 'string' },
-    missing: { type: 'string' },
-    force: { type: 'boolean' },
-  });
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      out: { type: 'string' },
+      count: { type: 'string' },
+      'test-count': { type: 'string' },
+      seed: { type: 'string' },
+      size: { type: 'string' },
+      missing: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+    { positionals: true },
+  );
   if (positionals.length !== 1)
     throw bad(`expected one data set kind (${KINDS.join(', ')}), got ${positionals.length}`);
   const kind = positionals[0] as Kind;
   if (!KINDS.includes(kind)) throw bad(`unknown data set '${positionals[0]}': expected one of ${KINDS.join(', ')}`);
   if (!values.out) throw bad('--out: required (the folder to write into)');
   if (values.count === undefined) throw bad('--count: required (how many training samples)');
-  const count = wholeNumber(values.count, 'count', 1, MAX_COUNT);
-  const testCount =
-    values['test-count'] === undefined
-      ? Math.ceil(count / 5)
-      : wholeNumber(values['test-count'], 'test-count', 0, MAX_COUNT);
-  const seed = values.seed === undefined ? 0 : wholeNumber(values.seed, 'seed', 0, 2 ** 32 - 1);
+  const count = flagValue(values.count, '--count', parsers.int(1, MAX_COUNT));
+  const testCount = flagValue(values['test-count'], '--test-count', parsers.int(0, MAX_COUNT), Math.ceil(count / 5));
+  const seed = flagValue(values.seed, '--seed', parsers.int(0, 2 ** 32 - 1), 0);
   let [width, height] = DEFAULT_SIZE[kind];
   if (values.size !== undefined) {
     const m = /^(\d+)x(\d+)$/.exec(values.size);
@@ -90,9 +84,7 @@ export function parseSynthArgs(args: string[]): SynthArgs {
   let missing: number | undefined;
   if (values.missing !== undefined) {
     if (kind !== 'faces') throw bad(`--missing: only for faces, not ${kind}`);
-    missing = Number(values.missing);
-    if (values.missing.trim() === '' || !Number.isFinite(missing) || missing < 0 || missing > 1)
-      throw bad(`--missing: expected a fraction from 0 to 1, got '${values.missing}'`);
+    missing = flagValue(values.missing, '--missing', parsers.number(0, 1));
   }
   return { kind, out: values.out, count, testCount, seed, width, height, missing, force: values.force ?? false };
 }

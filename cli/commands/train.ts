@@ -2,18 +2,18 @@
 // one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
 import { SingleBar } from 'cli-progress';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
+import { parseFlags, usageError } from '../../lib/args.ts';
+import { loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
-import { PixelflowError } from '../../lib/errors.ts';
 import { toMessage } from '../../lib/events.ts';
 import { startMetricsServer } from '../../lib/metrics.ts';
-import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
+import { describeSelector, type RangeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
 import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/tf-backend.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
-import { defaultParams, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';
+import { defaultParams, type ParamLabels, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';
 import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
-import { parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
@@ -44,7 +44,20 @@ const OPTIONS = {
   'no-schedule': { type: 'boolean' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<typeof OPTIONS>>['values'];
+type Values = ReturnType<typeof parseFlags<typeof OPTIONS>>['values'];
+
+/** Errors about a range or a param name the flag that carried it. */
+const RANGE_FLAGS = { from: '--from', to: '--to' };
+const PARAM_FLAGS: ParamLabels = {
+  epochs: '--epochs',
+  batch_size: '--batch-size',
+  learning_rate: '--lr',
+  lr_schedule: '--lr-schedule',
+  patience: '--patience',
+  seed: '--seed',
+  val_fraction: '--val-fraction',
+  test_fraction: '--test-fraction',
+};
 
 function overridesOf(v: Values): ParamOverrides {
   const o: ParamOverrides = {
@@ -126,14 +139,11 @@ function servingScorer(ctx: ServiceContext, rt: TfRuntime) {
     createGateScorer({ config: ctx.config, registry, tf: rt.tf, log: ctx.log });
 }
 
-async function runOnce(v: Values): Promise<number> {
+async function runOnce(v: Values, selector: RangeSelector, params: ParamOverrides): Promise<number> {
   const ctx = await createServiceContext('trainer');
   ctx.lifecycle.installSignalHandlers({ exit: false });
   const printer = progressPrinter();
   try {
-    const selector = selectorFromArgs(v.from, v.to);
-    const params = overridesOf(v);
-    resolveParams(defaultParams(ctx.config), params);
     const rt = await tensorflow(ctx);
     let record: RunRecord | undefined;
     const service = ctx.lifecycle.add(
@@ -178,12 +188,9 @@ async function runOnce(v: Values): Promise<number> {
   }
 }
 
-async function sendRequest(v: Values): Promise<number> {
+async function sendRequest(selector: RangeSelector, params: ParamOverrides): Promise<number> {
   const ctx = await createServiceContext('trainer-cli', { migrate: false });
   try {
-    const selector = selectorFromArgs(v.from, v.to);
-    const params = overridesOf(v);
-    resolveParams(defaultParams(ctx.config), params);
     const producer = await ctx.kafka.createProducer();
     const req = buildTrainRequest('manual', selector, params as Record<string, string | number>);
     await producer.send(ctx.topics.trainRequests, [toMessage('trainRequests', req.id, req)]);
@@ -244,17 +251,17 @@ export const command: Command = {
   summary: 'run the trainer service, or one training run with --once',
   usage: USAGE,
   async run(args) {
-    const { values } = parseArgs(args, OPTIONS, false);
-    if (values.once && values.request)
-      throw new PixelflowError('BAD_REQUEST', '--once and --request exclude each other');
-    if (values.once) return runOnce(values);
-    if (values.request) return sendRequest(values);
-    if (values.from || values.to || Object.keys(overridesOf(values)).length) {
-      throw new PixelflowError(
-        'BAD_REQUEST',
-        'range and params flags need --once or --request; the service takes them per request',
-      );
+    const { values } = parseFlags(args, OPTIONS);
+    if (values.once && values.request) throw usageError('--once and --request exclude each other');
+    const params = overridesOf(values);
+    if (!values.once && !values.request) {
+      if (values.from || values.to || Object.keys(params).length)
+        throw usageError('range and params flags need --once or --request; the service takes them per request');
+      return runService(values);
     }
-    return runService(values);
+    // Checked before anything connects; the trainer checks them again against its own config.
+    const selector = selectorFromArgs(values.from, values.to, RANGE_FLAGS);
+    resolveParams(defaultParams(loadConfig()), params, PARAM_FLAGS);
+    return values.once ? runOnce(values, selector, params) : sendRequest(selector, params);
   },
 };

@@ -1,9 +1,9 @@
+import { flagValue, parseFlags, parsers } from '../../lib/args.ts';
 import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
 import { createKafkaAdapter } from '../../lib/kafka/index.ts';
 import { migrate } from '../../lib/migrations.ts';
-import { intFlag, parseArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 export const command: Command = {
@@ -11,9 +11,9 @@ export const command: Command = {
   usage:
     'pixelflow up [--brokers N] [--s3]   (N Kafka nodes, remembered by the state dir, default 1; --s3: also S3Proxy, a local S3-compatible server for s3:// model registries)',
   async run(args) {
-    const { values } = parseArgs(args, { brokers: { type: 'string' }, s3: { type: 'boolean', default: false } }, false);
-    const brokers = values.brokers === undefined ? undefined : intFlag(values.brokers, 'brokers', 1);
+    const { values } = parseFlags(args, { brokers: { type: 'string' }, s3: { type: 'boolean', default: false } });
     const stack = await import('../../infra/stack/index.ts');
+    const brokers = flagValue(values.brokers, '--brokers', parsers.int(1, stack.MAX_BROKERS));
     const started = Date.now();
     const endpoints = await stack.up({ brokers, s3: values.s3, log: (line: string) => console.error(`  ${line}`) });
     // Re-read config: stack.env now names the endpoints.

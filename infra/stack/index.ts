@@ -32,6 +32,7 @@ import { waitUntil } from './wait.ts';
 
 export type { ServiceName, StackPorts } from './config.ts';
 export { STACK_ERROR_CODES, StackError, type StackErrorCode } from './errors.ts';
+export { MAX_BROKERS } from './kafka.ts';
 export { registerScrapeTarget, unregisterScrapeTarget } from './prometheus.ts';
 export type { ServiceStatus } from './service.ts';
 

@@ -2,7 +2,7 @@
 // real services, torn down after the file's tests. Cleanup is registered where the resource is made.
 import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
-import { type Config, loadConfig } from '../../lib/config.ts';
+import { type Config, childProcessEnv, loadConfig } from '../../lib/config.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
 
 export function uniqueName(prefix = 't'): string {
@@ -38,19 +38,12 @@ export async function createTestContext(service = 'test', overrides: Partial<Con
   return ctx;
 }
 
-/** The environment of a `pixelflow` child process that works in the given test namespace. */
-export function childEnv(
-  config: Pick<Config, 'kafkaBrokers' | 'clickhouseUrl' | 'topicPrefix' | 'clickhouseDatabase'>,
-  extra: NodeJS.ProcessEnv = {},
-): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    KAFKA_BROKERS: config.kafkaBrokers.join(','),
-    CLICKHOUSE_URL: config.clickhouseUrl,
-    PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
-    CLICKHOUSE_DATABASE: config.clickhouseDatabase,
-    ...extra,
-  };
+/**
+ * The environment of a `pixelflow` child process that works in the given test namespace: every
+ * setting of `config` (lib/config/env.ts), `extra` over them.
+ */
+export function childEnv(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return childProcessEnv(config, extra);
 }
 
 /** Polls fn until it returns a truthy value or the time runs out (then throws with the last value). */

@@ -1,7 +1,7 @@
 // The dependency rule: schemas ← lib ← {producers, processors, trainer, inference}. The four
-// services never import each other; schemas imports nothing of the repo; kafkajs, sharp and
-// @clickhouse/client each have one adapter (a file, or for kafkajs the lib/kafka/ folder), and so
-// does @aws-sdk/client-s3.
+// services never import each other; schemas imports nothing of the repo; cli and bench never
+// import test code; kafkajs, sharp and @clickhouse/client each have one adapter (a file, or for
+// kafkajs the lib/kafka/ folder), and so does @aws-sdk/client-s3.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,18 @@ describe('architecture', () => {
         const target = topFolder(resolve(join(file, '..'), spec));
         const allowed = folder === 'lib' ? ['lib', 'schemas'] : ['schemas'];
         if (!allowed.includes(target)) bad.push(`${relative(root, file)} → ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('cli and bench never import test code (what both need lives in lib/ or bench/shared/)', () => {
+    const bad: string[] = [];
+    for (const folder of ['cli', 'bench']) {
+      for (const file of sourceFiles(join(root, folder))) {
+        for (const spec of importsOf(file).filter((s) => s.startsWith('.'))) {
+          if (topFolder(resolve(join(file, '..'), spec)) === 'test') bad.push(`${relative(root, file)} → ${spec}`);
+        }
       }
     }
     expect(bad).toEqual([]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../lib/config.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
-import { createTestContext } from '../../helpers/context.ts';
+import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { type SeedResult, seedAnalytics } from './seed.ts';
 
 let ctx: ServiceContext;
@@ -17,7 +17,7 @@ function pixelflow(args: string[]): Promise<{ code: number; stdout: string; stde
       [join(REPO_ROOT, 'bin', 'pixelflow.js'), 'query', ...args],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, CLICKHOUSE_DATABASE: ctx.config.clickhouseDatabase, LOG_LEVEL: 'warn' },
+        env: childEnv(ctx.config, { LOG_LEVEL: 'warn' }),
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -96,12 +96,13 @@ describe('pixelflow query', () => {
 
   it('pixelflow query refuses a bad parameter value and an unknown format, naming the flag', async () => {
     const bad = await pixelflow(['confusion_matrix', '--model', "v0001' OR 1=1 --"]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/model: expected a model version/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--model: expected a model version/);
     const fmt = await pixelflow(['throughput', '--format', 'xml']);
-    expect(fmt.code).toBe(1);
-    expect(fmt.stderr).toMatch(/--format: expected one of table, json, csv/);
+    expect(fmt.code).toBe(2);
+    expect(fmt.stderr).toMatch(/--format: expected one of table, json, csv, got 'xml'/);
     const unknown = await pixelflow(['no_such_query']);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no analytics query named 'no_such_query'/);
   });
 });

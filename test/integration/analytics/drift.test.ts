@@ -2,12 +2,12 @@
 // input distribution (brighter, higher-contrast images, all predicted 'dog') moves the PSI of every
 // feature past the 'significant' line, in the query and in the Prometheus gauge.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gaussian, imageRow, LABELS, mulberry32, predictionRow } from '../../../bench/shared/analytics-rows.ts';
 import { createAnalytics } from '../../../lib/analytics/index.ts';
 import type { ServiceContext } from '../../../lib/context.ts';
 import { createDriftMonitor } from '../../../lib/drift-monitor.ts';
 import { createMetricsRegistry } from '../../../lib/metrics.ts';
 import { createTestContext } from '../../helpers/context.ts';
-import { gaussian, imageRow, LABELS, mulberry32, predictionRow } from './seed.ts';
 
 let ctx: ServiceContext;
 const now = Date.now();

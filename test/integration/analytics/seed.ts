@@ -2,90 +2,16 @@
 // v0001, candidate v0002) with their training runs and epochs, a training set ingested before the
 // runs, live labelled and unlabelled inputs scored by both models, and some rejections. Every
 // number a test checks is returned in `expected`, computed from the same rows that were inserted.
+import {
+  epochSeconds,
+  gaussian,
+  type ImageSpec,
+  imageRow,
+  LABELS,
+  mulberry32,
+  predictionRow,
+} from '../../../bench/shared/analytics-rows.ts';
 import type { ClickHouseAdapter } from '../../../lib/clickhouse.ts';
-import { seededRandom } from '../../../trainer/schedule.ts';
-
-export const LABELS = ['bird', 'cat', 'dog'] as const;
-
-/** Deterministic PRNG so every run inserts the same data (the trainer's mulberry32). */
-export const mulberry32 = seededRandom;
-
-export function gaussian(rand: () => number, mean: number, sd: number): number {
-  const u = Math.max(rand(), 1e-12);
-  const v = rand();
-  return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-
-const sec = (ms: number) => Math.floor(ms / 1000);
-
-export interface ImageSpec {
-  id: string;
-  split: string;
-  label: string;
-  mean: number;
-  std: number;
-  ingestedMs: number;
-  processingMs?: number;
-}
-
-export function imageRow(s: ImageSpec, version = 0) {
-  const pre = s.ingestedMs + 40 + version;
-  return {
-    id: s.id,
-    source: 'upload',
-    dataset: 'analytics-test',
-    split: s.split,
-    label: s.label,
-    spec_version: 'gray28@1',
-    content_type: 'image/png',
-    source_bytes: 812,
-    source_width: 28,
-    source_height: 28,
-    source_channels: 1,
-    source_format: 'png',
-    mean: s.mean,
-    std: s.std,
-    blank: 0,
-    raw_topic: 'pf.images.raw.v1',
-    raw_partition: 0,
-    raw_offset: 0,
-    processing_ms: s.processingMs ?? 3.5,
-    ingested_at: sec(s.ingestedMs),
-    ingested_at_ms: s.ingestedMs,
-    preprocessed_at_ms: pre,
-  };
-}
-
-export function predictionRow(p: {
-  id: string;
-  model: string;
-  role: string;
-  predicted: string;
-  confidence: number;
-  label: string;
-  atMs: number;
-  latencyMs?: number;
-}) {
-  const others = LABELS.filter((l) => l !== p.predicted);
-  return {
-    id: p.id,
-    model_version: p.model,
-    role: p.role,
-    predicted_label: p.predicted,
-    confidence: p.confidence,
-    top_k_labels: [p.predicted, ...others],
-    top_k_p: [p.confidence, (1 - p.confidence) * 0.7, (1 - p.confidence) * 0.3],
-    label: p.label,
-    has_label: p.label ? 1 : 0,
-    correct: p.label && p.label === p.predicted ? 1 : 0,
-    latency_ms: p.latencyMs ?? 12,
-    inference_ms: (p.latencyMs ?? 12) / 3,
-    origin: 'stream',
-    source: 'upload',
-    predicted_at: sec(p.atMs),
-    predicted_at_ms: p.atMs,
-  };
-}
 
 export interface SeedResult {
   now: number;
@@ -212,7 +138,7 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
     raw_topic: 'pf.images.raw.v1',
     raw_partition: 0,
     raw_offset: 1000 + i,
-    rejected_at: sec(now - 20 * 60_000 + i * 60_000),
+    rejected_at: epochSeconds(now - 20 * 60_000 + i * 60_000),
     rejected_at_ms: now - 20 * 60_000 + i * 60_000,
   }));
   await ch.insert('rejections', rejections);
@@ -238,7 +164,7 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
     model_version: version,
     promoted,
     error: '',
-    started_at: sec(start),
+    started_at: epochSeconds(start),
     started_at_ms: start,
     finished_at_ms: start + 60_000,
     duration_ms: 60_000,
@@ -265,7 +191,7 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
         learning_rate: 0.001,
         samples_per_sec: 1800,
         duration_ms: 20_000,
-        at: sec(at),
+        at: epochSeconds(at),
         at_ms: at,
       });
     }
@@ -279,7 +205,7 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
     metrics: JSON.stringify({ val_accuracy: 0.8 }),
     artifact_uri: `file:///models/${version}/model.json`,
     aliases,
-    published_at: sec(at),
+    published_at: epochSeconds(at),
     published_at_ms: at,
   });
   await ch.insert('model_versions', [

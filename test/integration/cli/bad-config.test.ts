@@ -39,6 +39,41 @@ describe('pixelflow CLI with bad configuration', () => {
     expect(r.out.trim()).toBe("pixelflow doctor: PIXELFLOW_HTTP_PORT: expected an integer in 0..65535, got 'abc'");
   });
 
+  it('an invalid PIXELFLOW_SPEC fails fast with exit 2, naming the variable and the specs there are', () => {
+    const r = run(['doctor'], { PIXELFLOW_SPEC: 'gray29' });
+    expect(r.code).toBe(2);
+    expect(r.out.trim()).toBe(
+      "pixelflow doctor: PIXELFLOW_SPEC: expected a preprocessing spec: gray28, rgb96 (or a version such as gray28@1), got 'gray29'",
+    );
+  });
+
+  // Services that cannot be reached: a command that connected before checking its flags would wait
+  // for them (PIXELFLOW_STARTUP_WAIT_MS) instead of answering at once.
+  const unreachable = { KAFKA_BROKERS: '127.0.0.1:1', CLICKHOUSE_URL: 'http://127.0.0.1:2' };
+
+  it.each([
+    [['serve', '--port', 'abc'], "pixelflow serve: --port: expected an integer in 0..65535, got 'abc'"],
+    [
+      ['preprocess', '--concurrency', '0'],
+      "pixelflow preprocess: --concurrency: expected an integer in 1..1024, got '0'",
+    ],
+    [
+      ['train', '--once', '--batch-size', '0.5'],
+      "pixelflow train: --batch-size: expected an integer in 1..8192, got '0.5'",
+    ],
+  ])('a bad flag fails before connecting with exit 2, naming the flag: %j', (args, message) => {
+    const r = run(args, unreachable);
+    expect(r.code).toBe(2);
+    expect(r.out.trim()).toBe(message);
+  });
+
+  it('a benchmark refuses a bad argument the same way, before it measures anything', () => {
+    const r = run(['bench', 'clickhouse-insert', '--rows', 'many'], unreachable);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("bench/clickhouse-insert.ts: --rows: expected an integer in 1..100000000, got 'many'\n");
+    noStackTrace(r.out);
+  });
+
   it('up refuses a port taken by another process, naming the port and service', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));

@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../../../lib/config.ts';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { type Config, REPO_ROOT } from '../../../lib/config.ts';
+import { childEnv } from '../../helpers/context.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,20 +29,14 @@ export interface ServeProcess {
 
 /** The env a child needs to join the test's namespace on the shared stack. */
 export function namespaceEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    KAFKA_BROKERS: config.kafkaBrokers.join(','),
-    CLICKHOUSE_URL: config.clickhouseUrl,
-    CLICKHOUSE_DATABASE: config.clickhouseDatabase,
-    PROMETHEUS_URL: config.prometheusUrl,
-    PIXELFLOW_TOPIC_PREFIX: config.topicPrefix,
-    PIXELFLOW_TOPIC_PARTITIONS: String(config.topicPartitions),
-    PIXELFLOW_REGISTRY_DIR: config.registryDir,
-    // A private state dir: a SIGKILLed child cannot unregister its Prometheus target.
+  return childEnv(config, {
+    // A private state dir: a SIGKILLed child cannot unregister its Prometheus target. The registry
+    // stays the test's, even where it derives from the test's state dir.
     PIXELFLOW_STATE_DIR: mkdtempSync(join(tmpdir(), 'pf-serve-state-')),
+    PIXELFLOW_REGISTRY_DIR: config.registryDir,
     LOG_LEVEL: 'warn',
     ...extra,
-  };
+  });
 }
 
 export async function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise<ServeProcess> {

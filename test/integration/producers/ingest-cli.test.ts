@@ -82,10 +82,10 @@ describe('pixelflow ingest', () => {
     }
   });
 
-  it('ingest refuses a bad flag with a one-line message and exit code 1', async () => {
+  it('ingest refuses a bad flag with a one-line message and exit code 2', async () => {
     await expect(cli(['fashion-mnist', '--split', 'validation'])).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringMatching(/--split: expected one of train, test/),
+      code: 2,
+      stderr: expect.stringMatching(/--split: expected one of train, test, got 'validation'/),
     });
   });
 });

@@ -77,7 +77,7 @@ describe('trainer CLI', () => {
     expect(refused.code, refused.err).toBe(3);
     expect(refused.err).toMatch(/refused: the quality gate did not pass v0002\n {2}- accuracy -0\.\d+ vs production/);
     const noReason = await cli(['models', 'promote', 'v0002', '--force']);
-    expect(noReason.code).toBe(1);
+    expect(noReason.code).toBe(2);
     expect(noReason.err).toMatch(/--force needs --reason/);
     const promote = await cli(['models', 'promote', 'v0002', '--force', '--reason', 'cli test override']);
     expect(promote.code, promote.err).toBe(0);
@@ -107,7 +107,7 @@ describe('trainer CLI', () => {
     ]);
   });
 
-  it('refuses bad flags with exit code 1 and a message naming the flag', async () => {
+  it('refuses bad flags with exit code 2 and a message naming the flag', async () => {
     const results = await Promise.all([
       cli(['train', '--once', '--epochs', '0']),
       cli(['train', '--once', '--from', '0:9-1']),
@@ -116,12 +116,12 @@ describe('trainer CLI', () => {
       cli(['models', 'promote', '../../etc']),
       cli(['models', 'explode']),
     ]);
-    expect(results.map((r) => r.code)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect(results[0].err).toMatch(/param epochs/);
-    expect(results[1].err).toMatch(/before its start/);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(results[0].err).toMatch(/--epochs: expected an integer in 1\.\.1000, got '0'/);
+    expect(results[1].err).toMatch(/--from: partition 0: range end 1 is before its start 9/);
     expect(results[2].err).toMatch(/need --once or --request/);
     expect(results[3].err).toMatch(/promote needs a version/);
-    expect(results[4].err).toMatch(/not a model version/);
+    expect(results[4].err).toMatch(/<version>: expected a model version such as v0003, got '\.\.\/\.\.\/etc'/);
     expect(results[5].err).toMatch(/unknown action/);
   });
 

@@ -66,7 +66,7 @@ describe('api keys', () => {
     expect(c.apiKeys.map((k) => k.id)).toEqual(['reader', 'writer', 'boss']);
     expect(c.authOpen).toEqual(['metrics', 'docs']);
     expect(() => loadConfig({ PIXELFLOW_AUTH_OPEN: 'everything' })).toThrow(
-      /PIXELFLOW_AUTH_OPEN: expected a list of read, metrics, docs/,
+      /PIXELFLOW_AUTH_OPEN: expected a comma-separated list of read, metrics, docs/,
     );
   });
 });

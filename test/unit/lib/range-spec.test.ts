@@ -50,8 +50,16 @@ describe('range-spec', () => {
       fromMs: undefined,
       toMs: 1714521600000,
     });
-    expect(() => selectorFromArgs('0:1-5', '2024-05-01')).toThrow(/--to applies to time ranges/);
+    expect(() => selectorFromArgs('0:1-5', '2024-05-01')).toThrow(/^to: applies to time ranges only/);
     expect(() => selectorFromArgs('2024-05-02', '2024-05-01')).toThrow(/ends .* before it starts/);
+  });
+
+  it('selectorFromArgs names the flags it was given in its errors', () => {
+    const flags = { from: '--from', to: '--to' };
+    expect(() => selectorFromArgs('yesterday', undefined, flags)).toThrow(/^--from: expected an ISO date\/time/);
+    expect(() => selectorFromArgs(undefined, 'soon', flags)).toThrow(/^--to: expected an ISO date\/time/);
+    expect(() => selectorFromArgs('0:1-2,0:3-4', undefined, flags)).toThrow(/^--from: partition 0 appears twice/);
+    expect(() => selectorFromArgs('0:1-5', '2024-05-01', flags)).toThrow(/^--to: applies to time ranges only/);
   });
 
   it('selectorFromRequest prefers offsets over a time range and defaults to everything', () => {
