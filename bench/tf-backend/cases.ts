@@ -45,8 +45,10 @@ export function trainCase(tf: Tf, data: Data, batch: number, samples: number): C
     async prepare() {
       const model = freshModel(tf);
       const [x, y] = [data.x.slice(0, samples), data.y.slice(0, samples)];
-      // Covers first-call kernel set-up, as the Keras warm-up covers its graph tracing.
-      await model.fit(x.slice(0, batch * 4), y.slice(0, batch * 4), { batchSize: batch, epochs: 1, verbose: 0 });
+      // Covers first-call kernel set-up, as the Keras warm-up covers its graph tracing. Four
+      // batches, or all the samples when there are fewer (--quick --explore's bs1024 has 1024).
+      const warm = Math.min(batch * 4, samples);
+      await model.fit(x.slice(0, warm), y.slice(0, warm), { batchSize: batch, epochs: 1, verbose: 0 });
       return {
         run: () => model.fit(x, y, { batchSize: batch, epochs: 1, shuffle: false, verbose: 0 }),
         dispose: () => {
