@@ -5,7 +5,7 @@ import { createSmallCnn } from '../../lib/models.ts';
 import type { TfRuntime } from '../../lib/tf-backend.ts';
 import { openGraphSession } from '../../lib/tf-graph/graph-session.ts';
 import { buildPredictGraph } from '../../lib/tf-graph/predict-graph.ts';
-import type { ModelLike } from '../../lib/tf-graph/train-graph.ts';
+import type { ModelLike } from '../../lib/tf-graph/supported-models.ts';
 import { measureThroughput, type Stats } from '../harness.ts';
 import { SPEC } from '../inference-fixtures.ts';
 
