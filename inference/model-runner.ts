@@ -11,7 +11,7 @@ import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
 import type { Tf } from '../lib/tf-backend.ts';
 import { graphUnsupportedReason, openGraphSession, type TfEngine } from '../lib/tf-graph/graph-session.ts';
 import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
-import type { ModelLike } from '../lib/tf-graph/train-graph.ts';
+import type { ModelLike } from '../lib/tf-graph/supported-models.ts';
 import { optimizeForInference } from './inference-model.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;

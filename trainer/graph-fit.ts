@@ -4,7 +4,8 @@
 
 import type { Tf } from '../lib/tf-backend.ts';
 import { type GraphSession, graphUnsupportedReason, openGraphSession } from '../lib/tf-graph/graph-session.ts';
-import { buildTrainGraph, type ModelLike, type TrainGraph } from '../lib/tf-graph/train-graph.ts';
+import type { ModelLike } from '../lib/tf-graph/supported-models.ts';
+import { buildTrainGraph, type TrainGraph } from '../lib/tf-graph/train-graph.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tf } from '../tf-backend.ts';
 import { type NodeDef, savedModelBytes } from './proto.ts';
-import { type ModelLike, unsupportedReason } from './train-graph.ts';
+import { type ModelLike, unsupportedReason } from './supported-models.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 

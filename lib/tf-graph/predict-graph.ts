@@ -1,9 +1,12 @@
-// A frozen forward pass for serving: the model's layers (train-graph.ts' builders, dropout as the
+// A frozen forward pass for serving: the model's layers (layers.ts' builders, dropout as the
 // identity) with the weights baked in as constants, ending in a softmax. In a session, Grappler
 // folds and fuses it the way Keras' predict_on_batch graph is (conv + bias + ReLU, matmul + bias +
 // ReLU as single kernels), and a batch is one session run instead of a dozen eager kernels.
+
+import { Graph } from './graph-builder.ts';
+import { buildLayers, type Variable } from './layers.ts';
 import { DT, type NodeDef } from './proto.ts';
-import { buildLayers, Graph, type ModelLike, unsupportedReason, type Variable } from './train-graph.ts';
+import { type ModelLike, unsupportedReason } from './supported-models.ts';
 
 export interface PredictGraph {
   nodes: NodeDef[];

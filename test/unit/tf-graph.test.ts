@@ -6,7 +6,8 @@ import { createMobileNetLike, createSmallCnn } from '../../lib/models.ts';
 import { initTensorflow, type Tf } from '../../lib/tf-backend.ts';
 import { canRunGraphs, openGraphSession } from '../../lib/tf-graph/graph-session.ts';
 import { DT, type NodeDef, savedModelBytes } from '../../lib/tf-graph/proto.ts';
-import { buildTrainGraph, type ModelLike, unsupportedReason } from '../../lib/tf-graph/train-graph.ts';
+import { type ModelLike, unsupportedReason } from '../../lib/tf-graph/supported-models.ts';
+import { buildTrainGraph } from '../../lib/tf-graph/train-graph.ts';
 import { createGraphTrainer } from '../../trainer/graph-fit.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
