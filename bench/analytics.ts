@@ -6,9 +6,9 @@
 //
 //   npx tsx bench/analytics.ts [--quick] [--rows N] [--repeats N]
 import { createAnalytics } from '../lib/analytics/index.ts';
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createServiceContext } from '../lib/context.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { createServiceContext } from '../lib/runtime/context.ts';
 import { benchArgs, formatStats, machineInfo, printTable, ratio, summarize, timeRun, writeResults } from './harness.ts';
 import { imageRow, LABELS, predictionRow } from './shared/analytics-rows.ts';
 

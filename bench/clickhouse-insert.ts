@@ -2,7 +2,7 @@
 // (the stream's three partitions) each insert chunks of 512 rows, as the adapter sends them:
 //   anchor    — one insert per call (insertLingerMs 0): every chunk becomes its own part
 //   coalesced — the adapter's group commit (insertLingerMs from config, default 50 ms): concurrent
-//               chunks share one insert (lib/insert-coalescer.ts)
+//               chunks share one insert (lib/adapters/clickhouse/insert-coalescer.ts)
 // Server CPU is read from /proc for the local stack's clickhouse-server, over the inserts plus a
 // few seconds after them (background merges of the parts they made). Lower is better; the ratio
 // is anchor ÷ coalesced, so > 1 means the coalesced path costs the server less. rows/s is lower
@@ -10,10 +10,11 @@
 // linger every chunk; the stream consumer keeps predicting while its writes wait.
 //
 //   npx tsx bench/clickhouse-insert.ts [--quick] [--rows N] [--repeats N]
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { createClickHouseAdapter } from '../lib/clickhouse.ts';
-import { loadConfig } from '../lib/config.ts';
-import { migrate } from '../lib/migrations.ts';
+
+import { createClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { migrate } from '../lib/adapters/clickhouse/migrations.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { loadConfig } from '../lib/core/config.ts';
 import {
   benchArgs,
   cpuSeconds,

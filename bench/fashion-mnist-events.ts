@@ -1,6 +1,6 @@
 // Fashion-MNIST images as the preprocessing stage would emit them (gray28@1), for benchmarks that
 // skip PNG encoding and preprocessing.
-import { getSpec } from '../lib/preprocess-spec.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
 import type { ImagePreprocessed } from '../schemas/index.ts';
 
 /** What the preprocessing stage emits for a 28×28 grey image (gray28@1). */

@@ -8,13 +8,13 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { isUsageError, USAGE_EXIT_CODE } from '../lib/args.ts';
+import { isUsageError, USAGE_EXIT_CODE } from '../lib/core/args.ts';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 /**
- * A benchmark's arguments, as `read` makes them of the command line with lib/args.ts (parseFlags,
+ * A benchmark's arguments, as `read` makes them of the command line with lib/core/args.ts (parseFlags,
  * flagValue): a flag it does not know or a bad value is one line naming it and exit status 2, as
  * in the CLI, before anything is measured. `--quick` is the CI smoke size, about a minute a script.
  */

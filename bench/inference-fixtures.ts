@@ -3,12 +3,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../lib/context.ts';
-import { createModelRegistry, type ModelRegistry } from '../lib/model-registry.ts';
-import { createSmallCnn } from '../lib/models.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../lib/tf-backend.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
+import { createSmallCnn } from '../lib/ml/models.ts';
+import type { TfRuntime } from '../lib/ml/tf-backend.ts';
+import { createModelRegistry, type ModelRegistry } from '../lib/registry/model-registry.ts';
+import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
 import type { ImagePreprocessed } from '../schemas/index.ts';
 
 export const SPEC = getSpec('gray28');

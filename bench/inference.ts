@@ -14,8 +14,8 @@
 //
 // The sections live in bench/inference/ (raw.ts, raw-vs-keras.ts, threads.ts, stream.ts,
 // tensors.ts); rest is bench/inference-rest.ts.
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { initTensorflow } from '../lib/tf-backend.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { initTensorflow } from '../lib/ml/tf-backend.ts';
 import { benchArgs, machineInfo, writeResults } from './harness.ts';
 import { rawAndKeras } from './inference/raw-vs-keras.ts';
 import { stream } from './inference/stream.ts';

@@ -1,4 +1,4 @@
-// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/kafka/, kafkajs)
+// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/adapters/kafka/, kafkajs)
 // side by side with Kafka's own ProducerPerformance / ConsumerPerformance (kafka-tools 3.9.1, the
 // jars the local stack caches) on the same broker, record size, topic and 3 partitions.
 //   produce: createProducer().send(batch), `concurrency` sends in flight, acks=all, no compression,
@@ -24,9 +24,9 @@
 // harness.measureThroughput times whole run() calls; windows need the timeline inside one run and
 // the anchors report their own, so only the harness' statistics and output are used here.
 import { randomBytes } from 'node:crypto';
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createKafkaAdapter } from '../lib/kafka/index.ts';
+import { createKafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { loadConfig } from '../lib/core/config.ts';
 import { benchArgs, formatStats, machineInfo, printTable, ratio, writeResults } from './harness.ts';
 import { CASES, CONSUME, CONSUME_TUNED, type ConsumeSettings, describeConsume, PARTITIONS } from './kafka/cases.ts';
 import { kafkajsConsume, kafkajsProduce, totalRecords } from './kafka/kafkajs-client.ts';

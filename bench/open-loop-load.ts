@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { flagValue, parseFlags, parsers, usageError } from '../lib/args.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../lib/core/args.ts';
 import { benchArgs } from './harness.ts';
 
 export interface OpenLoopResult {

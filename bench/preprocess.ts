@@ -1,7 +1,7 @@
 // bench/preprocess: images/s of the preprocessing consumer group (Kafka + Avro + ClickHouse, one
 // in-process member) side by side with its anchors, on the same images in the same run:
 //   naive     — per image, one at a time: await sharp(bytes).resize(w, h, { fit }).greyscale().raw().toBuffer()
-//   raw loop  — lib/preprocess.ts preprocessBatch over the same bytes, no Kafka, no Avro
+//   raw loop  — lib/image/preprocess.ts preprocessBatch over the same bytes, no Kafka, no Avro
 //   pipeline  — startPreprocessWorker on a pre-filled images.raw (a fresh group per repeat)
 // Cases: 28×28 grey PNG (real Fashion-MNIST images) and 640×480 JPEG photos-like, both → gray28.
 // Goals (issue #4): raw loop ≥ 10× naive for small images; pipeline ≥ 0.85× raw loop.
@@ -13,14 +13,14 @@
 //   (--png-count: PNG images per run, default 10,000 — one fetch per partition, so the group's first
 //   fetch and its last commit weigh in; 60,000 shows the steady state)
 import sharp from 'sharp';
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { loadConfig } from '../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../lib/context.ts';
-import { fashionMnistImage, readFashionMnist } from '../lib/fashion-mnist.ts';
-import { encodeImage } from '../lib/image-decode.ts';
-import { createMetricsRegistry } from '../lib/metrics.ts';
-import { defaultConcurrency, preprocessBatch } from '../lib/preprocess.ts';
-import { type PreprocessSpec, SPECS } from '../lib/preprocess-spec.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { createMetricsRegistry } from '../lib/core/metrics.ts';
+import { type PreprocessSpec, SPECS } from '../lib/core/preprocess-spec.ts';
+import { encodeImage } from '../lib/image/decode.ts';
+import { fashionMnistImage, readFashionMnist } from '../lib/image/fashion-mnist.ts';
+import { defaultConcurrency, preprocessBatch } from '../lib/image/preprocess.ts';
+import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
 import { startPreprocessWorker } from '../processors/preprocess-worker.ts';
 import { buildRawEvent, createImageProducer } from '../producers/image-producer.ts';
 import {

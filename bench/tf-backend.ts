@@ -8,18 +8,18 @@
 //               batches, a native BatchNorm kernel, and thread settings (child
 //               processes, since libtensorflow reads its thread counts once at load)
 //   --accuracy  instead: train the small CNN on all 60k images, test accuracy per epoch on the
-//               10k test set (checks the claim in lib/models.ts; minutes per epoch)
+//               10k test set (checks the claim in lib/ml/models.ts; minutes per epoch)
 //
 // The parts live in bench/tf-backend/: data.ts (Fashion-MNIST, the model), cases.ts (timed cases,
 // the Keras worker), explore.ts and native-batch-norm.ts (--explore).
-import { initTensorflow } from '../lib/tf-backend.ts';
+import { initTensorflow } from '../lib/ml/tf-backend.ts';
 import { benchArgs, formatStats, type JsonLinesWorker, machineInfo, printTable, writeResults } from './harness.ts';
 import { readArgs, type TfBackendArgs } from './tf-backend/args.ts';
 import { type CaseResult, predictCase, runCase, type Sizes, startKeras, trainCase } from './tf-backend/cases.ts';
 import { freshModel, loadFashionMnist } from './tf-backend/data.ts';
 import { explore, threadChildMain } from './tf-backend/explore.ts';
 
-/** Test accuracy per epoch, the figure lib/models.ts promises (≥ 0.92 within a few epochs). */
+/** Test accuracy per epoch, the figure lib/ml/models.ts promises (≥ 0.92 within a few epochs). */
 async function accuracyMain(args: TfBackendArgs): Promise<void> {
   const rt = await initTensorflow({});
   const { tf } = rt;
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const params = freshModel(tf).countParams();
   console.log(`backend: ${rt.describe()}`);
   console.log(
-    `model: small CNN (lib/models.ts, ${params.toLocaleString('en-US')} params); data: Fashion-MNIST train, float32 NHWC [n,28,28,1]; ` +
+    `model: small CNN (lib/ml/models.ts, ${params.toLocaleString('en-US')} params); data: Fashion-MNIST train, float32 NHWC [n,28,28,1]; ` +
       `train: ${sizes.trainSamples} images per timed fit, Adam + sparse CE; predict: ${sizes.inferBatches} × ${sizes.inferBatch}; ` +
       `${sizes.repeats} repeats after warm-up, tfjs and Keras alternating`,
   );

@@ -1,6 +1,6 @@
 // bench/train: training samples/s of the trainer on data replayed from Kafka, side by side with
 // Keras on the same architecture, images, batch sizes and TensorFlow (2.21), for both of the
-// trainer's engines: the compiled graph step (the default, lib/tf-graph/) and tfjs' eager fit.
+// trainer's engines: the compiled graph step (the default, lib/ml/tf-graph/) and tfjs' eager fit.
 // Also times the replay itself and, unless --quick, the eager variants that explain that
 // engine's gap (fit's per-batch bookkeeping, yielding, a progress callback, a bare train step).
 //
@@ -11,15 +11,15 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { flagValue, parseFlags, parsers } from '../lib/args.ts';
-import { loadConfig, REPO_ROOT } from '../lib/config.ts';
-import { toMessage } from '../lib/events.ts';
-import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/fashion-mnist.ts';
-import { createKafkaAdapter } from '../lib/kafka/index.ts';
-import { compileForTraining, createModelForSpec } from '../lib/models.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
-import { initTensorflow, type Tf } from '../lib/tf-backend.ts';
-import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import { createKafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { loadConfig, REPO_ROOT } from '../lib/core/config.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
+import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../lib/image/fashion-mnist.ts';
+import { compileForTraining, createModelForSpec } from '../lib/ml/models.ts';
+import { initTensorflow, type Tf } from '../lib/ml/tf-backend.ts';
+import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
 import { topicNames } from '../schemas/index.ts';
 import { loadTrainingData } from '../trainer/dataset.ts';
 import { disposeSplit, fitModel, type SplitTensors, toTensors } from '../trainer/tf-training.ts';

@@ -1,7 +1,7 @@
 // `pixelflow <command>`: each command lives in cli/commands/<name>.ts and is loaded on demand,
 // so `pixelflow status` never pays for TensorFlow or sharp.
-import { isUsageError, USAGE_EXIT_CODE } from '../lib/args.ts';
-import { describeError } from '../lib/errors.ts';
+import { isUsageError, USAGE_EXIT_CODE } from '../lib/core/args.ts';
+import { describeError } from '../lib/core/errors.ts';
 import type { Command } from './command.ts';
 
 // name → summary and module. Each module exports `command`.

@@ -1,8 +1,8 @@
 // Services announce their /metrics to the local stack's Prometheus through a file_sd target named
 // by role and pid (replicas never overwrite each other) and remove it on close. Best effort: without
 // the local stack (docker compose, a managed Prometheus) scraping is configured elsewhere.
-import type { Lifecycle } from '../lib/lifecycle.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { Lifecycle } from '../lib/core/lifecycle.ts';
+import type { Logger } from '../lib/core/logger.ts';
 
 export async function registerScrapeTarget(
   deps: { stateDir: string; lifecycle: Lifecycle; log: Logger },

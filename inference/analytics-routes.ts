@@ -3,10 +3,10 @@
 // A fastify plugin: the inference app registers it with the ClickHouse adapter it owns. Every bad
 // parameter is a 400 {error:'BAD_REQUEST', message} before any SQL exists; queries run read-only.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import { type Analytics, createAnalytics, MAX_LIMIT, PARAM_NAMES } from '../lib/analytics/index.ts';
 import { MAX_PARAM_LENGTH } from '../lib/analytics/params.ts';
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { isPixelflowError } from '../lib/errors.ts';
+import { isPixelflowError } from '../lib/core/errors.ts';
 
 export interface AnalyticsRoutesOptions {
   clickhouse: ClickHouseAdapter;

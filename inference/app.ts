@@ -11,15 +11,15 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import type { ApiKey } from '../lib/api-keys.ts';
-import type { AuditRecorder } from '../lib/audit.ts';
-import type { OpenGroup } from '../lib/config.ts';
-import { type AccessControlOptions, accessControl, SECURITY_SCHEMES } from '../lib/http-auth.ts';
-import { type DecodeLimits, decodeImage } from '../lib/image-decode.ts';
-import type { Registry } from '../lib/metrics.ts';
-import type { MicroBatcher } from '../lib/micro-batcher.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { ApiKey } from '../lib/core/api-keys.ts';
+import type { OpenGroup } from '../lib/core/config.ts';
+import type { Registry } from '../lib/core/metrics.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import { type DecodeLimits, decodeImage } from '../lib/image/decode.ts';
+import type { MicroBatcher } from '../lib/ml/micro-batcher.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import type { AuditRecorder } from '../lib/security/audit.ts';
+import { type AccessControlOptions, accessControl, SECURITY_SCHEMES } from '../lib/security/http-auth.ts';
 import { errorHandler } from './http-errors.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelMemory } from './model-runner.ts';
@@ -48,7 +48,7 @@ export interface InferenceAppDeps {
   limits: { maxImageBytes: number; maxPixels: number };
   /** Records admin requests (ClickHouse admin_audit). Unset = not recorded. */
   audit?: Pick<AuditRecorder, 'record'>;
-  /** Keys, what stays open and the rate limit (lib/http-auth.ts). No keys = no auth. */
+  /** Keys, what stays open and the rate limit (lib/security/http-auth.ts). No keys = no auth. */
   access?: { keys: readonly ApiKey[]; open?: readonly OpenGroup[]; rateLimit?: AccessControlOptions['rateLimit'] };
   checkBroker?: (signal: AbortSignal) => Promise<void>;
   checkClickHouse?: (signal: AbortSignal) => Promise<void>;
@@ -56,7 +56,7 @@ export interface InferenceAppDeps {
   modelFailure?: () => string | undefined;
   /** Live tensors where the models run, for the tensor gauges on /metrics (the runner's memory()). */
   memory?: () => ModelMemory;
-  /** @default lib/image-decode.ts decodeImage */
+  /** @default lib/image/decode.ts decodeImage */
   decode?: (
     bytes: Uint8Array,
     spec: PreprocessSpec,

@@ -4,8 +4,8 @@
 // What an MLflow user finds on the experiments page, read from ClickHouse (training_runs,
 // training_epochs) read-only. Bad parameters are 400s before any SQL exists; an unknown run is 404.
 import type { FastifyInstance } from 'fastify';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import { createRunsReader, MAX_RUNS, RUN_ID_PATTERN, RUN_STATUSES, type RunsReader } from '../lib/analytics/runs.ts';
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
 import { ERROR_BODY_SCHEMA } from './http-errors.ts';
 
 export interface ExperimentRoutesOptions {

@@ -1,15 +1,15 @@
 // The quality gate's view of a model: the golden set goes through the predictor and the model runner
 // `serve` uses (a worker thread when PIXELFLOW_INFERENCE_WORKER is on, with the same warm-up sizes,
 // batch-norm folding and engine), so the probabilities judged and the latency timed are what serving
-// would give, not those of a raw tfjs call. Implements lib/quality-gate.ts ServingScorer; the CLI
+// would give, not those of a raw tfjs call. Implements lib/ml/quality-gate.ts ServingScorer; the CLI
 // wires it into the trainer's and the admin routes' promotion.
-import type { Config } from '../lib/config.ts';
-import { PixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
-import type { GoldenItem, ServingScore, ServingScorer } from '../lib/quality-gate.ts';
-import { type Tf, tensorflowOptions } from '../lib/tf-backend.ts';
+import type { Config } from '../lib/core/config.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
+import type { GoldenItem, ServingScore, ServingScorer } from '../lib/ml/quality-gate.ts';
+import { type Tf, tensorflowOptions } from '../lib/ml/tf-backend.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import { createInProcessRunner, type ModelRunner } from './model-runner.ts';
 import type { LoadedModel } from './model-store.ts';
 import { createWorkerRunner } from './model-worker-runner.ts';

@@ -1,13 +1,13 @@
 // Error → HTTP: every error body is { error, message }. 4xx messages tell the caller what to fix;
 // 5xx bodies never carry internals (those go to the log).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, isPixelflowError } from '../lib/errors.ts';
+import { type ErrorCode, isPixelflowError } from '../lib/core/errors.ts';
 
 export const ERROR_BODY_SCHEMA = {
   type: 'object',
   required: ['error', 'message'],
   properties: {
-    error: { type: 'string', description: 'machine-readable code (lib/errors.ts ERROR_CODES)' },
+    error: { type: 'string', description: 'machine-readable code (lib/core/errors.ts ERROR_CODES)' },
     message: { type: 'string' },
   },
 } as const;

@@ -6,7 +6,7 @@
 // time in a profile of the small CNN when it still had batch-norms. Today that applies to the
 // mobilenet-like net (rgb96) and any user model with batch-norms; the answers are the same up to
 // float rounding (unit test, and the model store compares both before it serves the copy).
-import type { Tf } from '../lib/tf-backend.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Layer = import('@tensorflow/tfjs').layers.Layer;

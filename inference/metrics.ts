@@ -1,5 +1,5 @@
 // The inference service's Prometheus metrics, defined once on the registry passed in.
-import { counter, gauge, histogram, type Registry } from '../lib/metrics.ts';
+import { counter, gauge, histogram, type Registry } from '../lib/core/metrics.ts';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];

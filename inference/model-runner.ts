@@ -4,14 +4,14 @@
 // (model-worker.ts) moves loading, warm-up and prediction to a worker thread, so the loop keeps
 // parsing, decoding and writing while the model computes; the in-process runner is the same code
 // without the thread (tests, benchmarks, and the worker's own inside).
-import { describeError, PixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { Tf } from '../lib/tf-backend.ts';
-import { graphUnsupportedReason, openGraphSession, type TfEngine } from '../lib/tf-graph/graph-session.ts';
-import { buildPredictGraph } from '../lib/tf-graph/predict-graph.ts';
-import type { ModelLike } from '../lib/tf-graph/supported-models.ts';
+import { describeError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
+import { graphUnsupportedReason, openGraphSession, type TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
+import { buildPredictGraph } from '../lib/ml/tf-graph/predict-graph.ts';
+import type { ModelLike } from '../lib/ml/tf-graph/supported-models.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import { optimizeForInference } from './inference-model.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -64,7 +64,7 @@ export interface InProcessRunnerOptions {
   optimize?: boolean;
   /** Batch sizes to warm up on (one predict on zeros each) before a model serves. @default [1] */
   warmupBatchSizes?: readonly number[];
-  /** Serve through a frozen TensorFlow graph (lib/tf-graph/predict-graph.ts) when the model allows. @default 'auto' */
+  /** Serve through a frozen TensorFlow graph (lib/ml/tf-graph/predict-graph.ts) when the model allows. @default 'auto' */
   engine?: TfEngine;
   log?: Pick<Logger, 'info' | 'warn'>;
 }

@@ -6,13 +6,13 @@
 // or in a worker thread so that predictions never block the event loop.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { describeError, PixelflowError } from '../lib/errors.ts';
-import { codecs } from '../lib/events.ts';
-import type { ConsumerHandle, KafkaAdapter } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
-import { getSpec, type PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { Tf } from '../lib/tf-backend.ts';
+import { codecs } from '../lib/adapters/kafka/events.ts';
+import type { ConsumerHandle, KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { describeError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { getSpec, type PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
+import type { ModelManifest, ModelRegistry } from '../lib/registry/model-registry.ts';
 import type { Codec, ModelPublished } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import { createInProcessRunner, type ModelRunner, type ServingModel } from './model-runner.ts';

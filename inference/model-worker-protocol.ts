@@ -1,9 +1,9 @@
 // Messages between the parent thread (model-worker-runner.ts) and the model worker (model-worker.ts).
-import type { ErrorCode } from '../lib/errors.ts';
-import type { RegistryLocation } from '../lib/model-registry.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { InitTensorflowOptions } from '../lib/tf-backend.ts';
-import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
+import type { ErrorCode } from '../lib/core/errors.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { InitTensorflowOptions } from '../lib/ml/tf-backend.ts';
+import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
+import type { RegistryLocation } from '../lib/registry/model-registry.ts';
 import type { BatchShape, ModelMemory } from './model-runner.ts';
 
 export interface WorkerInit {

@@ -2,8 +2,8 @@
 // serving process never waits on a TensorFlow kernel. Batches go over as transferred buffers (no
 // copy on either side beyond one slice); answers, coded errors and log lines come back.
 import { Worker } from 'node:worker_threads';
-import { PixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import type { LoadRequest, ModelMemory, ModelRunner, ServingModel } from './model-runner.ts';
 import type { ToParent, ToWorker, WorkerInit } from './model-worker-protocol.ts';
 

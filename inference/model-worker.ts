@@ -2,9 +2,9 @@
 // model-worker-entry.mjs): TensorFlow, the registry and an in-process runner live here; the parent
 // thread sends load / predict / dispose requests and gets answers, errors and log lines back.
 import { parentPort, workerData } from 'node:worker_threads';
-import { describeError, isPixelflowError } from '../lib/errors.ts';
-import { createModelRegistry } from '../lib/model-registry.ts';
-import { initTensorflow } from '../lib/tf-backend.ts';
+import { describeError, isPixelflowError } from '../lib/core/errors.ts';
+import { initTensorflow } from '../lib/ml/tf-backend.ts';
+import { createModelRegistry } from '../lib/registry/model-registry.ts';
 import { createInProcessRunner, type ServingModel } from './model-runner.ts';
 import type { ToParent, ToWorker, WorkerInit } from './model-worker-protocol.ts';
 

@@ -3,11 +3,11 @@
 // of recent production predictions for the web page. The stream writes synchronously before its
 // offsets commit; REST predictions are buffered and flushed in the background so a request never
 // waits on Kafka or ClickHouse.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { describeError } from '../lib/errors.ts';
-import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { describeError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import type { Prediction } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelAnswer } from './predictor.ts';

@@ -2,10 +2,10 @@
 // probabilities into top-k labels. This is the batcher's `run`: items from the stream and from
 // REST arrive mixed. The model runs in the store's ModelRunner (in this thread or a worker); this
 // file only packs the batch and reads the probabilities.
-import { describeError, PixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
-import { type PreprocessSpec, tensorLength } from '../lib/preprocess-spec.ts';
-import { packBatch } from '../lib/tensor-batch.ts';
+import { describeError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { type PreprocessSpec, tensorLength } from '../lib/core/preprocess-spec.ts';
+import { packBatch } from '../lib/ml/tensor-batch.ts';
 import type { Dtype, ScoredLabel } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelMemory } from './model-runner.ts';

@@ -1,8 +1,8 @@
 // Events the inference stage sets aside: to the DLQ topic with a reason (and the original bytes
 // for re-drive) and into ClickHouse `rejections`, so a poison message never blocks a partition.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { toMessage } from '../lib/events.ts';
-import type { IncomingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import type { IncomingMessage, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
 import type { ImageRejected } from '../schemas/index.ts';
 
 export interface InferenceRejection {

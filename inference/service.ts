@@ -1,16 +1,17 @@
 // Wires the inference pieces for one process: model store → predictor → the one micro-batcher,
 // shared by the streaming consumer and the REST app; predictions to the sink. The serve command
 // owns the process (ports, signals); tests and benchmarks build the same service.
-import { createAuditRecorder } from '../lib/audit.ts';
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import type { Config } from '../lib/config.ts';
-import type { KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Registry } from '../lib/metrics.ts';
-import { createMicroBatcher, type MicroBatcher } from '../lib/micro-batcher.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
-import { type Tf, tensorflowOptions } from '../lib/tf-backend.ts';
+
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import type { KafkaAdapter, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import type { Config } from '../lib/core/config.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { Registry } from '../lib/core/metrics.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
+import { createMicroBatcher, type MicroBatcher } from '../lib/ml/micro-batcher.ts';
+import { type Tf, tensorflowOptions } from '../lib/ml/tf-backend.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import { createAuditRecorder } from '../lib/security/audit.ts';
 import type { TopicNames } from '../schemas/index.ts';
 import type { ExtraPlugin, InferenceAppDeps } from './app.ts';
 import { createInferenceMetrics, type InferenceMetrics } from './metrics.ts';

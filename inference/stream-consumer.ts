@@ -2,18 +2,18 @@
 // At-least-once: a crash before the commit replays the batch and the ReplacingMergeTree key
 // (id, model_version, role) absorbs the repeat. With no production model yet the handler waits
 // (heartbeating) instead of committing, so every event is predicted once a model arrives.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { canRetry, describeError, PixelflowError } from '../lib/errors.ts';
-import { codecs } from '../lib/events.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { codecs } from '../lib/adapters/kafka/events.ts';
 import type {
   BatchContext,
   ConsumerHandle,
   IncomingMessage,
   KafkaAdapter,
   PixelflowProducer,
-} from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { MicroBatcher } from '../lib/micro-batcher.ts';
+} from '../lib/adapters/kafka/index.ts';
+import { canRetry, describeError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { MicroBatcher } from '../lib/ml/micro-batcher.ts';
 import { type Codec, HEADERS, type ImagePreprocessed, type TopicNames } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';

@@ -1,8 +1,8 @@
 // Event and ClickHouse row shapes of the preprocessing stage (pure mapping, no I/O).
 
-import type { PixelflowError } from '../lib/errors.ts';
-import type { DecodedImage } from '../lib/image-decode.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { PixelflowError } from '../lib/core/errors.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { DecodedImage } from '../lib/image/decode.ts';
 import type { EventRef, ImagePreprocessed, ImageRaw, ImageRejected } from '../schemas/index.ts';
 
 export const STAGE = 'preprocess';

@@ -4,12 +4,12 @@
 // idempotent by id). Order: produce, then insert; the consumer commits after this resolves.
 // A batch redelivered because its insert failed (ClickHouse down) is not produced again: the
 // handler remembers, per partition, the last offset whose records the broker acknowledged.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { PixelflowError } from '../lib/errors.ts';
-import { codecs, toMessage } from '../lib/events.ts';
-import type { IncomingMessage, OutgoingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
-import { preprocessBatch } from '../lib/preprocess.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { codecs, toMessage } from '../lib/adapters/kafka/events.ts';
+import type { IncomingMessage, OutgoingMessage, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import { preprocessBatch } from '../lib/image/preprocess.ts';
 import { type Codec, HEADERS, type ImageRaw, type ImageRejected, type TopicNames } from '../schemas/index.ts';
 import { imageRow, preprocessedEvent, rejectedEvent, rejectionRow } from './preprocess-events.ts';
 import type { PreprocessMetrics } from './preprocess-metrics.ts';
@@ -21,7 +21,7 @@ export interface PreprocessHandlerDeps {
   producer: Pick<PixelflowProducer, 'send'>;
   clickhouse: Pick<ClickHouseAdapter, 'insert'>;
   metrics?: PreprocessMetrics;
-  /** Images decoded at once per batch. @default lib/preprocess.ts defaultConcurrency() */
+  /** Images decoded at once per batch. @default lib/image/preprocess.ts defaultConcurrency() */
   concurrency?: number;
   /** Images decoded per produce request within a batch. @default 256 */
   chunkSize?: number;

@@ -1,5 +1,5 @@
 // Prometheus metrics of the preprocessing stage, on the registry the process passes in.
-import { counter, gauge, histogram, type Registry } from '../lib/metrics.ts';
+import { counter, gauge, histogram, type Registry } from '../lib/core/metrics.ts';
 
 export type PreprocessMetrics = ReturnType<typeof createPreprocessMetrics>;
 

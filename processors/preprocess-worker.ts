@@ -1,11 +1,11 @@
 // A member of the preprocessing consumer group on images.raw. Scale out by running more members
 // (up to the partition count). Closing stops fetching, lets the batch in hand finish (produce,
 // insert, commit), then closes the producer: nothing is half-done, at worst redelivered.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import type { ConsumerHandle, KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Registry } from '../lib/metrics.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import type { ConsumerHandle, KafkaAdapter, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { Registry } from '../lib/core/metrics.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { TopicNames } from '../schemas/index.ts';
 import { type BatchSummary, createPreprocessHandler } from './preprocess-handler.ts';
 import { createPreprocessMetrics } from './preprocess-metrics.ts';
@@ -20,7 +20,7 @@ export interface PreprocessWorkerOptions {
   limits: { maxPixels: number; maxImageBytes: number };
   log: Logger;
   metrics: Registry;
-  /** Images decoded at once per batch. @default lib/preprocess.ts defaultConcurrency() */
+  /** Images decoded at once per batch. @default lib/image/preprocess.ts defaultConcurrency() */
   concurrency?: number;
   /** Partitions whose batches are handled at once; overlaps decoding with produce/insert waits. @default 2 */
   partitionsConsumedConcurrently?: number;

@@ -3,8 +3,8 @@
 // the broker acknowledged are recorded in the resume state, so a re-run sends only what is new.
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
+import { isPixelflowError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import type { Split } from '../schemas/index.ts';
 import { nameUuid } from './event-ids.ts';
 import { buildRawEvent, type ImageProducer } from './image-producer.ts';

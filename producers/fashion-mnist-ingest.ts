@@ -1,8 +1,9 @@
 // `pixelflow ingest fashion-mnist`: each 28×28 image becomes a real PNG (as a user's upload would
 // be) and goes to images.raw with its label and split. Encoding runs many images at once on
 // sharp's thread pool; an optional rate turns the import into a steady stream for demos.
-import { type FashionMnist, fashionMnistImage, fashionMnistLabel } from '../lib/fashion-mnist.ts';
-import type { RawImage } from '../lib/image-decode.ts';
+
+import type { RawImage } from '../lib/image/decode.ts';
+import { type FashionMnist, fashionMnistImage, fashionMnistLabel } from '../lib/image/fashion-mnist.ts';
 import type { Split } from '../schemas/index.ts';
 import { nameUuid } from './event-ids.ts';
 import { buildRawEvent, type ImageProducer } from './image-producer.ts';
@@ -10,7 +11,7 @@ import { buildRawEvent, type ImageProducer } from './image-producer.ts';
 export interface FashionMnistIngestOptions {
   data: FashionMnist;
   producer: Pick<ImageProducer, 'enqueue' | 'flush'>;
-  /** Encodes raw grey pixels as PNG (lib/image-decode.ts encodeImage). */
+  /** Encodes raw grey pixels as PNG (lib/image/decode.ts encodeImage). */
   encodePng(raw: RawImage): Promise<Buffer>;
   /** First image index. @default 0 */
   offset?: number;

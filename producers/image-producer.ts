@@ -1,11 +1,12 @@
 // The producer core every image source shares: builds ImageRaw events (sniffed content type,
 // uuid key) and sends them to images.raw in batches, with a bound on batches in flight so a fast
 // source (a folder of 60k files) waits for the broker instead of filling memory.
-import { PixelflowError } from '../lib/errors.ts';
-import { toMessage } from '../lib/events.ts';
-import { sniffImage } from '../lib/image-sniff.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../lib/kafka/index.ts';
-import { counter, histogram, type Registry } from '../lib/metrics.ts';
+
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import { counter, histogram, type Registry } from '../lib/core/metrics.ts';
+import { sniffImage } from '../lib/image/sniff.ts';
 import type { ImageRaw, Split } from '../schemas/index.ts';
 import { randomUUID } from './event-ids.ts';
 

@@ -1,9 +1,10 @@
 // A producer that waits through a broker outage instead of failing the import: a send that fails
 // for a reason a retry can fix is sent again on a backoff, for at most maxWaitMs of outage. A
 // resent batch may land twice in the topic; event ids are fixed per image, so the sinks keep one.
-import { canRetry, PixelflowError } from '../lib/errors.ts';
-import type { PixelflowProducer } from '../lib/kafka/index.ts';
-import { type BackoffOptions, createBackoff } from '../lib/outage.ts';
+
+import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { canRetry, PixelflowError } from '../lib/core/errors.ts';
+import { type BackoffOptions, createBackoff } from '../lib/core/outage.ts';
 
 export interface PatientProducerOptions {
   producer: PixelflowProducer;

@@ -64,7 +64,7 @@ export interface ImageRejected {
   raw?: null | EventRef;
   /** ingest | preprocess | inference */
   stage: string;
-  /** one of lib/errors.ts REJECTION_CODES */
+  /** one of lib/core/errors.ts REJECTION_CODES */
   reason_code: string;
   message: string;
   source?: null | string;

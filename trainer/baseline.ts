@@ -1,10 +1,10 @@
 // The current production model, scored on the new run's validation split: the other half of the
 // promotion rule. Ids hash into the same split in every run, so the production model never saw
 // these images in training either, and the comparison is fair.
-import { describeError, isPixelflowError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import type { Tf } from '../lib/tf-backend.ts';
+import { describeError, isPixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import { evaluate, type SplitTensors } from './tf-training.ts';
 
 export type Baseline =

@@ -4,7 +4,7 @@
 // datasets (a first run on a few hundred labelled images) hit this every time. Recalibrating
 // replaces the averages with the exact mean of the statistics over some training batches
 // ("precise BN"); the weights are untouched.
-import type { Tf } from '../lib/tf-backend.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;

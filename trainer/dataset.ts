@@ -2,12 +2,12 @@
 // events of the run's preprocessing spec, drop duplicates (at-least-once delivery), and split
 // train/val/test by a hash of the image id. Samples stream into compact per-split stores.
 
-import { codecs } from '../lib/events.ts';
-import type { IncomingMessage, KafkaAdapter } from '../lib/kafka/index.ts';
-import type { LineageRange } from '../lib/model-registry.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { RangeSelector } from '../lib/range-spec.ts';
-import { inTimeFilter, type ResolvedSelection, resolveSelection, toLineage } from '../lib/topic-range.ts';
+import { codecs } from '../lib/adapters/kafka/events.ts';
+import type { IncomingMessage, KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { LineageRange } from '../lib/registry/model-registry.ts';
+import type { RangeSelector } from '../lib/streams/range-spec.ts';
+import { inTimeFilter, type ResolvedSelection, resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
 import type { Codec, ImagePreprocessed } from '../schemas/index.ts';
 import { assignSplit, type SplitRatios, type TrainingSplit } from './dataset-split.ts';
 import { SampleStore } from './sample-store.ts';

@@ -12,15 +12,15 @@
 // twice is judged on the same bytes even after retention trimmed the topic. When two processes
 // record at the same time, everyone reads the earliest row back (created_at_ms, then set_id).
 import { createHash } from 'node:crypto';
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { PixelflowError } from '../lib/errors.ts';
-import { codecs } from '../lib/events.ts';
-import type { KafkaAdapter } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import type { GoldenItem, GoldenSet } from '../lib/quality-gate.ts';
-import { quote } from '../lib/sql.ts';
-import { resolveSelection, toLineage } from '../lib/topic-range.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { quote } from '../lib/adapters/clickhouse/sql.ts';
+import { codecs } from '../lib/adapters/kafka/events.ts';
+import type { KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import type { GoldenItem, GoldenSet } from '../lib/ml/quality-gate.ts';
+import { resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
 import type { Codec, ImagePreprocessed } from '../schemas/index.ts';
 import { classifyEvent } from './dataset.ts';
 import { idHashUnit, type SplitRatios } from './dataset-split.ts';

@@ -1,11 +1,11 @@
-// The compiled training step (lib/tf-graph/) driven epoch by epoch: the session holds the weights
+// The compiled training step (lib/ml/tf-graph/) driven epoch by epoch: the session holds the weights
 // and Adam's moments between steps; the tfjs model gets the weights back after each epoch, so
 // validation, early stopping, saving and serving keep working on the model as before.
 
-import type { Tf } from '../lib/tf-backend.ts';
-import { type GraphSession, graphUnsupportedReason, openGraphSession } from '../lib/tf-graph/graph-session.ts';
-import type { ModelLike } from '../lib/tf-graph/supported-models.ts';
-import { buildTrainGraph, type TrainGraph } from '../lib/tf-graph/train-graph.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
+import { type GraphSession, graphUnsupportedReason, openGraphSession } from '../lib/ml/tf-graph/graph-session.ts';
+import type { ModelLike } from '../lib/ml/tf-graph/supported-models.ts';
+import { buildTrainGraph, type TrainGraph } from '../lib/ml/tf-graph/train-graph.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;

@@ -6,12 +6,12 @@
 // refused (GATE_REFUSED, the verdict in details) unless it passes or is forced with a reason. A
 // rollback is not judged: it returns to a version that already served as production, and a user
 // rolling back in an emergency must not be stopped by the gate that let the bad version through.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import { PixelflowError } from '../lib/errors.ts';
-import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { AliasMove, ModelAlias, ModelManifest, ModelRegistry } from '../lib/model-registry.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { AliasMove, ModelAlias, ModelManifest, ModelRegistry } from '../lib/registry/model-registry.ts';
 import type { ModelPublished, TopicNames } from '../schemas/index.ts';
 import type { GateRequest, GateVerdict, QualityGate } from './quality-gate.ts';
 import type { TrainerMetrics } from './trainer-metrics.ts';

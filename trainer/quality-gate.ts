@@ -1,16 +1,16 @@
 // The quality gate before a production move: score the candidate, and the current production model,
 // on the golden set through the serving path (a ServingScorer), apply the rules
-// (lib/quality-gate.ts), and store the verdict with its evidence in ClickHouse gate_verdicts.
+// (lib/ml/quality-gate.ts), and store the verdict with its evidence in ClickHouse gate_verdicts.
 // Promotion (promotion.ts) calls judge() before it moves the production alias and refuses on a
 // 'refused' verdict; a forced move is judged and recorded just the same, as 'forced' with its reason.
 import { randomUUID } from 'node:crypto';
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import type { Config } from '../lib/config.ts';
-import { describeError, type ErrorCode, isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import { quote } from '../lib/adapters/clickhouse/sql.ts';
+import type { KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import type { Config } from '../lib/core/config.ts';
+import { describeError, type ErrorCode, isPixelflowError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { getSpec } from '../lib/core/preprocess-spec.ts';
 import {
   evaluateRules,
   type GateCheck,
@@ -19,8 +19,8 @@ import {
   type ModelMetrics,
   measure,
   type ServingScorer,
-} from '../lib/quality-gate.ts';
-import { quote } from '../lib/sql.ts';
+} from '../lib/ml/quality-gate.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import type { TopicNames } from '../schemas/index.ts';
 import { createGoldenSets, type GoldenSets } from './golden-set.ts';
 

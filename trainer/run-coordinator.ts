@@ -3,8 +3,8 @@
 // params replace the queued ones: the newest request describes the newest wish). Callers are
 // told which of the three happened.
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../lib/logger.ts';
-import type { RangeSelector } from '../lib/range-spec.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { RangeSelector } from '../lib/streams/range-spec.ts';
 
 export interface RunRequest {
   trigger: string;

@@ -1,8 +1,8 @@
 // MLflow-style tracking in ClickHouse. training_runs is a ReplacingMergeTree by run_id with
 // updated_at_ms as its version, so each status change is a new row and FINAL reads the latest;
 // training_epochs gets one row per finished epoch as it happens.
-import type { ClickHouseAdapter } from '../lib/clickhouse.ts';
-import type { LineageRange } from '../lib/model-registry.ts';
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
+import type { LineageRange } from '../lib/registry/model-registry.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
 

@@ -2,9 +2,9 @@
 // as they came off Kafka (uint8, 784 B per Fashion-MNIST image) plus a class id, never one object
 // per event. Converted to float32 once, in chunks, when training starts.
 
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import { tensorLength } from '../lib/preprocess-spec.ts';
-import { packBatch } from '../lib/tensor-batch.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import { tensorLength } from '../lib/core/preprocess-spec.ts';
+import { packBatch } from '../lib/ml/tensor-batch.ts';
 import type { ImagePreprocessed } from '../schemas/index.ts';
 
 type Sample = Pick<ImagePreprocessed, 'shape' | 'dtype' | 'data' | 'scale' | 'bias'>;
@@ -100,7 +100,7 @@ export class SampleStore {
     };
   }
 
-  /** All samples as one NHWC float32 array, packed with lib/tensor-batch in chunks. */
+  /** All samples as one NHWC float32 array, packed with lib/ml/tensor-batch in chunks. */
   toFloat32(): Float32Array {
     const out = new Float32Array(this.count * this.sampleLength);
     for (let start = 0; start < this.count; start += PACK_CHUNK) {

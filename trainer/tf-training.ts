@@ -1,9 +1,9 @@
 // The TensorFlow side of a run: tensors from the sample stores, the epoch loop (seeded shuffle,
 // learning-rate schedule, early stopping with best-weights restore), evaluation and the
 // confusion matrix. Every tensor made here is disposed here.
-import { PixelflowError } from '../lib/errors.ts';
-import type { Tf } from '../lib/tf-backend.ts';
-import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
+import type { Tf } from '../lib/ml/tf-backend.ts';
+import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
 import { RECALIBRATE_BELOW_STEPS, recalibrateBatchNorm } from './batch-norm.ts';
 import type { TrainingData } from './dataset.ts';
 import { createGraphTrainer, type GraphTrainer, graphUnsupported } from './graph-fit.ts';

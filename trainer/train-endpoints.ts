@@ -2,9 +2,9 @@
 // as a TrainRequest event on the command topic for the trainer process to pick up (what the serve
 // process uses, since it does not train).
 import { randomUUID } from 'node:crypto';
-import { toMessage } from '../lib/events.ts';
-import type { PixelflowProducer } from '../lib/kafka/index.ts';
-import type { RangeSelector } from '../lib/range-spec.ts';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import type { RangeSelector } from '../lib/streams/range-spec.ts';
 import type { TopicNames, TrainRequest } from '../schemas/index.ts';
 import type { TrainEndpoint } from './http/train-routes.ts';
 import type { TrainerService } from './trainer-service.ts';

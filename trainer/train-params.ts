@@ -1,7 +1,7 @@
 // Hyper-parameters of one run: defaults from config, overridable per request (HTTP body,
 // TrainRequest.params map, CLI flags). Validated here so a bad value fails before any data is read.
-import type { Config } from '../lib/config.ts';
-import { PixelflowError } from '../lib/errors.ts';
+import type { Config } from '../lib/core/config.ts';
+import { PixelflowError } from '../lib/core/errors.ts';
 import { LR_SCHEDULES, type LrSchedule } from './schedule.ts';
 
 export interface TrainParams {

@@ -2,15 +2,15 @@
 // compare with the production model on the same validation split, register the artifact, move
 // aliases (a promotion passes the quality gate first, when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
 
-import { describeError, isPixelflowError, PixelflowError } from '../lib/errors.ts';
-import type { KafkaAdapter } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ModelRegistry } from '../lib/model-registry.ts';
-import { compileForTraining, createModelForSpec } from '../lib/models.ts';
-import type { PreprocessSpec } from '../lib/preprocess-spec.ts';
-import { describeSelector, type RangeSelector } from '../lib/range-spec.ts';
-import { assertCanTrain, type TfRuntime } from '../lib/tf-backend.ts';
-import type { TfEngine } from '../lib/tf-graph/graph-session.ts';
+import type { KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { describeError, isPixelflowError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
+import { compileForTraining, createModelForSpec } from '../lib/ml/models.ts';
+import { assertCanTrain, type TfRuntime } from '../lib/ml/tf-backend.ts';
+import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
+import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import { describeSelector, type RangeSelector } from '../lib/streams/range-spec.ts';
 import { evaluateBaseline } from './baseline.ts';
 import { loadTrainingData, type TrainingData } from './dataset.ts';
 import type { Promotion } from './promotion.ts';

@@ -1,5 +1,5 @@
 // The trainer's Prometheus metrics, registered on the process's registry (never the global one).
-import { counter, gauge, histogram, type Registry } from '../lib/metrics.ts';
+import { counter, gauge, histogram, type Registry } from '../lib/core/metrics.ts';
 
 export type TrainerMetrics = ReturnType<typeof createTrainerMetrics>;
 

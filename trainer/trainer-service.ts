@@ -1,10 +1,11 @@
 // The trainer process: triggers feed a one-at-a-time coordinator whose runs replay the dataset,
 // train, register and promote. Owns its producer, consumers and timers and closes them in order.
-import type { ServiceContext } from '../lib/context.ts';
-import { createModelRegistry, type ModelRegistry, registryLocation } from '../lib/model-registry.ts';
-import { getSpec } from '../lib/preprocess-spec.ts';
-import type { ServingScorer } from '../lib/quality-gate.ts';
-import type { TfRuntime } from '../lib/tf-backend.ts';
+
+import { getSpec } from '../lib/core/preprocess-spec.ts';
+import type { ServingScorer } from '../lib/ml/quality-gate.ts';
+import type { TfRuntime } from '../lib/ml/tf-backend.ts';
+import { createModelRegistry, type ModelRegistry, registryLocation } from '../lib/registry/model-registry.ts';
+import type { ServiceContext } from '../lib/runtime/context.ts';
 import { createPromotion, type Promotion } from './promotion.ts';
 import { qualityGateFromConfig } from './quality-gate.ts';
 import {

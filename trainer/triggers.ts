@@ -2,11 +2,11 @@
 // images.preprocessed that only counts), a fixed schedule, and TrainRequest events on the
 // command topic. Each hands a RunRequest to the coordinator.
 import { randomUUID } from 'node:crypto';
-import { describeError, PixelflowError } from '../lib/errors.ts';
-import { codecs, toMessage } from '../lib/events.ts';
-import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/kafka/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import { selectorFromRequest } from '../lib/range-spec.ts';
+import { codecs, toMessage } from '../lib/adapters/kafka/events.ts';
+import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
+import { describeError, PixelflowError } from '../lib/core/errors.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { selectorFromRequest } from '../lib/streams/range-spec.ts';
 import type { Codec, ImagePreprocessed, ImageRejected, TrainRequest } from '../schemas/index.ts';
 import type { RequestReceipt, RunOutcome, RunRequest } from './run-coordinator.ts';
 import { PARAM_KEYS, resolveParams, type TrainParams } from './train-params.ts';

@@ -3,7 +3,7 @@
 // timed again after Keras so both sides saw the same stretch of machine load.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
 import { BENCH_DIR, formatStats, printTable, ratio, summarize } from '../harness.ts';
 import { kerasPython } from '../lib/keras.ts';
 import { type RawThroughput, rawThroughput, VARIANTS } from './raw.ts';

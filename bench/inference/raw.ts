@@ -1,11 +1,11 @@
 // bench/inference's raw tfjs figures: the small CNN predicting random batches through each tfjs
 // call (predict, predictOnBatch, execute) and through the serving path's frozen graph, with no
 // Kafka, HTTP or batcher around it. The other sections divide by these.
-import { createSmallCnn } from '../../lib/models.ts';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
-import { openGraphSession } from '../../lib/tf-graph/graph-session.ts';
-import { buildPredictGraph } from '../../lib/tf-graph/predict-graph.ts';
-import type { ModelLike } from '../../lib/tf-graph/supported-models.ts';
+import { createSmallCnn } from '../../lib/ml/models.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
+import { openGraphSession } from '../../lib/ml/tf-graph/graph-session.ts';
+import { buildPredictGraph } from '../../lib/ml/tf-graph/predict-graph.ts';
+import type { ModelLike } from '../../lib/ml/tf-graph/supported-models.ts';
 import { measureThroughput, type Stats } from '../harness.ts';
 import { SPEC } from '../inference-fixtures.ts';
 
@@ -17,7 +17,7 @@ export const VARIANTS: Variant[] = ['predict()', 'predict(batchSize=n)', 'predic
 /** Throughput per batch size, then per call. */
 export type RawThroughput = Record<string, Record<string, { perSecond: Stats; perCpuSecond: Stats }>>;
 
-/** The serving path's frozen graph of a model (lib/tf-graph/predict-graph.ts) in its own session. */
+/** The serving path's frozen graph of a model (lib/ml/tf-graph/predict-graph.ts) in its own session. */
 function frozen(rt: TfRuntime, model: import('@tensorflow/tfjs').LayersModel) {
   const g = buildPredictGraph(
     model as unknown as ModelLike,

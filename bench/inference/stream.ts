@@ -4,10 +4,10 @@
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInferenceService } from '../../inference/service.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { toMessage } from '../../lib/events.ts';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
-import { waitUntil } from '../../lib/wait.ts';
+import { toMessage } from '../../lib/adapters/kafka/events.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { waitUntil } from '../../lib/core/wait.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
 import { cpuSeconds, formatStats, machineCpuSeconds, printTable, ratio, stackPid, summarize } from '../harness.ts';
 import { benchContext, benchRegistry, dropContext, event } from '../inference-fixtures.ts';
 import { rawAtBatch } from './raw.ts';

@@ -3,8 +3,8 @@
 import { rmSync } from 'node:fs';
 import { createModelStore } from '../../inference/model-store.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../../inference/predictor.ts';
-import { createMicroBatcher } from '../../lib/micro-batcher.ts';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
+import { createMicroBatcher } from '../../lib/ml/micro-batcher.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
 import { printTable } from '../harness.ts';
 import { benchRegistry, event } from '../inference-fixtures.ts';
 

@@ -1,7 +1,7 @@
 // bench/inference's threads section (full run only): predictOnBatch at batch 1, 64 and 256 under
 // other native thread settings, each in a child process of the bench (libtensorflow reads them once).
 import { fileURLToPath } from 'node:url';
-import { initTensorflow } from '../../lib/tf-backend.ts';
+import { initTensorflow } from '../../lib/ml/tf-backend.ts';
 import { formatStats, printTable, type Stats } from '../harness.ts';
 import { runJsonChild } from '../lib/child-process.ts';
 import { rawThroughput } from './raw.ts';

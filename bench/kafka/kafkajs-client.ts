@@ -1,7 +1,7 @@
-// bench/kafka's measured side: pixelflow's Kafka adapter (lib/kafka.ts, kafkajs) producing and
+// bench/kafka's measured side: pixelflow's Kafka adapter (lib/adapters/kafka/, kafkajs) producing and
 // consuming, timed in reporting windows (windows.ts) like the anchor tools time themselves.
 import { randomBytes } from 'node:crypto';
-import type { KafkaAdapter, OutgoingMessage, PixelflowProducer } from '../../lib/kafka/index.ts';
+import type { KafkaAdapter, OutgoingMessage, PixelflowProducer } from '../../lib/adapters/kafka/index.ts';
 import type { ConsumeSettings, ProduceSettings, SizeCase } from './cases.ts';
 import { createWindowMeter, keep, type Window, type WindowPlan } from './windows.ts';
 

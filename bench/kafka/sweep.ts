@@ -1,6 +1,6 @@
 // bench/kafka --sweep: kafkajs alone over batch × concurrency (produce) and
 // partitionsConsumedConcurrently × maxBytesPerPartition (consume), one figure per setting and round.
-import type { KafkaAdapter, PixelflowProducer } from '../../lib/kafka/index.ts';
+import type { KafkaAdapter, PixelflowProducer } from '../../lib/adapters/kafka/index.ts';
 import { formatStats, printTable } from '../harness.ts';
 import { CASES, type ConsumeSettings, MiB, type ProduceSettings } from './cases.ts';
 import { kafkajsConsume, kafkajsProduce, totalRecords } from './kafkajs-client.ts';

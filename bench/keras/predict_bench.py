@@ -1,5 +1,5 @@
 """Keras reference for bench/inference.ts: predict_on_batch throughput of the same small CNN
-(tf_backend_bench.small_cnn mirrors lib/models.ts createSmallCnn) on random 28x28x1 inputs, per
+(tf_backend_bench.small_cnn mirrors lib/ml/models.ts createSmallCnn) on random 28x28x1 inputs, per
 batch size. Prints one JSON object on stdout; everything else goes to stderr.
 
 Usage: python predict_bench.py --batches 1,32,64,256 --samples 4096 --repeats 3

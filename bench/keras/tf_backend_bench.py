@@ -1,4 +1,4 @@
-"""Keras reference for bench/tf-backend.ts: the same small CNN (lib/models.ts createSmallCnn), the
+"""Keras reference for bench/tf-backend.ts: the same small CNN (lib/ml/models.ts createSmallCnn), the
 same Fashion-MNIST data and the same timing, on TensorFlow 2.21.
 
 A worker, so the Node bench can alternate tfjs and Keras repeats and a load spike on the shared
@@ -45,7 +45,7 @@ def load(data_dir, split):
 
 
 def small_cnn(seed):
-    """Mirror of createSmallCnn in lib/models.ts: change both together."""
+    """Mirror of createSmallCnn in lib/ml/models.ts: change both together."""
     layers = keras.layers
     init = lambda i: keras.initializers.GlorotUniform(seed=seed + i)  # noqa: E731
     model = keras.Sequential(name="small_cnn")

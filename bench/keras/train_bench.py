@@ -1,4 +1,4 @@
-"""Keras reference for bench/train.ts: the trainer's model (lib/models.ts createSmallCnn, mirrored
+"""Keras reference for bench/train.ts: the trainer's model (lib/ml/models.ts createSmallCnn, mirrored
 in tf_backend_bench.small_cnn), the same Fashion-MNIST images, the same batch sizes, one shuffled
 epoch per timed run, on TensorFlow 2.21. Prints one JSON object on stdout; the rest on stderr.
 

@@ -1,5 +1,5 @@
-// The flags of bench/tf-backend, checked by lib/args.ts before anything loads (exit 2 on a bad one).
-import { flagValue, parseFlags, parsers } from '../../lib/args.ts';
+// The flags of bench/tf-backend, checked by lib/core/args.ts before anything loads (exit 2 on a bad one).
+import { flagValue, parseFlags, parsers } from '../../lib/core/args.ts';
 
 export function readArgs(argv: string[]) {
   const { values } = parseFlags(argv, {

@@ -1,7 +1,7 @@
 // bench/tf-backend's measurements: a case is one piece of work timed on tfjs and, with the same
 // command, on the Keras worker (bench/keras/tf_backend_bench.py); runCase alternates the two.
 import { join } from 'node:path';
-import type { Tf } from '../../lib/tf-backend.ts';
+import type { Tf } from '../../lib/ml/tf-backend.ts';
 import {
   BENCH_DIR,
   type JsonLinesWorker,

@@ -1,8 +1,8 @@
 // bench/tf-backend's data and model: real Fashion-MNIST as float tensors (the files
-// lib/fashion-mnist.ts reads) and the small CNN of lib/models.ts, compiled as the trainer compiles it.
-import { readFashionMnist } from '../../lib/fashion-mnist.ts';
-import { compileForTraining, createSmallCnn } from '../../lib/models.ts';
-import type { Tf } from '../../lib/tf-backend.ts';
+// lib/image/fashion-mnist.ts reads) and the small CNN of lib/ml/models.ts, compiled as the trainer compiles it.
+import { readFashionMnist } from '../../lib/image/fashion-mnist.ts';
+import { compileForTraining, createSmallCnn } from '../../lib/ml/models.ts';
+import type { Tf } from '../../lib/ml/tf-backend.ts';
 
 export const DATA_DIR = process.env.PIXELFLOW_FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
 

@@ -2,7 +2,7 @@
 // loop, a 16× larger batch, the native BatchNorm prototype (native-batch-norm.ts), kernels
 // dispatched per step, and thread settings, each in its own child process.
 import { fileURLToPath } from 'node:url';
-import { initTensorflow, type Tf } from '../../lib/tf-backend.ts';
+import { initTensorflow, type Tf } from '../../lib/ml/tf-backend.ts';
 import { formatStats, printTable, type Throughput } from '../harness.ts';
 import { runJsonChild } from '../lib/child-process.ts';
 import type { TfBackendArgs } from './args.ts';
@@ -70,7 +70,7 @@ export async function explore(tf: Tf, data: Data, sizes: Sizes): Promise<Record<
   await measure(`trainOnBatch loop bs${batch}`, trainOnBatchCase(tf, data, batch, samples));
   await measure(`fit bs${batch * 16}`, trainCase(tf, data, batch * 16, samples));
   let patched: Awaited<ReturnType<typeof kernelsPerStep>> | undefined;
-  // The native Step kernel (lib/tf-native-kernels.ts) is always installed; BatchNorm stays a prototype.
+  // The native Step kernel (lib/ml/tf-native-kernels.ts) is always installed; BatchNorm stays a prototype.
   for (const [label, patches] of [['native BatchNorm', [installNativeBatchNorm]]] as const) {
     const restores = patches.map((install) => install(tf));
     try {

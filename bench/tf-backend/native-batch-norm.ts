@@ -1,7 +1,7 @@
 // bench/tf-backend --explore: a prototype for issue #5 (not used outside this bench). tfjs runs
 // BatchNormalization's training path as a composite of many full-size JS-dispatched ops where
 // TensorFlow runs one native kernel; this patch swaps in TF's fused kernels to time the gap.
-import type { Tf } from '../../lib/tf-backend.ts';
+import type { Tf } from '../../lib/ml/tf-backend.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 interface NativeBackend {

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { USAGE_EXIT_CODE, usageError } from '../../lib/args.ts';
+import { USAGE_EXIT_CODE, usageError } from '../../lib/core/args.ts';
 import type { Command } from '../command.ts';
 
 const benchDir = resolve(import.meta.dirname, '..', '..', 'bench');

@@ -1,12 +1,12 @@
 // Checks that the configured services answer, one line each; the exit code says whether all do.
 
-import { parseFlags } from '../../lib/args.ts';
-import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
-import { createClickHouseReader } from '../../lib/clickhouse-reader.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/connection-security.ts';
-import { describeError, isPixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter } from '../../lib/kafka/index.ts';
+import { createClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
+import { createClickHouseReader } from '../../lib/adapters/clickhouse/reader.ts';
+import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { parseFlags } from '../../lib/core/args.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { describeKafkaSecurity, kafkaSecurityFromConfig } from '../../lib/core/connection-security.ts';
+import { describeError, isPixelflowError } from '../../lib/core/errors.ts';
 import type { Command } from '../command.ts';
 
 async function check(name: string, where: string, probe: () => Promise<string>): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { parseFlags } from '../../lib/args.ts';
+import { parseFlags } from '../../lib/core/args.ts';
 import type { Command } from '../command.ts';
 
 export const command: Command = {

@@ -2,13 +2,13 @@
 // Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
 // folder import resumes where it stopped.
 import { setMaxListeners } from 'node:events';
-import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
-import { describeError, PixelflowError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/core/args.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { describeError, PixelflowError } from '../../lib/core/errors.ts';
+import { createLogger } from '../../lib/core/logger.ts';
+import { createMetricsRegistry } from '../../lib/core/metrics.ts';
+import { kafkaOptions, topicSpecs } from '../../lib/runtime/context.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';
 import type { Command } from '../command.ts';
 
@@ -125,8 +125,8 @@ export const command: Command = {
 
       if (flags.fashion) {
         const [{ readFashionMnist }, { encodeImage }, { ingestFashionMnist }] = await Promise.all([
-          import('../../lib/fashion-mnist.ts'),
-          import('../../lib/image-decode.ts'),
+          import('../../lib/image/fashion-mnist.ts'),
+          import('../../lib/image/decode.ts'),
           import('../../producers/fashion-mnist-ingest.ts'),
         ]);
         const split = flags.split as 'train' | 'test';

@@ -4,19 +4,19 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
-import { flagValue, parseFlags, parsers, requiredFlag, usageError } from '../../lib/args.ts';
-import * as configModule from '../../lib/config.ts';
-import { createServiceContext } from '../../lib/context.ts';
-import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
+import { flagValue, parseFlags, parsers, requiredFlag, usageError } from '../../lib/core/args.ts';
+import * as configModule from '../../lib/core/config.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
+import { initTensorflow, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
+import { VERSION } from '../../lib/registry/artifacts.ts';
+import { migrateRegistry } from '../../lib/registry/migrate.ts';
 import {
   createModelRegistry,
   type ModelManifest,
   type ModelRegistry,
   registryLocation,
-} from '../../lib/model-registry.ts';
-import { VERSION } from '../../lib/registry-artifacts.ts';
-import { migrateRegistry } from '../../lib/registry-migrate.ts';
-import { initTensorflow, tensorflowOptions } from '../../lib/tf-backend.ts';
+} from '../../lib/registry/model-registry.ts';
+import { createServiceContext } from '../../lib/runtime/context.ts';
 import { createPromotion } from '../../trainer/promotion.ts';
 import { type GateVerdict, listVerdicts, qualityGateFromConfig } from '../../trainer/quality-gate.ts';
 import type { Command } from '../command.ts';

@@ -1,10 +1,10 @@
 // `pixelflow preprocess`: one member of the preprocessing consumer group, with /metrics (registered
 // with the local Prometheus) until SIGTERM/SIGINT, which finishes the batch in hand and commits.
-import { flagValue, parseFlags, parsers } from '../../lib/args.ts';
-import { CONFIG_SPEC } from '../../lib/config.ts';
-import { createServiceContext } from '../../lib/context.ts';
-import { startMetricsServer } from '../../lib/metrics.ts';
-import { getSpec } from '../../lib/preprocess-spec.ts';
+import { flagValue, parseFlags, parsers } from '../../lib/core/args.ts';
+import { CONFIG_SPEC } from '../../lib/core/config.ts';
+import { startMetricsServer } from '../../lib/core/metrics.ts';
+import { getSpec } from '../../lib/core/preprocess-spec.ts';
+import { createServiceContext } from '../../lib/runtime/context.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 

@@ -1,13 +1,13 @@
 // `pixelflow query`: named analytics queries, the catalogue, or read-only SQL for power users.
 
+import type { ClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
+import { createClickHouseReader, runUserSelect } from '../../lib/adapters/clickhouse/reader.ts';
 import { formatRows, OUTPUT_FORMATS, type OutputFormat } from '../../lib/analytics/format.ts';
 import { createAnalytics, describeQueries, MAX_LIMIT, NAMED_QUERIES } from '../../lib/analytics/index.ts';
 import { parseParams } from '../../lib/analytics/params.ts';
-import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
-import type { ClickHouseAdapter } from '../../lib/clickhouse.ts';
-import { createClickHouseReader, runUserSelect } from '../../lib/clickhouse-reader.ts';
-import { type Config, loadConfig } from '../../lib/config.ts';
-import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/core/args.ts';
+import { type Config, loadConfig } from '../../lib/core/config.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow query <name> [--since 15m|1h|7d|ISO] [--until now|ISO] [--model v0002|production|candidate]
@@ -51,7 +51,7 @@ function checkNamedQuery(name: string, params: Record<string, string>): void {
   }
 }
 
-/** Both named queries and --sql read as the read-only user (lib/clickhouse-reader.ts). */
+/** Both named queries and --sql read as the read-only user (lib/adapters/clickhouse/reader.ts). */
 function connect(config: Config): Promise<ClickHouseAdapter> {
   return createClickHouseReader(config);
 }

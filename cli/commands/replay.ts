@@ -1,9 +1,9 @@
 // `pixelflow replay`: re-emit a range of a topic (by offsets or by time) into another topic,
 // keyed by image id, e.g. images.raw into a fresh deployment to re-preprocess with a new spec.
-import { parseFlags, requiredFlag, usageError } from '../../lib/args.ts';
-import { createServiceContext } from '../../lib/context.ts';
-import { describeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
-import { replayRange, topicFor } from '../../lib/replay.ts';
+import { parseFlags, requiredFlag, usageError } from '../../lib/core/args.ts';
+import { createServiceContext } from '../../lib/runtime/context.ts';
+import { describeSelector, selectorFromArgs } from '../../lib/streams/range-spec.ts';
+import { replayRange, topicFor } from '../../lib/streams/replay.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow replay --from <ISO time | epoch ms | offsets 0:100-200,1:0-50> [--to <ISO time | epoch ms>]

@@ -4,12 +4,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExtraPlugin } from '../../inference/app.ts';
-import { flagValue, parseFlags } from '../../lib/args.ts';
-import { CONFIG_SPEC, REPO_ROOT } from '../../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
-import { PixelflowError } from '../../lib/errors.ts';
-import { createModelRegistry, registryLocation } from '../../lib/model-registry.ts';
-import { initTensorflow, type Tf, tensorflowOptions } from '../../lib/tf-backend.ts';
+import { flagValue, parseFlags } from '../../lib/core/args.ts';
+import { CONFIG_SPEC, REPO_ROOT } from '../../lib/core/config.ts';
+import { PixelflowError } from '../../lib/core/errors.ts';
+import { initTensorflow, type Tf, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
+import { createModelRegistry, registryLocation } from '../../lib/registry/model-registry.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 
@@ -40,7 +40,7 @@ async function servicePlugins(ctx: ServiceContext, tf: Tf): Promise<{ plugins: E
 
   if (has('inference/analytics-routes.ts')) {
     const { analyticsRoutes } = await import('../../inference/analytics-routes.ts');
-    const { createClickHouseReader } = await import('../../lib/clickhouse-reader.ts');
+    const { createClickHouseReader } = await import('../../lib/adapters/clickhouse/reader.ts');
     // Analytics read as the read-only user: what a route may read is the server's decision.
     const reader = ctx.lifecycle.add(
       'clickhouse-reader',

@@ -1,8 +1,8 @@
-import { parseFlags } from '../../lib/args.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { kafkaOptions } from '../../lib/context.ts';
-import { describeError } from '../../lib/errors.ts';
-import { createKafkaAdapter, type TopicDescription } from '../../lib/kafka/index.ts';
+import { createKafkaAdapter, type TopicDescription } from '../../lib/adapters/kafka/index.ts';
+import { parseFlags } from '../../lib/core/args.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { describeError } from '../../lib/core/errors.ts';
+import { kafkaOptions } from '../../lib/runtime/context.ts';
 import type { Command } from '../command.ts';
 
 /** A status that hangs on a broker that does not answer is worse than one that says so. */

@@ -3,8 +3,8 @@
 // keypoints, Carvana masks). Needs no services; the same seed writes the same bytes.
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { flagValue, parseFlags, parsers, usageError } from '../../lib/args.ts';
-import type { PixelflowError } from '../../lib/errors.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/core/args.ts';
+import type { PixelflowError } from '../../lib/core/errors.ts';
 import type { Command } from '../command.ts';
 
 const KINDS = ['faces', 'pose', 'cars'] as const;

@@ -2,13 +2,13 @@
 // one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
 import { SingleBar } from 'cli-progress';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
-import { parseFlags, usageError } from '../../lib/args.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
-import { toMessage } from '../../lib/events.ts';
-import { startMetricsServer } from '../../lib/metrics.ts';
-import { describeSelector, type RangeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
-import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/tf-backend.ts';
+import { toMessage } from '../../lib/adapters/kafka/events.ts';
+import { parseFlags, usageError } from '../../lib/core/args.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { startMetricsServer } from '../../lib/core/metrics.ts';
+import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
+import { describeSelector, type RangeSelector, selectorFromArgs } from '../../lib/streams/range-spec.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
 import { defaultParams, type ParamLabels, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';

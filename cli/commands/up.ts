@@ -1,9 +1,9 @@
-import { flagValue, parseFlags, parsers } from '../../lib/args.ts';
-import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
-import { createKafkaAdapter } from '../../lib/kafka/index.ts';
-import { migrate } from '../../lib/migrations.ts';
+import { createClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
+import { migrate } from '../../lib/adapters/clickhouse/migrations.ts';
+import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { flagValue, parseFlags, parsers } from '../../lib/core/args.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { kafkaOptions, topicSpecs } from '../../lib/runtime/context.ts';
 import type { Command } from '../command.ts';
 
 export const command: Command = {

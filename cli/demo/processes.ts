@@ -3,8 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PixelflowError } from '../../lib/errors.ts';
-import { waitUntil } from '../../lib/wait.ts';
+import { PixelflowError } from '../../lib/core/errors.ts';
+import { waitUntil } from '../../lib/core/wait.ts';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 

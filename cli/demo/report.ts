@@ -1,6 +1,6 @@
 // The demo's report: read back from ClickHouse what the pipeline did, so the numbers are the ones
 // a user's own queries would give (FINAL everywhere: redeliveries never count twice).
-import type { ClickHouseAdapter } from '../../lib/clickhouse.ts';
+import type { ClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
 
 export interface DemoReport {
   mode: 'quick' | 'full';

@@ -1,8 +1,8 @@
 // The demo's REST step: real PNGs through POST /v1/images, one request per class (the label is a
 // form field), plus a few broken files to show what happens to bad input.
 
-import { FASHION_MNIST_LABELS, readFashionMnist } from '../../lib/fashion-mnist.ts';
-import { encodeImage } from '../../lib/image-decode.ts';
+import { encodeImage } from '../../lib/image/decode.ts';
+import { FASHION_MNIST_LABELS, readFashionMnist } from '../../lib/image/fashion-mnist.ts';
 
 export interface UploadResult {
   accepted: number;

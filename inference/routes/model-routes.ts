@@ -2,8 +2,8 @@
 // POST /v1/models/reload (load the aliased versions again now, admin) and
 // GET /v1/predictions/recent (the live feed of the web page).
 import type { FastifyInstance } from 'fastify';
-import { PixelflowError } from '../../lib/errors.ts';
-import type { ModelManifest, ModelRegistry } from '../../lib/model-registry.ts';
+import { PixelflowError } from '../../lib/core/errors.ts';
+import type { ModelManifest, ModelRegistry } from '../../lib/registry/model-registry.ts';
 import type { ScoredLabel } from '../../schemas/index.ts';
 import type { ModelStore } from '../model-store.ts';
 import type { RecentPredictions } from '../prediction-sink.ts';

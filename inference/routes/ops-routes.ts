@@ -2,8 +2,8 @@
 // (a model is serving and each dependency answers: 'degraded' while one does not, though
 // /v1/predict keeps answering from the loaded model), GET /metrics.
 import type { FastifyInstance } from 'fastify';
-import { describeError } from '../../lib/errors.ts';
-import type { Registry } from '../../lib/metrics.ts';
+import { describeError } from '../../lib/core/errors.ts';
+import type { Registry } from '../../lib/core/metrics.ts';
 import type { ModelStore } from '../model-store.ts';
 
 export interface OpsRoutesOptions {

@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
-import type { DecodedImage, DecodeLimits } from '../../lib/image-decode.ts';
-import type { MicroBatcher } from '../../lib/micro-batcher.ts';
-import type { PreprocessSpec } from '../../lib/preprocess-spec.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
+import type { PreprocessSpec } from '../../lib/core/preprocess-spec.ts';
+import type { DecodedImage, DecodeLimits } from '../../lib/image/decode.ts';
+import type { MicroBatcher } from '../../lib/ml/micro-batcher.ts';
 import type { ScoredLabel } from '../../schemas/index.ts';
 import { ERROR_BODY_SCHEMA } from '../http-errors.ts';
 import type { ModelStore } from '../model-store.ts';

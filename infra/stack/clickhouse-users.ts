@@ -6,7 +6,7 @@
 //                       would let it change settings, and with them use those table functions.
 //   allow_databases     refuses every database not listed (Code 291), except `system`, which
 //                       18.16 lets every user read; <databases> row filters do not exist in 18.16.
-//                       lib/clickhouse-reader.ts refuses system tables from the server's parse tree.
+//                       lib/adapters/clickhouse/reader.ts refuses system tables from the server's parse tree.
 // On a current server the same user is `CREATE USER … SETTINGS readonly = 1` with
 // `GRANT SELECT ON <db>.* TO …` (README › Secured connections).
 import { createHash } from 'node:crypto';

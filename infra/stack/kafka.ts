@@ -40,7 +40,7 @@ export function kafkaNodePorts(ports: StackPorts, node: number): { broker: numbe
 }
 
 /**
- * Internal topics replicate like the pipeline's topics (lib/topic-policy.ts states the same rule
+ * Internal topics replicate like the pipeline's topics (lib/adapters/kafka/topic-policy.ts states the same rule
  * for them; infra stays free of lib imports): RF = min(3, brokers), min ISR = RF > 1 ? 2 : 1.
  */
 export function internalReplication(brokers: number): { replicationFactor: number; minInsyncReplicas: number } {

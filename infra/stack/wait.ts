@@ -1,5 +1,5 @@
-// The stack's waits are lib/wait.ts's waitUntil with the stack's errors: an abort is STACK_ABORTED.
-import { type WaitOptions as BaseWaitOptions, waitUntil as baseWaitUntil } from '../../lib/wait.ts';
+// The stack's waits are lib/core/wait.ts's waitUntil with the stack's errors: an abort is STACK_ABORTED.
+import { type WaitOptions as BaseWaitOptions, waitUntil as baseWaitUntil } from '../../lib/core/wait.ts';
 import { abortedError, type StackError } from './errors.ts';
 
 export interface WaitOptions extends Omit<BaseWaitOptions, 'failFast' | 'onTimeout' | 'onAbort'> {

@@ -33,7 +33,7 @@ const log = (msg) => console.error(`[setup-native] ${msg}`);
 // tfjs-node's binding sets string and type attributes one value at a time; TensorFlow's fused
 // kernels take lists (_FusedConv2D: fused_ops = ['BiasAdd', 'Relu'], TArgs = [float]), which
 // runs conv + bias + ReLU as one pass instead of three (measured 1.5-2.3× faster per layer).
-// lib/tf-native-kernels.ts probes for the support at run time and keeps the stock kernels without it.
+// lib/ml/tf-native-kernels.ts probes for the support at run time and keeps the stock kernels without it.
 const PATCH_TAG = 'pixelflow: attribute lists';
 const PATCH_ID = 'attr-lists-1';
 const LIST_CASES = [

@@ -1,9 +1,9 @@
 // Named analytics queries over ClickHouse: a fixed catalogue, typed allow-listed parameters,
-// SQL built only through lib/sql.ts, executed read-only. The HTTP routes, the CLI and the drift
+// SQL built only through lib/adapters/clickhouse/sql.ts, executed read-only. The HTTP routes, the CLI and the drift
 // monitor all go through createAnalytics().
-import type { ClickHouseAdapter } from '../clickhouse.ts';
-import { PixelflowError } from '../errors.ts';
-import { sql } from '../sql.ts';
+import type { ClickHouseAdapter } from '../adapters/clickhouse/client.ts';
+import { sql } from '../adapters/clickhouse/sql.ts';
+import { PixelflowError } from '../core/errors.ts';
 import { type ModelRef, type ParamDoc, paramDocs, parseParams, type ResolvedParams } from './params.ts';
 import { drift } from './queries/drift.ts';
 import { PIPELINE_QUERIES } from './queries/pipeline.ts';

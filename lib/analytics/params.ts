@@ -1,7 +1,7 @@
 // The parameters a named analytics query accepts. Every value a caller sends is checked here
-// against a type and an allow-list before any SQL is built; lib/sql.ts then formats what passed.
+// against a type and an allow-list before any SQL is built; lib/adapters/clickhouse/sql.ts then formats what passed.
 // Raw values arrive as strings (HTTP query string, CLI flags); anything else is refused.
-import { PixelflowError } from '../errors.ts';
+import { PixelflowError } from '../core/errors.ts';
 
 export const PARAM_NAMES = ['since', 'until', 'model', 'against', 'bucket', 'limit', 'run', 'bins'] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];

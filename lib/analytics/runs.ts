@@ -2,10 +2,10 @@
 // range (lineage) and outcome, one run's detail (confusion matrix, class counts) and its epochs.
 // Unlike the named analytics queries (flat typed columns) these keep the JSON columns as objects,
 // and an unknown run is a NOT_FOUND, so the view can tell "no such run" from "no epochs yet".
-import type { ClickHouseAdapter } from '../clickhouse.ts';
-import { PixelflowError } from '../errors.ts';
-import type { LineageRange } from '../registry-artifacts.ts';
-import { raw, sql } from '../sql.ts';
+import type { ClickHouseAdapter } from '../adapters/clickhouse/client.ts';
+import { raw, sql } from '../adapters/clickhouse/sql.ts';
+import { PixelflowError } from '../core/errors.ts';
+import type { LineageRange } from '../registry/artifacts.ts';
 
 export const RUN_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
 export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'aborted'] as const;

@@ -1,6 +1,6 @@
-// SQL fragments shared by the named queries. Every value goes through lib/sql.ts; the only raw
+// SQL fragments shared by the named queries. Every value goes through lib/adapters/clickhouse/sql.ts; the only raw
 // text is fixed column names written in this file.
-import { type RawSql, raw, sql } from '../sql.ts';
+import { type RawSql, raw, sql } from '../adapters/clickhouse/sql.ts';
 import type { ResolvedParams } from './params.ts';
 
 /** `col >= since AND col < until` on a DateTime column. */

@@ -1,8 +1,8 @@
 // A standalone Fastify app with only the upload routes: for tests (app.inject) and for running
 // ingest on its own. It never listens; whoever owns the port calls listen().
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { ApiKey } from '../../lib/api-keys.ts';
-import { type AccessControlOptions, accessControl } from '../../lib/http-auth.ts';
+import type { ApiKey } from '../../lib/core/api-keys.ts';
+import { type AccessControlOptions, accessControl } from '../../lib/security/http-auth.ts';
 import { type UploadDeps, uploadRoutes } from './upload-routes.ts';
 
 export async function buildIngestApp(

@@ -1,7 +1,7 @@
 // Error → HTTP for the upload routes: every body is { error, message[, file] }; 4xx messages say
 // what to fix, 5xx bodies never carry internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, isPixelflowError } from '../../lib/errors.ts';
+import { type ErrorCode, isPixelflowError } from '../../lib/core/errors.ts';
 import type { UploadErrorBody } from './upload-schemas.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {

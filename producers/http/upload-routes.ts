@@ -4,13 +4,13 @@
 // happens downstream, so a file that only looks like an image is accepted and set aside there.
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { Config } from '../../lib/config.ts';
-import { withDeadline } from '../../lib/deadline.ts';
-import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
-import { inspectImage } from '../../lib/image-sniff.ts';
-import type { KafkaAdapter } from '../../lib/kafka/index.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { counter, histogram, type Registry } from '../../lib/metrics.ts';
+import type { KafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import type { Config } from '../../lib/core/config.ts';
+import { withDeadline } from '../../lib/core/deadline.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
+import type { Logger } from '../../lib/core/logger.ts';
+import { counter, histogram, type Registry } from '../../lib/core/metrics.ts';
+import { inspectImage } from '../../lib/image/sniff.ts';
 import { buildRawEvent, type ImageProducer, isSplit } from '../image-producer.ts';
 import { uploadErrorHandler } from './upload-errors.ts';
 import { type AcceptedBody, FILE_FIELDS, TEXT_FIELDS, UPLOAD_ROUTE_SCHEMA } from './upload-schemas.ts';
@@ -93,7 +93,7 @@ export function uploadRoutes(deps: UploadDeps): FastifyPluginAsync {
     [1024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864],
   );
   const clients = new Set<string>();
-  // Keys are checked by lib/http-auth.ts (registered by the app); here only named for metrics.
+  // Keys are checked by lib/security/http-auth.ts (registered by the app); here only named for metrics.
   const clientLabel = (request: FastifyRequest): string => {
     if (request.apiKey) return request.apiKey.id;
     const ip = request.ip || 'unknown';

@@ -1,11 +1,11 @@
 // Request and response schemas of POST /v1/images; the TypeScript types below mirror them.
-import type { ErrorCode } from '../../lib/errors.ts';
+import type { ErrorCode } from '../../lib/core/errors.ts';
 
 export const ERROR_BODY = {
   type: 'object',
   required: ['error', 'message'],
   properties: {
-    error: { type: 'string', description: 'machine-readable code (lib/errors.ts ERROR_CODES)' },
+    error: { type: 'string', description: 'machine-readable code (lib/core/errors.ts ERROR_CODES)' },
     message: { type: 'string', description: 'what was wrong and how to fix it' },
     file: { type: 'string', description: 'the file the error is about, when it is about one' },
   },

@@ -4,7 +4,7 @@
 // since the generator knows its ground truth.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeImage } from '../../lib/image-decode.ts';
+import { encodeImage } from '../../lib/image/decode.ts';
 import { generateCar } from './cars.ts';
 import { encodeCarvanaRle } from './carvana-rle.ts';
 import { checkAbort, type DatasetSummary } from './faces-kaggle.ts';

@@ -1,7 +1,7 @@
 // Carvana's run-length encoding of a mask: pixels numbered from 1 in row-major order (left to
 // right along a row, rows top to bottom: a plain flatten of a height × width array), written as
 // space-separated "start length" pairs of foreground runs. An empty mask is an empty string.
-import { PixelflowError } from '../../lib/errors.ts';
+import { PixelflowError } from '../../lib/core/errors.ts';
 
 export function encodeCarvanaRle(mask: Uint8Array): string {
   const parts: number[] = [];

@@ -4,7 +4,7 @@
 // test_keypoints.csv (ImageId + the 30 columns) as the test split's ground truth.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PixelflowError } from '../../lib/errors.ts';
+import { PixelflowError } from '../../lib/core/errors.ts';
 import { FACE_KEYPOINTS, type FaceSample, generateFace } from './faces.ts';
 import { coord, createLineFile } from './line-file.ts';
 

@@ -1,6 +1,6 @@
 // Binary masks as GIFs the way Carvana ships them: a two-colour palette (index 0 black, 1 white),
 // so a reader that takes palette indices sees 0/1 and one that takes colours sees 0/255. sharp's
-// GIF writer (cgif, via lib/image-decode.ts) reserves index 0 for transparency and puts black and
+// GIF writer (cgif, via lib/image/decode.ts) reserves index 0 for transparency and puts black and
 // white at 1 and 2, which breaks index readers; this small LZW encoder writes the exact layout.
 
 /** GIF89a of a width × height mask (any non-zero value is foreground). */

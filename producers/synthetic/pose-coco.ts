@@ -4,7 +4,7 @@
 // category with its keypoint names and skeleton), for a train and a test split.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeImage } from '../../lib/image-decode.ts';
+import { encodeImage } from '../../lib/image/decode.ts';
 import { checkAbort, type DatasetSummary } from './faces-kaggle.ts';
 import { generatePose, POSE_KEYPOINTS, POSE_SKELETON, type PoseSample } from './pose.ts';
 

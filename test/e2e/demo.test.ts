@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../cli/demo/report.ts';
-import { createClickHouseAdapter } from '../../lib/clickhouse.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createKafkaAdapter } from '../../lib/kafka/index.ts';
+import { createClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
+import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 import { uniqueName } from '../helpers/context.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');

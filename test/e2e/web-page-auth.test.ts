@@ -12,9 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyticsRoutes } from '../../inference/analytics-routes.ts';
 import { buildInferenceApp } from '../../inference/app.ts';
 import { createInferenceService } from '../../inference/service.ts';
-import { parseApiKeys } from '../../lib/api-keys.ts';
-import { encodeImage } from '../../lib/image-decode.ts';
-import { createModelRegistry } from '../../lib/model-registry.ts';
+import { parseApiKeys } from '../../lib/core/api-keys.ts';
+import { encodeImage } from '../../lib/image/decode.ts';
+import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import { createTestContext } from '../helpers/context.ts';
 import { saveTinyModel, tfRuntime } from '../unit/inference/fixtures.ts';
 

@@ -11,20 +11,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyticsRoutes } from '../../inference/analytics-routes.ts';
 import { buildInferenceApp } from '../../inference/app.ts';
 import { createInferenceService } from '../../inference/service.ts';
-import { REPO_ROOT } from '../../lib/config.ts';
-import { toMessage } from '../../lib/events.ts';
+import { toMessage } from '../../lib/adapters/kafka/events.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
+import { getSpec } from '../../lib/core/preprocess-spec.ts';
+import { encodeImage } from '../../lib/image/decode.ts';
 import {
   FASHION_MNIST_LABELS,
   type FashionMnist,
   fashionMnistImage,
   fashionMnistLabel,
   readFashionMnist,
-} from '../../lib/fashion-mnist.ts';
-import { encodeImage } from '../../lib/image-decode.ts';
-import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../lib/model-registry.ts';
-import { compileForTraining, createModelForSpec } from '../../lib/models.ts';
-import { getSpec } from '../../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
+} from '../../lib/image/fashion-mnist.ts';
+import { compileForTraining, createModelForSpec } from '../../lib/ml/models.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
+import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../lib/registry/model-registry.ts';
 import { createTestContext, eventually } from '../helpers/context.ts';
 import { preprocessedEvent, tfRuntime } from '../unit/inference/fixtures.ts';
 

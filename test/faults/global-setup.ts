@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { probeServices } from '../helpers/services.ts';
 import { PORT_VARS, stackCli, stackPorts } from './private-stack.ts';
 import { readRows, renderReport, resultsDir, resultsFile } from './report.ts';

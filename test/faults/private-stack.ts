@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { freePorts } from '../helpers/ports.ts';
 
 export type StackService = 'kafka' | 'clickhouse' | 'prometheus';

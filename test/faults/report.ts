@@ -2,7 +2,7 @@
 // (the full suite) or test/output/faults/reliability-short.md (the short run inside `npm test`).
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 
 export interface TopicCount {
   /** distinct ids of the images sent */

@@ -2,8 +2,8 @@
 // real services, torn down after the file's tests. Cleanup is registered where the resource is made.
 import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
-import { type Config, childProcessEnv, loadConfig } from '../../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../../lib/context.ts';
+import { type Config, childProcessEnv, loadConfig } from '../../lib/core/config.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 
 export function uniqueName(prefix = 't'): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -40,7 +40,7 @@ export async function createTestContext(service = 'test', overrides: Partial<Con
 
 /**
  * The environment of a `pixelflow` child process that works in the given test namespace: every
- * setting of `config` (lib/config/env.ts), `extra` over them.
+ * setting of `config` (lib/core/config/env.ts), `extra` over them.
  */
 export function childEnv(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return childProcessEnv(config, extra);

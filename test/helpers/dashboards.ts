@@ -1,7 +1,7 @@
 // The Grafana dashboards under infra/grafana/dashboards and the PromQL of every panel target.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 
 export const DASHBOARDS_DIR = join(REPO_ROOT, 'infra', 'grafana', 'dashboards');
 

@@ -4,7 +4,7 @@
 //   3. the project's own local stack (`pixelflow up`)
 // Whatever is chosen is probed; if it does not answer, the run fails here with a clear message.
 import type { TestProject } from 'vitest/node';
-import { describeError } from '../../lib/errors.ts';
+import { describeError } from '../../lib/core/errors.ts';
 import { probeServices, resolveServices, type ServiceEndpoints } from './services.ts';
 
 declare module 'vitest' {
@@ -31,7 +31,7 @@ export default async function setup(project: TestProject) {
   if (e.stateDir) process.env.PIXELFLOW_STATE_DIR = e.stateDir;
   // Every test file reads its own random database, which the local stack's read-only user is not
   // granted (it may read the configured one only): analytics in tests read as the main user with
-  // readonly=1, and test/integration/lib/clickhouse-reader.test.ts tests the reader on a server of its own.
+  // readonly=1, and test/integration/lib/adapters/clickhouse/reader.test.ts tests the reader on a server of its own.
   process.env.CLICKHOUSE_READER_USER ??= '';
   process.env.CLICKHOUSE_READER_PASSWORD ??= '';
   project.provide('services', e);

@@ -11,7 +11,7 @@ import { buildClickHouseConfig } from '../../infra/stack/clickhouse-config.ts';
 import { buildUsersXml } from '../../infra/stack/clickhouse-users.ts';
 import { CLICKHOUSE_SERVER_BINARY } from '../../infra/stack/system-packages.ts';
 import { renderTemplate } from '../../infra/stack/template.ts';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { eventually } from './context.ts';
 import { freePorts } from './ports.ts';
 

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3Settings } from '../../lib/s3.ts';
+import type { S3Settings } from '../../lib/adapters/s3.ts';
 import { freePorts } from './ports.ts';
 
 export interface TestS3 {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveStackConfig } from '../../infra/stack/config.ts';
 import { javaBinary, kafkaClasspath, kafkaLibDir } from '../../infra/stack/kafka.ts';
-import { REPO_ROOT } from '../../lib/config.ts';
-import { createKafkaAdapter } from '../../lib/kafka/index.ts';
+import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { eventually } from './context.ts';
 import { freePorts } from './ports.ts';
 

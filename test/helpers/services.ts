@@ -1,5 +1,5 @@
-import { describeError } from '../../lib/errors.ts';
-import { createKafkaAdapter } from '../../lib/kafka/index.ts';
+import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { describeError } from '../../lib/core/errors.ts';
 
 export interface ServiceEndpoints {
   kafkaBrokers: string;

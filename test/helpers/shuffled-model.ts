@@ -3,10 +3,10 @@
 // learns nothing that carries over, so it scores about chance on the golden set. Shared by the
 // gate's integration test and the experiment view's Chromium walk.
 
-import type { ModelRegistry } from '../../lib/model-registry.ts';
-import { compileForTraining, createModelForSpec } from '../../lib/models.ts';
-import { getSpec } from '../../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../../lib/tf-backend.ts';
+import { getSpec } from '../../lib/core/preprocess-spec.ts';
+import { compileForTraining, createModelForSpec } from '../../lib/ml/models.ts';
+import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
+import type { ModelRegistry } from '../../lib/registry/model-registry.ts';
 import type { ImagePreprocessed } from '../../schemas/index.ts';
 import { idHashUnit } from '../../trainer/dataset-split.ts';
 import { seededRandom } from '../../trainer/schedule.ts';

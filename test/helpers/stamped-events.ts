@@ -1,8 +1,9 @@
 // A preprocessed topic whose events carry known timestamps, for tests that select by time or
 // offsets (replay, the training data loader): event i is stamped T0 + i s, except #25, stamped an
 // hour before (an out-of-order producer), plus one undecodable record inside the range.
-import type { ServiceContext } from '../../lib/context.ts';
-import type { IncomingMessage, PixelflowProducer } from '../../lib/kafka/index.ts';
+
+import type { IncomingMessage, PixelflowProducer } from '../../lib/adapters/kafka/index.ts';
+import type { ServiceContext } from '../../lib/runtime/context.ts';
 import { syntheticEvents } from '../unit/trainer/synthetic-data.ts';
 import { producePreprocessed, readTopic } from './topics.ts';
 

@@ -1,6 +1,11 @@
 // Writes events to topics and reads whole topics back in tests.
-import { toMessage } from '../../lib/events.ts';
-import type { DeliveryReport, IncomingMessage, KafkaAdapter, PixelflowProducer } from '../../lib/kafka/index.ts';
+import { toMessage } from '../../lib/adapters/kafka/events.ts';
+import type {
+  DeliveryReport,
+  IncomingMessage,
+  KafkaAdapter,
+  PixelflowProducer,
+} from '../../lib/adapters/kafka/index.ts';
 import type { ImagePreprocessed } from '../../schemas/index.ts';
 
 /** Every message from the low to the high watermark, by partition and offset. */

@@ -4,10 +4,10 @@
 // then kill -9 of a partition leader while producing with acks=all and consuming in a group:
 // every acknowledged record arrives, none is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.ts';
-import { kafkaOptions, topicSpecs } from '../../lib/context.ts';
-import { createKafkaAdapter, type KafkaAdapter } from '../../lib/kafka/index.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createKafkaAdapter, type KafkaAdapter } from '../../lib/adapters/kafka/index.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { createLogger } from '../../lib/core/logger.ts';
+import { kafkaOptions, topicSpecs } from '../../lib/runtime/context.ts';
 import { topicNames } from '../../schemas/topics.ts';
 import { type PrivateCluster, startPrivateCluster } from '../helpers/cluster.ts';
 import { eventually, uniqueName } from '../helpers/context.ts';

@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { childEnv, createTestContext, eventually } from '../helpers/context.ts';
 import { freePorts } from '../helpers/ports.ts';
 

@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../lib/config.ts';
+import { REPO_ROOT } from '../../lib/core/config.ts';
 import { type Pipeline, type Proc, spawnPixelflow, startPipeline } from '../faults/pipeline.ts';
 import { eventually } from '../helpers/context.ts';
 import { makePng, multipartBody } from '../helpers/images.ts';

@@ -6,7 +6,7 @@
 // What `pixelflow models promote|rollback` does, over HTTP for an admin key. A fastify plugin the
 // serve process mounts with the trainer's Promotion; every inference process follows the models topic.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isPixelflowError } from '../../lib/errors.ts';
+import { isPixelflowError } from '../../lib/core/errors.ts';
 import type { Promotion } from '../promotion.ts';
 import type { GateVerdict } from '../quality-gate.ts';
 

@@ -5,8 +5,8 @@
 // command topic (status queued: the trainer process picks it up). Every bad field is a 400
 // {error:'BAD_REQUEST', message} before anything is enqueued.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isPixelflowError, PixelflowError } from '../../lib/errors.ts';
-import { parseOffsetsSpec, type RangeSelector, selectorFromArgs } from '../../lib/range-spec.ts';
+import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
+import { parseOffsetsSpec, type RangeSelector, selectorFromArgs } from '../../lib/streams/range-spec.ts';
 import type { RequestStatus } from '../run-coordinator.ts';
 import { PARAM_KEYS, resolveParams, type TrainParams } from '../train-params.ts';
 

@@ -1,4 +1,4 @@
--- The quality gate (lib/quality-gate.ts, trainer/quality-gate.ts). Written for ClickHouse 18.16 and
+-- The quality gate (lib/ml/quality-gate.ts, trainer/quality-gate.ts). Written for ClickHouse 18.16 and
 -- current servers alike: no DateTime64 (ms sit in a UInt64 beside the DateTime), no Bool, no JSON
 -- type (checks and metrics are JSON text), no TTL.
 --

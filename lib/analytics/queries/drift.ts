@@ -4,9 +4,10 @@
 // The reference is every labelled 'train' image ingested before the model's training run
 // started; with no model (none given, none in production) it is every 'train' image ingested
 // before the window.
-import { categoricalPsi, classifyPsi, edgesFromQuantiles, psi, psiNoiseFloor } from '../../drift.ts';
-import { isPixelflowError } from '../../errors.ts';
-import { type RawSql, raw, sql } from '../../sql.ts';
+
+import { type RawSql, raw, sql } from '../../adapters/clickhouse/sql.ts';
+import { isPixelflowError } from '../../core/errors.ts';
+import { categoricalPsi, classifyPsi, edgesFromQuantiles, psi, psiNoiseFloor } from '../drift.ts';
 import { dedupedPredictions } from '../sql-parts.ts';
 import type { NamedQuery, QueryContext } from '../types.ts';
 

@@ -1,5 +1,5 @@
 // How the pipeline runs: what came in and went out, how fast, how slow, and what was rejected.
-import { raw, sql } from '../../sql.ts';
+import { raw, sql } from '../../adapters/clickhouse/sql.ts';
 import { bucketOf, dedupedPredictions, window, windowMs } from '../sql-parts.ts';
 import type { NamedQuery } from '../types.ts';
 

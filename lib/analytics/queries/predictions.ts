@@ -1,7 +1,8 @@
 // Model quality from the predictions table: live accuracy, confusion matrix, confidence
 // histogram, and production vs candidate on the same events.
-import { PixelflowError } from '../../errors.ts';
-import { sql } from '../../sql.ts';
+
+import { sql } from '../../adapters/clickhouse/sql.ts';
+import { PixelflowError } from '../../core/errors.ts';
 import type { ModelRef } from '../params.ts';
 import { bucketOf, dedupedPredictions, window } from '../sql-parts.ts';
 import type { NamedQuery, QueryContext } from '../types.ts';

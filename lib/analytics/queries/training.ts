@@ -1,6 +1,7 @@
 // Training history: runs with their metrics, and one run's per-epoch curves.
-import { PixelflowError } from '../../errors.ts';
-import { sql } from '../../sql.ts';
+
+import { sql } from '../../adapters/clickhouse/sql.ts';
+import { PixelflowError } from '../../core/errors.ts';
 import { window } from '../sql-parts.ts';
 import type { NamedQuery, QueryContext } from '../types.ts';
 

@@ -4,7 +4,7 @@
 // stalls (each group's lag returns to 0) and the good images around them all arrive.
 import { randomBytes } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
-import { codecs } from '../../../lib/events.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
 import type { ImageRejected } from '../../../schemas/index.ts';
 import { eventually } from '../../helpers/context.ts';
 import { readTopic } from '../../helpers/topics.ts';

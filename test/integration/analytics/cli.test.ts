@@ -2,8 +2,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { type SeedResult, seedAnalytics } from './seed.ts';
 

@@ -3,10 +3,10 @@
 // feature past the 'significant' line, in the query and in the Prometheus gauge.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussian, imageRow, LABELS, mulberry32, predictionRow } from '../../../bench/shared/analytics-rows.ts';
+import { createDriftMonitor } from '../../../lib/analytics/drift-monitor.ts';
 import { createAnalytics } from '../../../lib/analytics/index.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { createDriftMonitor } from '../../../lib/drift-monitor.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { createTestContext } from '../../helpers/context.ts';
 
 let ctx: ServiceContext;

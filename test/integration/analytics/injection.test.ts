@@ -3,9 +3,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyticsRoutes } from '../../../inference/analytics-routes.ts';
+import type { ClickHouseAdapter } from '../../../lib/adapters/clickhouse/client.ts';
 import { NAMED_QUERIES, PARAM_NAMES } from '../../../lib/analytics/index.ts';
-import type { ClickHouseAdapter } from '../../../lib/clickhouse.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { createTestContext } from '../../helpers/context.ts';
 import { seedAnalytics } from './seed.ts';
 

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyticsRoutes } from '../../../inference/analytics-routes.ts';
 import { NAMED_QUERIES } from '../../../lib/analytics/index.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { createTestContext } from '../../helpers/context.ts';
 import { type SeedResult, seedAnalytics } from './seed.ts';
 

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentRoutes } from '../../../inference/experiment-routes.ts';
 import { errorHandler } from '../../../inference/http-errors.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { createRunRecorder, emptyRun } from '../../../trainer/run-recorder.ts';
 import { createTestContext } from '../../helpers/context.ts';
 

@@ -11,7 +11,7 @@ import {
   mulberry32,
   predictionRow,
 } from '../../../bench/shared/analytics-rows.ts';
-import type { ClickHouseAdapter } from '../../../lib/clickhouse.ts';
+import type { ClickHouseAdapter } from '../../../lib/adapters/clickhouse/client.ts';
 
 export interface SeedResult {
   now: number;

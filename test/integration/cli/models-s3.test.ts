@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { createModelRegistry } from '../../../lib/model-registry.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
+import { createModelRegistry } from '../../../lib/registry/model-registry.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { startTestS3, type TestS3 } from '../../helpers/s3proxy.ts';
 

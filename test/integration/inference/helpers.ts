@@ -1,6 +1,7 @@
 // Shared by the inference integration tests: read a whole topic, count ClickHouse rows.
-import type { ServiceContext } from '../../../lib/context.ts';
-import { codecs } from '../../../lib/events.ts';
+
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import type { Codec, ImageRejected, Prediction } from '../../../schemas/index.ts';
 
 export async function readTopic<T>(ctx: ServiceContext, topic: string, codec: Codec<T>): Promise<T[]> {

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInferenceApp } from '../../../inference/app.ts';
 import { createInferenceService } from '../../../inference/service.ts';
-import { createModelRegistry, registryLocation } from '../../../lib/model-registry.ts';
+import { createModelRegistry, registryLocation } from '../../../lib/registry/model-registry.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import { makePng } from '../../helpers/images.ts';
 import { startTestS3, type TestS3 } from '../../helpers/s3proxy.ts';

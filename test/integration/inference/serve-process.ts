@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, REPO_ROOT } from '../../../lib/config.ts';
+import { type Config, REPO_ROOT } from '../../../lib/core/config.ts';
 import { childEnv } from '../../helpers/context.ts';
 
 export async function freePort(): Promise<number> {

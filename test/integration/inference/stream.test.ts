@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInferenceService, type InferenceService } from '../../../inference/service.ts';
-import { toMessage } from '../../../lib/events.ts';
-import { createModelRegistry, type ModelRegistry } from '../../../lib/model-registry.ts';
-import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import { toMessage } from '../../../lib/adapters/kafka/events.ts';
+import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
+import { createModelRegistry, type ModelRegistry } from '../../../lib/registry/model-registry.ts';
 import type { ImagePreprocessed } from '../../../schemas/index.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import {

@@ -20,7 +20,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
 
 const WHEEL_DIR = 'tensorflow-cpu-2.21.0';
 // Async: a build of minutes in a sync call would starve the test worker's own RPC.

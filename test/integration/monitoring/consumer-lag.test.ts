@@ -1,9 +1,9 @@
 // The consumer-lag gauge against the real broker: it counts what a group has not committed, and
 // falls to zero once a real consumer has read and committed everything.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createConsumerLagMonitor } from '../../../lib/consumer-lag.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
+import { createConsumerLagMonitor } from '../../../lib/streams/consumer-lag.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 
 let ctx: ServiceContext;

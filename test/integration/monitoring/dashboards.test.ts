@@ -5,8 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerScrapeTarget, unregisterScrapeTarget } from '../../../infra/stack/index.ts';
-import { REPO_ROOT } from '../../../lib/config.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { createTestContext, eventually, uniqueName } from '../../helpers/context.ts';
 import { dashboardQueries, loadDashboards } from '../../helpers/dashboards.ts';
 import { seedAnalytics } from '../analytics/seed.ts';

@@ -5,10 +5,8 @@
 // plugin, so those are declared here by the same names and labels.
 
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
+import { createDriftMonitor } from '../../../lib/analytics/drift-monitor.ts';
 import { createAnalytics } from '../../../lib/analytics/index.ts';
-import { createConsumerLagMonitor } from '../../../lib/consumer-lag.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { createDriftMonitor } from '../../../lib/drift-monitor.ts';
 import {
   counter,
   createMetricsRegistry,
@@ -16,7 +14,9 @@ import {
   type MetricsServer,
   type Registry,
   startMetricsServer,
-} from '../../../lib/metrics.ts';
+} from '../../../lib/core/metrics.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
+import { createConsumerLagMonitor } from '../../../lib/streams/consumer-lag.ts';
 import { createPreprocessMetrics } from '../../../processors/preprocess-metrics.ts';
 import { buildRawEvent, createImageProducer } from '../../../producers/image-producer.ts';
 import { createTrainerMetrics } from '../../../trainer/trainer-metrics.ts';

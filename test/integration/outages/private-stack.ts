@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCommandLine } from '../../../infra/stack/process.ts';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
 import { eventually } from '../../helpers/context.ts';
 import { freePorts } from '../../helpers/ports.ts';
 

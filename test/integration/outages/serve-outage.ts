@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../lib/config.ts';
-import { createServiceContext, type ServiceContext } from '../../../lib/context.ts';
-import { createModelRegistry } from '../../../lib/model-registry.ts';
+import { loadConfig } from '../../../lib/core/config.ts';
+import { createModelRegistry } from '../../../lib/registry/model-registry.ts';
+import { createServiceContext, type ServiceContext } from '../../../lib/runtime/context.ts';
 import { eventually, uniqueName } from '../../helpers/context.ts';
 import { makePng } from '../../helpers/images.ts';
 import { readTopic } from '../../helpers/topics.ts';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
 import { eventually } from '../../helpers/context.ts';
 import { type PrivateStack, startPrivateStack } from './private-stack.ts';
 

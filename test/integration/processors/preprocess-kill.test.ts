@@ -4,9 +4,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { codecs } from '../../../lib/events.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { buildRawEvent, createImageProducer, type ImageProducer } from '../../../producers/image-producer.ts';
 import type { ImagePreprocessed } from '../../../schemas/index.ts';
 import { childEnv, createTestContext, eventually } from '../../helpers/context.ts';

@@ -3,10 +3,10 @@
 // (a second consumer group replays images.raw) leaves no duplicates after FINAL.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceContext } from '../../../lib/context.ts';
-import { codecs } from '../../../lib/events.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
-import { SPECS } from '../../../lib/preprocess-spec.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import { SPECS } from '../../../lib/core/preprocess-spec.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { type PreprocessWorker, startPreprocessWorker } from '../../../processors/preprocess-worker.ts';
 import { buildIngestApp } from '../../../producers/http/app.ts';
 import { createImageProducer } from '../../../producers/image-producer.ts';

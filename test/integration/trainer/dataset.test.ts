@@ -1,9 +1,9 @@
 // The training data loader against the real broker: a time range or an offsets range selects
 // exactly its events, skipping records it cannot decode and those stamped outside the range.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceContext } from '../../../lib/context.ts';
-import type { PixelflowProducer } from '../../../lib/kafka/index.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
+import type { PixelflowProducer } from '../../../lib/adapters/kafka/index.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { loadTrainingData } from '../../../trainer/dataset.ts';
 import { createTestContext } from '../../helpers/context.ts';
 import { idsStampedIn, JUNK_KEY, seedStampedEvents, T0, windowOf } from '../../helpers/stamped-events.ts';

@@ -1,6 +1,7 @@
 // Shared by the trainer's integration tests: model events, training rows in ClickHouse.
-import type { ServiceContext } from '../../../lib/context.ts';
-import { codecs } from '../../../lib/events.ts';
+
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import type { Codec, ModelPublished } from '../../../schemas/index.ts';
 import { readTopic } from '../../helpers/topics.ts';
 

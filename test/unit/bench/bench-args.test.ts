@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { benchArgs } from '../../../bench/harness.ts';
-import { flagValue, parseFlags, parsers } from '../../../lib/args.ts';
+import { flagValue, parseFlags, parsers } from '../../../lib/core/args.ts';
 
 afterEach(() => {
   vi.restoreAllMocks();

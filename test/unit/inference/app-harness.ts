@@ -8,10 +8,10 @@ import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStore } from '../../../inference/model-store.ts';
 import { createRecentPredictions, type PredictionRecord } from '../../../inference/prediction-sink.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../../../inference/predictor.ts';
-import type { Registry } from '../../../lib/metrics.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
-import { createMicroBatcher } from '../../../lib/micro-batcher.ts';
-import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import type { Registry } from '../../../lib/core/metrics.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import { createMicroBatcher } from '../../../lib/ml/micro-batcher.ts';
+import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { saveTinyModel, tempRegistry, tfRuntime } from './fixtures.ts';
 
 export const MAX_IMAGE_BYTES = 200_000;

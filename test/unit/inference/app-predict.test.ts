@@ -4,8 +4,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { buildInferenceApp } from '../../../inference/app.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from '../../../inference/predictor.ts';
-import { parseApiKeys } from '../../../lib/api-keys.ts';
-import { createMicroBatcher } from '../../../lib/micro-batcher.ts';
+import { parseApiKeys } from '../../../lib/core/api-keys.ts';
+import { createMicroBatcher } from '../../../lib/ml/micro-batcher.ts';
 import { corruptBody, makeDimensionBombPng, makeJpeg, makePng, notImages, truncate } from '../../helpers/images.ts';
 import { MAX_IMAGE_BYTES, useInferenceApp } from './app-harness.ts';
 import { imageForm, multipartBody } from './multipart.ts';

@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toMessage } from '../../../lib/events.ts';
-import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../../lib/model-registry.ts';
-import { compileForTraining, createModelForSpec } from '../../../lib/models.ts';
-import { getSpec, type PreprocessSpec, tensorLength } from '../../../lib/preprocess-spec.ts';
-import { initTensorflow, type TfRuntime } from '../../../lib/tf-backend.ts';
+import { toMessage } from '../../../lib/adapters/kafka/events.ts';
+import { getSpec, type PreprocessSpec, tensorLength } from '../../../lib/core/preprocess-spec.ts';
+import { compileForTraining, createModelForSpec } from '../../../lib/ml/models.ts';
+import { initTensorflow, type TfRuntime } from '../../../lib/ml/tf-backend.ts';
+import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../../lib/registry/model-registry.ts';
 import type { ImagePreprocessed, ModelPublished } from '../../../schemas/index.ts';
 
 export const LABELS = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { optimizeForInference } from '../../../inference/inference-model.ts';
-import { createMobileNetLike } from '../../../lib/models.ts';
-import type { Tf, TfRuntime } from '../../../lib/tf-backend.ts';
+import { createMobileNetLike } from '../../../lib/ml/models.ts';
+import type { Tf, TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { tfRuntime } from './fixtures.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;

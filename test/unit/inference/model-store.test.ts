@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInferenceMetrics } from '../../../inference/metrics.ts';
 import { createModelStore, type ModelStoreOptions } from '../../../inference/model-store.ts';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/kafka/index.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
-import type { ModelManifest } from '../../../lib/model-registry.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import type { ConsumerOptions, IncomingMessage, KafkaAdapter } from '../../../lib/adapters/kafka/index.ts';
+import { isPixelflowError } from '../../../lib/core/errors.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
+import type { ModelManifest } from '../../../lib/registry/model-registry.ts';
 import { modelPublishedMessage, saveTinyModel, tempRegistry, tfRuntime } from './fixtures.ts';
 
 /** Captures the consumer the store starts, so a test can hand it ModelPublished messages. */

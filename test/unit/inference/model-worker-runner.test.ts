@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createInProcessRunner, type ModelRunner } from '../../../inference/model-runner.ts';
 import { createWorkerRunner } from '../../../inference/model-worker-runner.ts';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import type { ModelManifest } from '../../../lib/model-registry.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import { isPixelflowError } from '../../../lib/core/errors.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
+import type { ModelManifest } from '../../../lib/registry/model-registry.ts';
 import { GRAY28, LABELS, saveTinyModel, tempRegistry, tfRuntime } from './fixtures.ts';
 
 function batch(n: number, seed: number): Float32Array {

@@ -5,9 +5,9 @@ import {
   type PredictionRecord,
   toPredictionRow,
 } from '../../../inference/prediction-sink.ts';
-import { PixelflowError } from '../../../lib/errors.ts';
-import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage } from '../../../lib/kafka/index.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import type { OutgoingMessage } from '../../../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
 import type { Prediction } from '../../../schemas/index.ts';
 
 function rec(

@@ -8,9 +8,9 @@ import {
   type PredictInput,
   topK,
 } from '../../../inference/predictor.ts';
-import { isPixelflowError } from '../../../lib/errors.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
-import type { TfRuntime } from '../../../lib/tf-backend.ts';
+import { isPixelflowError } from '../../../lib/core/errors.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { GRAY28, LABELS, preprocessedEvent, saveTinyModel, tempRegistry, tfRuntime } from './fixtures.ts';
 
 function input(over: Partial<PredictInput> = {}): PredictInput {

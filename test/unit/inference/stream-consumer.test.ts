@@ -3,15 +3,15 @@ import type { LoadedModel } from '../../../inference/model-store.ts';
 import type { PredictionRecord } from '../../../inference/prediction-sink.ts';
 import type { PredictInput, PredictOutput } from '../../../inference/predictor.ts';
 import { createStreamConsumer, type StreamConsumerOptions } from '../../../inference/stream-consumer.ts';
-import { PixelflowError } from '../../../lib/errors.ts';
-import { codecs } from '../../../lib/events.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
 import type {
   BatchContext,
   ConsumerOptions,
   IncomingMessage,
   KafkaAdapter,
   OutgoingMessage,
-} from '../../../lib/kafka/index.ts';
+} from '../../../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
 import type { ImagePreprocessed, ImageRejected } from '../../../schemas/index.ts';
 import { preprocessedEvent } from './fixtures.ts';
 

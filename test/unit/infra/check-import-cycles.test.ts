@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -43,12 +43,12 @@ describe('check-import-cycles', () => {
   it('check-import-cycles fails and prints the cycle when two modules import each other, type-only imports included', () => {
     const r = check(
       tree({
-        'lib/config.ts': "import { secure } from './security.ts';\nexport interface Config { a: string }\n",
+        'lib/core/config.ts': "import { secure } from './security.ts';\nexport interface Config { a: string }\n",
         'lib/security.ts': "import type { Config } from './config.ts';\nexport const secure = (c: Config) => c;\n",
       }),
     );
     expect(r.code).toBe(1);
-    expect(r.out).toContain('lib/config.ts → lib/security.ts → lib/config.ts');
+    expect(r.out).toContain('lib/core/config.ts → lib/security.ts → lib/core/config.ts');
   });
 
   it('check-import-cycles follows multi-line, re-export, dynamic and extension-less imports into a longer cycle', () => {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kafkaNodePorts } from '../../../infra/stack/kafka.ts';
-import { CONFIG_SPEC, loadConfig, parseEnvFile, REPO_ROOT } from '../../../lib/config.ts';
-import { registryLocation } from '../../../lib/model-registry.ts';
+import { CONFIG_SPEC, loadConfig, parseEnvFile, REPO_ROOT } from '../../../lib/core/config.ts';
+import { registryLocation } from '../../../lib/registry/model-registry.ts';
 
 interface Service {
   image?: string;
@@ -89,7 +89,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('compose sets only variables that lib/config.ts declares, with values it accepts', () => {
+  it('compose sets only variables that lib/core/config.ts declares, with values it accepts', () => {
     for (const name of PIXELFLOW) {
       const env = envOf(name);
       for (const key of Object.keys(env)) expect(CONFIG_VARS, `${name}: ${key}`).toContain(key);

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../../../lib/config.ts';
+import { REPO_ROOT } from '../../../lib/core/config.ts';
 import { dashboardQueries, loadDashboards } from '../../helpers/dashboards.ts';
 
 const RULES_DIR = join(REPO_ROOT, 'infra', 'prometheus', 'rules');
@@ -45,7 +45,7 @@ function metricsIn(expr: string): string[] {
 const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
 
 function isDefined(metric: string): boolean {
-  // prom-client's default process/Node.js metrics, registered with the pixelflow_ prefix (lib/metrics.ts)
+  // prom-client's default process/Node.js metrics, registered with the pixelflow_ prefix (lib/core/metrics.ts)
   if (/^pixelflow_(process|nodejs)_/.test(metric)) return true;
   return definedMetrics.has(metric) || definedMetrics.has(`${metric}_total`.replace(/_total_total$/, '_total'));
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { PixelflowError } from '../../../lib/errors.ts';
-import { codecs, toMessage } from '../../../lib/events.ts';
-import type { IncomingMessage, OutgoingMessage } from '../../../lib/kafka/index.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
-import { type PreprocessSpec, SPECS } from '../../../lib/preprocess-spec.ts';
+import { codecs, toMessage } from '../../../lib/adapters/kafka/events.ts';
+import type { IncomingMessage, OutgoingMessage } from '../../../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
+import { type PreprocessSpec, SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { createPreprocessHandler, positionId } from '../../../processors/preprocess-handler.ts';
 import { createPreprocessMetrics } from '../../../processors/preprocess-metrics.ts';
 import type { ImagePreprocessed, ImageRaw, ImageRejected } from '../../../schemas/index.ts';

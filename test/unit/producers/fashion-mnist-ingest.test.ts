@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FASHION_MNIST_LABELS, type FashionMnist } from '../../../lib/fashion-mnist.ts';
-import { decodeImage, encodeImage } from '../../../lib/image-decode.ts';
-import { SPECS } from '../../../lib/preprocess-spec.ts';
+import { SPECS } from '../../../lib/core/preprocess-spec.ts';
+import { decodeImage, encodeImage } from '../../../lib/image/decode.ts';
+import { FASHION_MNIST_LABELS, type FashionMnist } from '../../../lib/image/fashion-mnist.ts';
 import { ingestFashionMnist } from '../../../producers/fashion-mnist-ingest.ts';
 import { patternPixels } from '../../helpers/images.ts';
 import { collector } from './collector.ts';

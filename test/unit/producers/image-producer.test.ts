@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PixelflowError } from '../../../lib/errors.ts';
-import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka/index.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../../../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { nameUuid } from '../../../producers/event-ids.ts';
 import { buildRawEvent, createImageProducer } from '../../../producers/image-producer.ts';
 import type { ImageRaw } from '../../../schemas/index.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PixelflowError } from '../../../lib/errors.ts';
-import type { OutgoingMessage, PixelflowProducer } from '../../../lib/kafka/index.ts';
+import type { OutgoingMessage, PixelflowProducer } from '../../../lib/adapters/kafka/index.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
 import { createPatientProducer } from '../../../producers/patient-producer.ts';
 
 function flakyProducer(failures: number, err: () => Error) {

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseApiKeys } from '../../../lib/api-keys.ts';
-import { codecs } from '../../../lib/events.ts';
-import { createMetricsRegistry } from '../../../lib/metrics.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import { parseApiKeys } from '../../../lib/core/api-keys.ts';
+import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { buildIngestApp } from '../../../producers/http/app.ts';
 import type { UploadDeps } from '../../../producers/http/upload-routes.ts';
 import type { ImageRaw } from '../../../schemas/index.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { toMessage } from '../../../lib/events.ts';
-import type { IncomingMessage } from '../../../lib/kafka/index.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
+import { toMessage } from '../../../lib/adapters/kafka/events.ts';
+import type { IncomingMessage } from '../../../lib/adapters/kafka/index.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
 import { classifyEvent, loadSelection } from '../../../trainer/dataset.ts';
 import { splitForId } from '../../../trainer/dataset-split.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';

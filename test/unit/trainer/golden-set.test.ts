@@ -1,7 +1,7 @@
 // The golden set's selection and id: the same events in any order give the same set and id; a
 // change of one byte or one label gives another id.
 import { describe, expect, it } from 'vitest';
-import type { GoldenItem } from '../../../lib/quality-gate.ts';
+import type { GoldenItem } from '../../../lib/ml/quality-gate.ts';
 import { idHashUnit } from '../../../trainer/dataset-split.ts';
 import { goldenSetId, selectGolden } from '../../../trainer/golden-set.ts';
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { codecs } from '../../../lib/events.ts';
-import type { OutgoingMessage } from '../../../lib/kafka/index.ts';
-import { type AliasMove, createModelRegistry } from '../../../lib/model-registry.ts';
+import { codecs } from '../../../lib/adapters/kafka/events.ts';
+import type { OutgoingMessage } from '../../../lib/adapters/kafka/index.ts';
+import { type AliasMove, createModelRegistry } from '../../../lib/registry/model-registry.ts';
 import type { ModelPublished } from '../../../schemas/index.ts';
 import { createPromotion, rollbackTarget } from '../../../trainer/promotion.ts';
 

@@ -1,8 +1,8 @@
 // The gate's judge() around the rules, on fakes (a scorer answering set probabilities, a golden set
 // in memory, a ClickHouse that keeps the rows): what is stored, and what happens when it cannot judge.
 import { describe, expect, it } from 'vitest';
-import { PixelflowError } from '../../../lib/errors.ts';
-import type { GoldenItem, GoldenSet, ServingScorer } from '../../../lib/quality-gate.ts';
+import { PixelflowError } from '../../../lib/core/errors.ts';
+import type { GoldenItem, GoldenSet, ServingScorer } from '../../../lib/ml/quality-gate.ts';
 import { createQualityGate } from '../../../trainer/quality-gate.ts';
 
 const item = (id: string, label: string): GoldenItem => ({

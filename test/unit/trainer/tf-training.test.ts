@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileForTraining, createModelForSpec } from '../../../lib/models.ts';
-import { getSpec } from '../../../lib/preprocess-spec.ts';
-import { initTensorflow, type Tf } from '../../../lib/tf-backend.ts';
-import type { TfEngine } from '../../../lib/tf-graph/graph-session.ts';
+import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import { compileForTraining, createModelForSpec } from '../../../lib/ml/models.ts';
+import { initTensorflow, type Tf } from '../../../lib/ml/tf-backend.ts';
+import type { TfEngine } from '../../../lib/ml/tf-graph/graph-session.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { confusionMatrix, evaluate, fitModel, type SplitTensors } from '../../../trainer/tf-training.ts';
 import type { TrainParams } from '../../../trainer/train-params.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config.ts';
+import { loadConfig } from '../../../lib/core/config.ts';
 import { defaultParams, paramsRecord, resolveParams } from '../../../trainer/train-params.ts';
 
 const base = defaultParams(loadConfig({}, { trainEpochs: 8, trainBatchSize: 128, seed: 42, valFraction: 0.1 }));

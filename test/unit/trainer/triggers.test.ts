@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../../lib/config.ts';
-import { codecs, toMessage } from '../../../lib/events.ts';
-import type { ConsumerOptions, IncomingMessage } from '../../../lib/kafka/index.ts';
-import { type RangeSelector, selectorFromRequest } from '../../../lib/range-spec.ts';
+import { codecs, toMessage } from '../../../lib/adapters/kafka/events.ts';
+import type { ConsumerOptions, IncomingMessage } from '../../../lib/adapters/kafka/index.ts';
+import { loadConfig } from '../../../lib/core/config.ts';
+import { type RangeSelector, selectorFromRequest } from '../../../lib/streams/range-spec.ts';
 import type { TrainRequest } from '../../../schemas/index.ts';
 import type { RunRequest } from '../../../trainer/run-coordinator.ts';
 import { buildTrainRequest, OPEN_END, trainRequestRange } from '../../../trainer/train-endpoints.ts';

@@ -1,6 +1,7 @@
 // The catalogue and the SQL each named query builds, checked without a database: a fake adapter
 // records every statement and answers with canned rows.
 import { describe, expect, it } from 'vitest';
+import type { ClickHouseAdapter } from '../../../../lib/adapters/clickhouse/client.ts';
 import {
   createAnalytics,
   describeQueries,
@@ -8,8 +9,7 @@ import {
   PARAM_NAMES,
   shapeRows,
 } from '../../../../lib/analytics/index.ts';
-import type { ClickHouseAdapter } from '../../../../lib/clickhouse.ts';
-import { createOutageTracker } from '../../../../lib/outage.ts';
+import { createOutageTracker } from '../../../../lib/core/outage.ts';
 
 const TABLES = ['images', 'rejections', 'predictions', 'training_runs', 'training_epochs', 'model_versions'];
 

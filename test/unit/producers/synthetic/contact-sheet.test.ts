@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeImage } from '../../../../lib/image-decode.ts';
+import { encodeImage } from '../../../../lib/image/decode.ts';
 import { generateCar } from '../../../../producers/synthetic/cars.ts';
 import { contactSheet, type SheetTile } from '../../../../producers/synthetic/contact-sheet.ts';
 import { generateFace } from '../../../../producers/synthetic/faces.ts';

@@ -2,8 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../../../../lib/image-decode.ts';
-import type { PreprocessSpec } from '../../../../lib/preprocess-spec.ts';
+import type { PreprocessSpec } from '../../../../lib/core/preprocess-spec.ts';
+import { decodeImage } from '../../../../lib/image/decode.ts';
 import { generatePose, POSE_KEYPOINTS, POSE_SKELETON } from '../../../../producers/synthetic/pose.ts';
 import { cocoRle, writePoseDataset } from '../../../../producers/synthetic/pose-coco.ts';
 

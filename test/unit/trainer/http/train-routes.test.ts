@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../../lib/config.ts';
+import { loadConfig } from '../../../../lib/core/config.ts';
 import { type TrainEndpoint, trainRoutes } from '../../../../trainer/http/train-routes.ts';
 import { defaultParams } from '../../../../trainer/train-params.ts';
 
@@ -111,7 +111,7 @@ describe('train-routes', () => {
   });
 
   it('POST /v1/train answers 503 when the command topic is unreachable and 500 without internals otherwise', async () => {
-    const { PixelflowError } = await import('../../../../lib/errors.ts');
+    const { PixelflowError } = await import('../../../../lib/core/errors.ts');
     const down = await build({
       request: async () =>
         Promise.reject(new PixelflowError('KAFKA_UNAVAILABLE', 'cannot reach Kafka at 10.0.0.1:9092')),
