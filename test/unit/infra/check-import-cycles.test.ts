@@ -43,12 +43,12 @@ describe('check-import-cycles', () => {
   it('check-import-cycles fails and prints the cycle when two modules import each other, type-only imports included', () => {
     const r = check(
       tree({
-        'lib/core/config.ts': "import { secure } from './security.ts';\nexport interface Config { a: string }\n",
+        'lib/config.ts': "import { secure } from './security.ts';\nexport interface Config { a: string }\n",
         'lib/security.ts': "import type { Config } from './config.ts';\nexport const secure = (c: Config) => c;\n",
       }),
     );
     expect(r.code).toBe(1);
-    expect(r.out).toContain('lib/core/config.ts → lib/security.ts → lib/core/config.ts');
+    expect(r.out).toContain('lib/config.ts → lib/security.ts → lib/config.ts');
   });
 
   it('check-import-cycles follows multi-line, re-export, dynamic and extension-less imports into a longer cycle', () => {
