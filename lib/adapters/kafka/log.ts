@@ -4,22 +4,33 @@ import { logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../../core/logger.ts';
 import type { OutageTracker } from '../../core/outage.ts';
 
+/** Retriable answers of a broker that is starting or electing: kafkajs retries them itself. */
+const STARTING_BROKER_ERRORS = new Set([
+  'This server does not host this topic-partition',
+  // A broker loading __consumer_offsets (a fresh or just restarted one) answers FindCoordinator so.
+  'The group coordinator is not available',
+  "The coordinator is loading and hence can't process requests",
+]);
+
 /**
  * Where a kafkajs log line goes. A fresh topic's metadata takes a moment to propagate, and its
- * leaders a moment more to serve (ensureTopics polls ListOffsets until they do); kafkajs logs each
- * of those expected refusals as an error, which would read as a failure on every start.
+ * leaders a moment more to serve (ensureTopics polls ListOffsets until they do); a starting broker
+ * has no group coordinator for a moment. kafkajs logs each of those expected refusals as an
+ * error, which would read as a failure on every start.
  */
 export function kafkaLogLevel(level: number, message: string, error?: string): 'error' | 'warn' | 'debug' {
   const transient =
-    error === 'This server does not host this topic-partition' ||
+    (error !== undefined && STARTING_BROKER_ERRORS.has(error)) ||
     (error === 'This server is not the leader for that topic-partition' && message.startsWith('Response ListOffsets'));
   if (level === KafkaLogLevel.ERROR && !transient) return 'error';
   if (level === KafkaLogLevel.WARN) return 'warn';
   return 'debug';
 }
 
+// "Failed to find group coordinator" is kafkajs giving up on FindCoordinator after its retries: a
+// consumer joining while its broker goes away crashes with it, before any connection error.
 const OUTAGE_LINE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect to seed broker|Request .* timed out|NumberOfRetriesExceeded/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect to seed broker|Request .* timed out|NumberOfRetriesExceeded|Failed to find group coordinator/i;
 
 /** Whether a kafkajs log line (or an error) says the broker cannot be reached, rather than a request failed. */
 export function isOutageLine(message: string, error?: string): boolean {

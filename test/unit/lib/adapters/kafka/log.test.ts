@@ -31,6 +31,16 @@ describe('kafkaLogLevel', () => {
     ).toBe('debug');
   });
 
+  it('kafkaLogLevel demotes a starting broker that has no group coordinator yet', () => {
+    expect(
+      kafkaLogLevel(
+        logLevel.ERROR,
+        'Response GroupCoordinator(key: 10, version: 2)',
+        'The group coordinator is not available',
+      ),
+    ).toBe('debug');
+  });
+
   it('kafkaLogLevel passes warnings through and sends info and debug to debug', () => {
     expect(kafkaLogLevel(logLevel.WARN, 'x')).toBe('warn');
     expect(kafkaLogLevel(logLevel.INFO, 'x')).toBe('debug');
@@ -44,6 +54,10 @@ describe('isOutageLine', () => {
     expect(isOutageLine('Failed to connect to seed broker, trying another broker from the list: x')).toBe(true);
     expect(isOutageLine('Crash: KafkaJSNumberOfRetriesExceeded: Connection error: connect ECONNREFUSED')).toBe(true);
     expect(isOutageLine('Request Fetch(key: 1, version: 11) timed out')).toBe(true);
+    // A consumer joining while its broker is killed gives up on the coordinator before any connection error.
+    expect(isOutageLine('Crash: KafkaJSGroupCoordinatorNotFound: Failed to find group coordinator', undefined)).toBe(
+      true,
+    );
   });
 
   it('isOutageLine leaves request-level errors of a reachable broker alone', () => {
