@@ -1,7 +1,7 @@
 // Fashion-MNIST images as the preprocessing stage would emit them (gray28@1), for benchmarks that
 // skip PNG encoding and preprocessing.
 import { getSpec } from '../lib/core/preprocess-spec.ts';
-import type { ImagePreprocessed } from '../schemas/index.ts';
+import { classLabel, type ImagePreprocessed } from '../schemas/index.ts';
 
 /** What the preprocessing stage emits for a 28×28 grey image (gray28@1). */
 export function fashionEvent(
@@ -17,7 +17,7 @@ export function fashionEvent(
     source: 'fashion-mnist',
     dataset: 'fashion-mnist',
     split,
-    label,
+    label: classLabel(label),
     spec_version: getSpec('gray28').version,
     shape: [28, 28, 1],
     dtype: 'uint8',

@@ -9,7 +9,7 @@ import { createSmallCnn } from '../lib/ml/models.ts';
 import type { TfRuntime } from '../lib/ml/tf-backend.ts';
 import { createModelRegistry, type ModelRegistry } from '../lib/registry/model-registry.ts';
 import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
-import type { ImagePreprocessed } from '../schemas/index.ts';
+import { classLabel, type ImagePreprocessed } from '../schemas/index.ts';
 
 export const SPEC = getSpec('gray28');
 export const LABELS = Array.from({ length: 10 }, (_, i) => `class${i}`);
@@ -60,7 +60,7 @@ export function event(i: number): ImagePreprocessed {
     source: 'bench',
     dataset: null,
     split: 'test',
-    label: LABELS[i % 10],
+    label: classLabel(LABELS[i % 10]),
     spec_version: SPEC.version,
     shape: [SPEC.height, SPEC.width, SPEC.channels],
     dtype: 'uint8',

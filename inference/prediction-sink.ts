@@ -8,7 +8,7 @@ import { toMessage } from '../lib/adapters/kafka/events.ts';
 import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
 import { describeError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
-import type { Prediction } from '../schemas/index.ts';
+import { classNameOf, classOutput, type Label, type Prediction } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelAnswer } from './predictor.ts';
 
@@ -21,7 +21,8 @@ export interface PredictionRecord {
   /** Ingestion (stream) or request arrival (REST) to prediction. */
   latency_ms: number;
   predicted_at: number;
-  label?: string | null;
+  /** The event's ground truth, when it had one. */
+  label?: Label | null;
   source?: string | null;
   /** Trace id of the event this answers, carried into the prediction's headers. */
   traceId?: string;
@@ -32,7 +33,7 @@ export function toPredictionEvent(r: PredictionRecord): Prediction {
     id: r.id,
     model_version: r.answer.model_version,
     role: r.answer.role,
-    top_k: r.answer.top_k,
+    output: classOutput(r.answer.top_k),
     latency_ms: r.latency_ms,
     inference_ms: r.answer.inference_ms,
     predicted_at: r.predicted_at,
@@ -44,7 +45,7 @@ export function toPredictionEvent(r: PredictionRecord): Prediction {
 
 export function toPredictionRow(r: PredictionRecord): Record<string, unknown> {
   const top = r.answer.top_k[0];
-  const hasLabel = r.label !== undefined && r.label !== null && r.label !== '';
+  const truth = classNameOf(r.label);
   return {
     id: r.id,
     model_version: r.answer.model_version,
@@ -53,9 +54,9 @@ export function toPredictionRow(r: PredictionRecord): Record<string, unknown> {
     confidence: top?.p ?? 0,
     top_k_labels: r.answer.top_k.map((t) => t.label),
     top_k_p: r.answer.top_k.map((t) => t.p),
-    label: hasLabel ? r.label : '',
-    has_label: hasLabel ? 1 : 0,
-    correct: hasLabel && top?.label === r.label ? 1 : 0,
+    label: truth ?? '',
+    has_label: truth !== null ? 1 : 0,
+    correct: truth !== null && top?.label === truth ? 1 : 0,
     latency_ms: r.latency_ms,
     inference_ms: r.answer.inference_ms,
     origin: r.origin,

@@ -3,7 +3,13 @@
 import type { PixelflowError } from '../lib/core/errors.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { DecodedImage } from '../lib/image/decode.ts';
-import type { EventRef, ImagePreprocessed, ImageRaw, ImageRejected } from '../schemas/index.ts';
+import {
+  classNameOf,
+  type EventRef,
+  type ImagePreprocessed,
+  type ImageRaw,
+  type ImageRejected,
+} from '../schemas/index.ts';
 
 export const STAGE = 'preprocess';
 
@@ -52,7 +58,8 @@ export function imageRow(raw: ImageRaw, e: ImagePreprocessed, processingMs: numb
     source: e.source,
     dataset: e.dataset ?? '',
     split: e.split ?? '',
-    label: e.label ?? '',
+    // a class name; '' when unlabelled, and for now also for a keypoints or mask label
+    label: classNameOf(e.label) ?? '',
     spec_version: e.spec_version,
     content_type: contentType,
     source_bytes: e.quality.source_bytes,

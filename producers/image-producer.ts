@@ -7,7 +7,7 @@ import type { OutgoingMessage, PixelflowProducer } from '../lib/adapters/kafka/i
 import { PixelflowError } from '../lib/core/errors.ts';
 import { counter, histogram, type Registry } from '../lib/core/metrics.ts';
 import { sniffImage } from '../lib/image/sniff.ts';
-import type { ImageRaw, Split } from '../schemas/index.ts';
+import { type ImageRaw, type Label, optionalClassLabel, type Split } from '../schemas/index.ts';
 import { randomUUID } from './event-ids.ts';
 
 export const SPLITS: readonly Split[] = ['train', 'val', 'test', 'unlabeled'];
@@ -24,7 +24,8 @@ export interface RawImageInput {
   id?: string;
   dataset?: string | null;
   split?: Split | null;
-  label?: string | null;
+  /** A class name, or a label of any task (keypoints, mask). */
+  label?: string | Label | null;
   attributes?: Record<string, string>;
   /** @default now */
   ingestedAt?: number;
@@ -41,7 +42,7 @@ export function buildRawEvent(input: RawImageInput): ImageRaw {
     source: input.source,
     dataset: input.dataset ?? null,
     split: input.split ?? null,
-    label: input.label ?? null,
+    label: typeof input.label === 'string' ? optionalClassLabel(input.label) : (input.label ?? null),
     content_type: sniff.contentType,
     bytes: input.bytes,
     ingested_at: input.ingestedAt ?? Date.now(),

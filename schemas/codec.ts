@@ -1,16 +1,14 @@
 // Avro single-object encoding: C3 01 | CRC-64-AVRO fingerprint (8 bytes LE) | Avro binary body.
 // The fingerprint names the writer's schema, so a reader resolves any known older writer
-// against its own (newer) schema instead of guessing.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import avro from 'avsc';
+// against its own (newer) schema instead of guessing: every codec knows its schema's history
+// (schemas/avro/history/) and reads those bodies through avsc's schema resolution.
+import type avro from 'avsc';
 import { fingerprintBytes } from './fingerprint.ts';
+import { historyOf, loadSchema, parseSchema } from './schema-files.ts';
 import type { SchemaName, SchemaTypes } from './types.gen.ts';
 
 const MAGIC = Buffer.from([0xc3, 0x01]);
 const HEADER_LENGTH = MAGIC.length + 8;
-const avroDir = join(dirname(fileURLToPath(import.meta.url)), 'avro');
 
 export const CODEC_ERROR_CODES = [
   'CODEC_NOT_AVRO',
@@ -37,32 +35,49 @@ export interface Codec<T> {
   /** Hex fingerprint of the current (reader) schema; also sent as a message header. */
   readonly fingerprint: string;
   encode(value: T): Buffer;
+  /** Reads a message written with the current schema or any version in its history. */
   decode(message: Buffer | null | undefined): T;
-  /** Teach the reader an older writer schema it must still understand. */
-  addWriterSchema(schema: avro.Schema): string;
+  /** Teach the reader another older writer schema it must understand; returns its fingerprint. */
+  addWriterSchema(schema: avro.Schema, writerName?: string): string;
 }
 
-function canonicalOf(type: avro.Type): string {
-  return JSON.stringify(type.schema());
+function fingerprintOf(type: avro.Type): Buffer {
+  return fingerprintBytes(JSON.stringify(type.schema()));
 }
 
-export function loadSchema(name: SchemaName): avro.Schema {
-  return JSON.parse(readFileSync(join(avroDir, `${name}.avsc`), 'utf8'));
-}
-
-export function listSchemaNames(): SchemaName[] {
-  return readdirSync(avroDir)
-    .filter((f) => f.endsWith('.avsc'))
-    .map((f) => f.slice(0, -'.avsc'.length) as SchemaName)
-    .sort();
+/** Where a value leaves the schema, e.g. `label = "Sneaker"` (first three places). */
+function mismatches(type: avro.Type, value: unknown): string {
+  const found: string[] = [];
+  type.isValid(value, {
+    errorHook(path: string[], v: unknown) {
+      const shown = Buffer.isBuffer(v) ? `<${v.length} bytes>` : JSON.stringify(v);
+      found.push(`${path.join('.') || '(the value)'} = ${String(shown).slice(0, 80)}`);
+    },
+  });
+  return found.length > 0 ? found.slice(0, 3).join('; ') : 'a value avsc cannot encode';
 }
 
 export function createCodec<N extends SchemaName>(name: N): Codec<SchemaTypes[N]> {
-  const type = avro.Type.forSchema(loadSchema(name), { wrapUnions: 'auto' });
-  const ownFingerprint = fingerprintBytes(canonicalOf(type));
+  const type = parseSchema(loadSchema(name));
+  const ownFingerprint = fingerprintOf(type);
   const ownHex = ownFingerprint.toString('hex');
-  // fingerprint hex → how to read a body written with that schema
-  const readers = new Map<string, (body: Buffer) => unknown>([[ownHex, (body) => type.fromBuffer(body)]]);
+  // fingerprint hex → the writer schema's name and how to read a body written with it
+  const readers = new Map<string, { writer: string; read: (body: Buffer) => unknown }>([
+    [ownHex, { writer: name, read: (body) => type.fromBuffer(body) }],
+  ]);
+
+  function addWriterSchema(schema: avro.Schema, writerName = 'an older schema'): string {
+    const writer = parseSchema(schema);
+    const hex = fingerprintOf(writer).toString('hex');
+    if (!readers.has(hex)) {
+      // Throws when the two are not compatible: a history file that cannot be resolved is a bug
+      // in the schemas, found when the codec is made, not when an old event arrives.
+      const resolver = type.createResolver(writer);
+      readers.set(hex, { writer: writerName, read: (body) => type.fromBuffer(body, resolver) });
+    }
+    return hex;
+  }
+  for (const old of historyOf(name)) addWriterSchema(old.schema, old.name);
 
   return {
     name,
@@ -75,7 +90,7 @@ export function createCodec<N extends SchemaName>(name: N): Codec<SchemaTypes[N]
       } catch (err) {
         throw new CodecError(
           'CODEC_ENCODE_FAILED',
-          `${name}: value does not match the schema: ${(err as Error).message}`,
+          `${name}: value does not match the schema: ${mismatches(type, value)}`,
           {
             cause: err,
           },
@@ -91,24 +106,18 @@ export function createCodec<N extends SchemaName>(name: N): Codec<SchemaTypes[N]
         );
       }
       const fp = message.subarray(2, HEADER_LENGTH).toString('hex');
-      const read = readers.get(fp);
-      if (!read) throw new CodecError('CODEC_UNKNOWN_SCHEMA', `${name}: unknown writer schema fingerprint ${fp}`);
+      const reader = readers.get(fp);
+      if (!reader) throw new CodecError('CODEC_UNKNOWN_SCHEMA', `${name}: unknown writer schema fingerprint ${fp}`);
       try {
-        return read(message.subarray(HEADER_LENGTH)) as SchemaTypes[N];
+        return reader.read(message.subarray(HEADER_LENGTH)) as SchemaTypes[N];
       } catch (err) {
-        throw new CodecError('CODEC_DECODE_FAILED', `${name}: corrupt message body: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new CodecError(
+          'CODEC_DECODE_FAILED',
+          `${name}: corrupt message body (written with ${reader.writer}): ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     },
-    addWriterSchema(schema) {
-      const writer = avro.Type.forSchema(schema, { wrapUnions: 'auto' });
-      const hex = fingerprintBytes(canonicalOf(writer)).toString('hex');
-      if (!readers.has(hex)) {
-        const resolver = type.createResolver(writer);
-        readers.set(hex, (body) => type.fromBuffer(body, resolver, true));
-      }
-      return hex;
-    },
+    addWriterSchema,
   };
 }

@@ -1,10 +1,12 @@
 // Derives TypeScript types from the .avsc files, so the Avro schemas stay the single source.
 // Run: npx tsx schemas/codegen.ts   (a unit test fails when types.gen.ts is stale)
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// It walks the types avsc parses (schema-files.ts parseSchema), so a union the codec reads
+// wrapped ({ 'pixelflow.MaskLabel': … }) is typed wrapped, and a bare one bare.
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-type Schema = string | Schema[] | { type: string | Schema; [k: string]: unknown };
+import type avro from 'avsc';
+import { listSchemaNames, loadSchema, parseSchema } from './schema-files.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PRIMITIVES: Record<string, string> = {
@@ -15,57 +17,68 @@ const PRIMITIVES: Record<string, string> = {
   float: 'number',
   double: 'number',
   bytes: 'Buffer',
+  fixed: 'Buffer',
   string: 'string',
 };
 
-export function generateTypes(avroDir = join(here, 'avro')): string {
+type Field = avro.types.Field & { doc?: string };
+
+const propertyKey = (key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : `'${key}'`);
+
+export function generateTypes(): string {
+  // short name → declaration; one declaration per name, so two files must define a shared type alike
   const declared = new Map<string, string>();
-  const names: string[] = [];
 
-  function tsOf(schema: Schema): string {
-    if (typeof schema === 'string') return PRIMITIVES[schema] ?? shortName(schema);
-    if (Array.isArray(schema)) return schema.map(tsOf).join(' | ');
-    const t = schema.type;
-    if (typeof t !== 'string') return tsOf(t);
-    if (t === 'record') {
-      const name = shortName(schema.name as string);
-      if (!declared.has(name)) {
-        declared.set(name, ''); // reserve before recursing
-        const fields = (schema.fields as Array<{ name: string; type: Schema; default?: unknown; doc?: string }>).map(
-          (f) => {
-            const optional = f.default !== undefined ? '?' : '';
-            const doc = f.doc ? `  /** ${f.doc} */\n` : '';
-            return `${doc}  ${f.name}${optional}: ${tsOf(f.type)};`;
-          },
-        );
-        declared.set(name, `export interface ${name} {\n${fields.join('\n')}\n}`);
-      }
-      return name;
+  function declare(name: string, body: () => string): string {
+    if (declared.has(name)) return name;
+    declared.set(name, ''); // reserve before recursing
+    declared.set(name, body());
+    return name;
+  }
+
+  function checkSame(name: string, body: string): void {
+    if (declared.get(name) !== body) {
+      throw new Error(`two schemas define ${name} differently; a shared type must be the same in every file`);
     }
+  }
+
+  function tsOf(type: avro.Type): string {
+    const t = type.typeName;
+    if (PRIMITIVES[t]) return PRIMITIVES[t];
+    if (t === 'record' || t === 'error') return recordOf(type as avro.types.RecordType);
     if (t === 'enum') {
-      const name = shortName(schema.name as string);
-      if (!declared.has(name)) {
-        const symbols = (schema.symbols as string[]).map((s) => `'${s}'`).join(' | ');
-        declared.set(name, `export type ${name} = ${symbols};`);
-      }
+      const name = shortName(type.name as string);
+      const body = `export type ${name} = ${(type as avro.types.EnumType).symbols.map((s) => `'${s}'`).join(' | ')};`;
+      declare(name, () => body);
+      checkSame(name, body);
       return name;
     }
-    if (t === 'array') return `Array<${tsOf(schema.items as Schema)}>`;
-    if (t === 'map') return `Record<string, ${tsOf(schema.values as Schema)}>`;
-    return PRIMITIVES[t] ?? shortName(t);
+    if (t === 'array') return `Array<${tsOf((type as avro.types.ArrayType).itemsType)}>`;
+    if (t === 'map') return `Record<string, ${tsOf((type as avro.types.MapType).valuesType)}>`;
+    if (t === 'union:unwrapped') return (type as avro.types.UnwrappedUnionType).types.map(tsOf).join(' | ');
+    if (t === 'union:wrapped') {
+      return (type as avro.types.WrappedUnionType).types
+        .map((b) => (b.typeName === 'null' ? 'null' : `{ ${propertyKey(b.branchName as string)}: ${tsOf(b)} }`))
+        .join(' | ');
+    }
+    throw new Error(`codegen: no TypeScript for Avro type ${t}`);
   }
 
-  const files = readdirSync(avroDir)
-    .filter((f) => f.endsWith('.avsc'))
-    .sort();
-  const mapping: string[] = [];
-  for (const file of files) {
-    const schema = JSON.parse(readFileSync(join(avroDir, file), 'utf8')) as Schema;
-    const root = tsOf(schema);
-    const name = file.slice(0, -'.avsc'.length);
-    names.push(name);
-    mapping.push(`  '${name}': ${root};`);
+  function recordOf(type: avro.types.RecordType): string {
+    const name = shortName(type.name as string);
+    const fieldsOf = () =>
+      (type.fields as Field[]).map((f) => {
+        const optional = f.defaultValue() !== undefined ? '?' : '';
+        const doc = f.doc ? `  /** ${f.doc} */\n` : '';
+        return `${doc}  ${f.name}${optional}: ${tsOf(f.type)};`;
+      });
+    if (!declared.has(name)) return declare(name, () => `export interface ${name} {\n${fieldsOf().join('\n')}\n}`);
+    if (declared.get(name) !== '') checkSame(name, `export interface ${name} {\n${fieldsOf().join('\n')}\n}`);
+    return name;
   }
+
+  const names = listSchemaNames();
+  const mapping = names.map((name) => `  '${name}': ${tsOf(parseSchema(loadSchema(name)))};`);
   return [
     '// Generated from schemas/avro/*.avsc by schemas/codegen.ts. Do not edit.',
     '',

@@ -14,10 +14,10 @@ export type TopicNames = { readonly [R in TopicRole]: string };
 
 /** The schema every message of a topic is written with. */
 export const TOPIC_SCHEMAS: { readonly [R in TopicRole]: SchemaName } = {
-  raw: 'image-raw.v1',
-  preprocessed: 'image-preprocessed.v1',
+  raw: 'image-raw.v2',
+  preprocessed: 'image-preprocessed.v2',
   dlq: 'image-rejected.v1',
-  predictions: 'prediction.v1',
+  predictions: 'prediction.v2',
   models: 'model-published.v1',
   trainRequests: 'train-request.v1',
 };

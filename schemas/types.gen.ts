@@ -6,7 +6,8 @@ export interface ImagePreprocessed {
   source: string;
   dataset?: null | string;
   split?: null | Split;
-  label?: null | string;
+  /** the ground truth as images.raw carried it, in pixels of the original image (quality.source_*), not of the tensor */
+  label?: null | { string: string } | { 'pixelflow.KeypointsLabel': KeypointsLabel } | { 'pixelflow.MaskLabel': MaskLabel };
   spec_version: string;
   /** [height, width, channels] */
   shape: Array<number>;
@@ -27,6 +28,32 @@ export interface EventRef {
 }
 
 export type Split = 'train' | 'val' | 'test' | 'unlabeled';
+
+export interface KeypointsLabel {
+  points: Array<Keypoint>;
+}
+
+export interface Keypoint {
+  /** e.g. left_eye_center (Kaggle faces), left_shoulder (COCO) */
+  name: string;
+  /** column in the original image as stored (before EXIF orientation), pixel centres at whole numbers */
+  x: number;
+  /** row, likewise */
+  y: number;
+  /** COCO v = 0, 1, 2; missing = not labelled, x and y mean nothing */
+  visibility: Visibility;
+}
+
+export type Visibility = 'missing' | 'occluded' | 'visible';
+
+export interface MaskLabel {
+  /** 8-bit grey PNG the size of the original image; a pixel's value is its class */
+  png: Buffer;
+  width: number;
+  height: number;
+  /** class name per pixel value (0 first); empty = binary: 0 background, any other value foreground */
+  classes?: Array<string>;
+}
 
 export type Dtype = 'uint8' | 'float32';
 
@@ -51,7 +78,8 @@ export interface ImageRaw {
   dataset?: null | string;
   /** train/val feed the trainer; test/unlabeled are predicted by inference (test keeps its label for scoring) */
   split?: null | Split;
-  label?: null | string;
+  /** the ground truth: null = unlabelled, a string = a class name (as v1 wrote it), keypoints or a mask */
+  label?: null | { string: string } | { 'pixelflow.KeypointsLabel': KeypointsLabel } | { 'pixelflow.MaskLabel': MaskLabel };
   /** sniffed from the bytes, never taken from a file name */
   content_type: string;
   bytes: Buffer;
@@ -101,14 +129,15 @@ export interface Prediction {
   model_version: string;
   /** candidate predictions are shadow scores, never returned to callers */
   role?: ModelRole;
-  top_k: Array<ScoredLabel>;
+  /** what the model said: class scores, best first (v1's top_k), keypoints or a mask */
+  output: { array: Array<ScoredLabel> } | { 'pixelflow.KeypointsOutput': KeypointsOutput } | { 'pixelflow.MaskOutput': MaskOutput };
   /** from ingestion to prediction */
   latency_ms: number;
   /** time in the model for this image's batch */
   inference_ms?: number;
   predicted_at: number;
-  /** true label when the event had one */
-  label?: null | string;
+  /** the event's ground truth when it had one, as images.preprocessed carried it */
+  label?: null | { string: string } | { 'pixelflow.KeypointsLabel': KeypointsLabel } | { 'pixelflow.MaskLabel': MaskLabel };
   source?: null | string;
   /** stream | rest */
   origin?: null | string;
@@ -119,6 +148,40 @@ export type ModelRole = 'production' | 'candidate';
 export interface ScoredLabel {
   label: string;
   p: number;
+}
+
+export interface KeypointsOutput {
+  points: Array<ScoredKeypoint>;
+}
+
+export interface ScoredKeypoint {
+  name: string;
+  /** column in the original image as stored (before EXIF orientation), pixel centres at whole numbers */
+  x: number;
+  /** row, likewise */
+  y: number;
+  /** 0..1, how sure the model is the point is visible there */
+  score: number;
+}
+
+export interface MaskOutput {
+  /** 8-bit grey PNG the size of the original image; a pixel's value is its class */
+  png: Buffer;
+  width: number;
+  height: number;
+  /** class name per pixel value (0 first); empty = binary: 0 background, any other value foreground */
+  classes?: Array<string>;
+  /** foreground pixels */
+  area: number;
+  /** smallest box holding the foreground; null when there is none */
+  bbox?: null | BoundingBox;
+}
+
+export interface BoundingBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 export interface TrainRequest {
@@ -138,13 +201,13 @@ export interface TimeRange {
   to_ms: number;
 }
 
-export type SchemaName = 'image-preprocessed.v1' | 'image-raw.v1' | 'image-rejected.v1' | 'model-published.v1' | 'prediction.v1' | 'train-request.v1';
+export type SchemaName = 'image-preprocessed.v2' | 'image-raw.v2' | 'image-rejected.v1' | 'model-published.v1' | 'prediction.v2' | 'train-request.v1';
 
 export interface SchemaTypes {
-  'image-preprocessed.v1': ImagePreprocessed;
-  'image-raw.v1': ImageRaw;
+  'image-preprocessed.v2': ImagePreprocessed;
+  'image-raw.v2': ImageRaw;
   'image-rejected.v1': ImageRejected;
   'model-published.v1': ModelPublished;
-  'prediction.v1': Prediction;
+  'prediction.v2': Prediction;
   'train-request.v1': TrainRequest;
 }

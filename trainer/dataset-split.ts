@@ -2,6 +2,7 @@
 // same split in every run and every process, so a model's validation set never leaks into a later
 // run's training set, and two models can be compared on exactly the same held-out images.
 import { createHash } from 'node:crypto';
+import { type Label, labelKind } from '../schemas/index.ts';
 
 export type TrainingSplit = 'train' | 'val' | 'test';
 
@@ -15,7 +16,7 @@ export interface SplitRatios {
 export interface SplittableEvent {
   id: string;
   split?: string | null;
-  label?: string | null;
+  label?: Label | null;
 }
 
 /** A uniform number in [0, 1) from the id alone (first 48 bits of SHA-256). */
@@ -48,7 +49,7 @@ export function splitForId(id: string, ratios: SplitRatios = {}): TrainingSplit 
  * which is what keeps validation fair across runs.
  */
 export function assignSplit(event: SplittableEvent, ratios: SplitRatios = {}): TrainingSplit | null {
-  if (event.label === null || event.label === undefined || event.label === '') return null;
+  if (labelKind(event.label) === null) return null;
   switch (event.split) {
     case 'unlabeled':
       return null;

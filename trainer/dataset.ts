@@ -8,7 +8,7 @@ import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
 import type { RangeSelector } from '../lib/streams/range-spec.ts';
 import { inTimeFilter, type ResolvedSelection, resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
-import type { Codec, ImagePreprocessed } from '../schemas/index.ts';
+import { type Codec, classNameOf, type ImagePreprocessed } from '../schemas/index.ts';
 import { assignSplit, type SplitRatios, type TrainingSplit } from './dataset-split.ts';
 import { SampleStore } from './sample-store.ts';
 
@@ -17,6 +17,8 @@ export type SkipReason =
   | 'spec_mismatch'
   | 'bad_tensor'
   | 'unlabelled'
+  /** labelled for another task (keypoints, mask): a classifier cannot learn from it */
+  | 'other_task'
   | 'duplicate'
   | 'out_of_time_range';
 
@@ -51,6 +53,7 @@ export function classifyEvent(
   if (event.spec_version !== spec.version) return 'spec_mismatch';
   const split = assignSplit(event, ratios);
   if (split === null) return 'unlabelled';
+  if (classNameOf(event.label) === null) return 'other_task';
   const [h, w, c] = event.shape;
   const len = spec.height * spec.width * spec.channels;
   if (
@@ -117,7 +120,7 @@ export async function loadSelection(
         continue;
       }
       seen.add(event.id);
-      const label = event.label as string;
+      const label = classNameOf(event.label) as string; // classifyEvent let only class labels through
       let id = labelIds.get(label);
       if (id === undefined) {
         id = labelIds.size;

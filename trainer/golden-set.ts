@@ -21,7 +21,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { GoldenItem, GoldenSet } from '../lib/ml/quality-gate.ts';
 import { resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
-import type { Codec, ImagePreprocessed } from '../schemas/index.ts';
+import { type Codec, classNameOf, type ImagePreprocessed } from '../schemas/index.ts';
 import { classifyEvent } from './dataset.ts';
 import { idHashUnit, type SplitRatios } from './dataset-split.ts';
 
@@ -116,7 +116,7 @@ export function createGoldenSets(opts: GoldenSetOptions): GoldenSets {
             if ((split !== 'val' && split !== 'test') || heldOut.has(e.id)) continue;
             heldOut.set(e.id, {
               id: e.id,
-              label: e.label as string,
+              label: classNameOf(e.label) as string, // classifyEvent let only class labels through
               spec_version: e.spec_version,
               shape: [...e.shape],
               dtype: e.dtype,

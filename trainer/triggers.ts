@@ -7,16 +7,22 @@ import type { ConsumerHandle, IncomingMessage, KafkaAdapter, PixelflowProducer }
 import { describeError, PixelflowError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { selectorFromRequest } from '../lib/streams/range-spec.ts';
-import type { Codec, ImagePreprocessed, ImageRejected, TrainRequest } from '../schemas/index.ts';
+import {
+  type Codec,
+  classNameOf,
+  type ImagePreprocessed,
+  type ImageRejected,
+  type TrainRequest,
+} from '../schemas/index.ts';
 import type { RequestReceipt, RunOutcome, RunRequest } from './run-coordinator.ts';
 import { PARAM_KEYS, resolveParams, type TrainParams } from './train-params.ts';
 import type { TrainerMetrics } from './trainer-metrics.ts';
 
 export type RequestRun = (req: RunRequest) => RequestReceipt;
 
-/** Whether a preprocessed event counts toward the count trigger: labelled and meant for training. */
+/** Whether a preprocessed event counts toward the count trigger: class-labelled and meant for training. */
 export function countsTowardTraining(e: Pick<ImagePreprocessed, 'label' | 'split'>): boolean {
-  if (e.label === null || e.label === undefined || e.label === '') return false;
+  if (classNameOf(e.label) === null) return false;
   return e.split === 'train' || e.split === 'val' || e.split === null || e.split === undefined;
 }
 

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PixelflowError } from '../../lib/core/errors.ts';
 import type { ModelManifest, ModelRegistry } from '../../lib/registry/model-registry.ts';
-import type { ScoredLabel } from '../../schemas/index.ts';
+import { classNameOf, type ScoredLabel } from '../../schemas/index.ts';
 import type { ModelStore } from '../model-store.ts';
 import type { RecentPredictions } from '../prediction-sink.ts';
 
@@ -212,7 +212,7 @@ export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions
         id: r.id,
         model_version: r.answer.model_version,
         top_k: r.answer.top_k,
-        label: r.label ?? null,
+        label: classNameOf(r.label),
         origin: r.origin,
         latency_ms: r.latency_ms,
         predicted_at: r.predicted_at,

@@ -25,6 +25,7 @@ import {
 import { compileForTraining, createModelForSpec } from '../../lib/ml/models.ts';
 import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
 import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../lib/registry/model-registry.ts';
+import { classLabel } from '../../schemas/index.ts';
 import { createTestContext, eventually } from '../helpers/context.ts';
 import { preprocessedEvent, tfRuntime } from '../unit/inference/fixtures.ts';
 
@@ -75,7 +76,7 @@ describe('web page', () => {
     const events = Array.from({ length: 40 }, (_, i) =>
       preprocessedEvent({
         split: 'test',
-        label: fashionMnistLabel(fashion, i),
+        label: classLabel(fashionMnistLabel(fashion, i)),
         data: Buffer.from(fashionMnistImage(fashion, i)),
       }),
     );

@@ -7,7 +7,7 @@ import { getSpec } from '../../lib/core/preprocess-spec.ts';
 import { compileForTraining, createModelForSpec } from '../../lib/ml/models.ts';
 import type { TfRuntime } from '../../lib/ml/tf-backend.ts';
 import type { ModelRegistry } from '../../lib/registry/model-registry.ts';
-import type { ImagePreprocessed } from '../../schemas/index.ts';
+import { classNameOf, type ImagePreprocessed } from '../../schemas/index.ts';
 import { idHashUnit } from '../../trainer/dataset-split.ts';
 import { seededRandom } from '../../trainer/schedule.ts';
 
@@ -24,7 +24,7 @@ export async function saveShuffledLabelModel(opts: {
   const tf = opts.rt.tf;
   const random = seededRandom(opts.seed ?? 5);
   const train = opts.events.filter((e) => idHashUnit(e.id) >= opts.heldOutFraction);
-  const ids = train.map((e) => opts.labels.indexOf(e.label as string));
+  const ids = train.map((e) => opts.labels.indexOf(classNameOf(e.label) as string));
   for (let i = ids.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [ids[i], ids[j]] = [ids[j], ids[i]];

@@ -9,7 +9,7 @@ import { createInferenceService, type InferenceService } from '../../../inferenc
 import { toMessage } from '../../../lib/adapters/kafka/events.ts';
 import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { createModelRegistry, type ModelRegistry } from '../../../lib/registry/model-registry.ts';
-import type { ImagePreprocessed } from '../../../schemas/index.ts';
+import { classLabel, classScoresOf, type ImagePreprocessed } from '../../../schemas/index.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import {
   LABELS,
@@ -47,7 +47,9 @@ describe('inference stream', () => {
     const service = ctx.lifecycle.add('inference', await createInferenceService({ ...ctx, tf: rt.tf, registry }));
     await service.start();
 
-    const labelled = Array.from({ length: 40 }, (_, i) => preprocessedEvent({ split: 'test', label: LABELS[i % 10] }));
+    const labelled = Array.from({ length: 40 }, (_, i) =>
+      preprocessedEvent({ split: 'test', label: classLabel(LABELS[i % 10]) }),
+    );
     const unlabelled = Array.from({ length: 10 }, () => preprocessedEvent({ split: 'unlabeled', label: null }));
     const noSplit = Array.from({ length: 5 }, () => preprocessedEvent({ split: null, label: null }));
     const training = Array.from({ length: 5 }, () => preprocessedEvent({ split: 'train' }));
@@ -102,7 +104,9 @@ describe('inference stream', () => {
     const events = await readPredictions(ctx);
     const prod = events.filter((e) => e.role === 'production');
     expect(new Set(prod.map((e) => e.id))).toEqual(new Set(expected.map((e) => e.id)));
-    expect(prod.every((e) => e.model_version === v1.version && e.latency_ms >= 0 && e.top_k.length === 3)).toBe(true);
+    expect(
+      prod.every((e) => e.model_version === v1.version && e.latency_ms >= 0 && classScoresOf(e.output)?.length === 3),
+    ).toBe(true);
     expect(events.filter((e) => e.role === 'candidate').every((e) => e.model_version === v2.version)).toBe(true);
 
     // DLQ: the poison message and the incompatible tensor, with reasons, in the topic and ClickHouse.

@@ -10,7 +10,7 @@ import type { ServiceContext } from '../../../lib/runtime/context.ts';
 import { type PreprocessWorker, startPreprocessWorker } from '../../../processors/preprocess-worker.ts';
 import { buildIngestApp } from '../../../producers/http/app.ts';
 import { createImageProducer } from '../../../producers/image-producer.ts';
-import type { ImagePreprocessed, ImageRejected } from '../../../schemas/index.ts';
+import { classLabel, type ImagePreprocessed, type ImageRejected } from '../../../schemas/index.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 import {
   corruptBody,
@@ -137,7 +137,7 @@ describe('upload → preprocessing worker', () => {
     }
     const photo = pre.find((e) => good.get(e.id) === 'photo.jpg')!;
     expect(photo.quality).toMatchObject({ source_width: 640, source_height: 480, source_format: 'jpeg' });
-    expect(photo).toMatchObject({ label: 'Bag', split: 'train', dataset: 'it', source: 'upload' });
+    expect(photo).toMatchObject({ label: classLabel('Bag'), split: 'train', dataset: 'it', source: 'upload' });
 
     const dlq = (await readTopic(ctx.kafka, ctx.topics.dlq)).map((m) => codecs().dlq.decode(m.value) as ImageRejected);
     expect(dlq).toHaveLength(bad.size);

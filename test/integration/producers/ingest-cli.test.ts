@@ -12,7 +12,7 @@ import { SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { decodeImage } from '../../../lib/image/decode.ts';
 import { FASHION_MNIST_LABELS, readFashionMnist } from '../../../lib/image/fashion-mnist.ts';
 import type { ServiceContext } from '../../../lib/runtime/context.ts';
-import type { ImageRaw } from '../../../schemas/index.ts';
+import { classLabel, classNameOf, type ImageRaw } from '../../../schemas/index.ts';
 import { childEnv, createTestContext } from '../../helpers/context.ts';
 import { makeJpeg, makePng, notImages } from '../../helpers/images.ts';
 import { readTopic } from '../../helpers/topics.ts';
@@ -55,7 +55,7 @@ describe('pixelflow ingest', () => {
 
     const events = (await rawEvents()).filter((e) => e.source === 'directory');
     expect(events).toHaveLength(3);
-    expect(Object.fromEntries(events.map((e) => [e.attributes?.path, e.label]))).toEqual({
+    expect(Object.fromEntries(events.map((e) => [e.attributes?.path, classNameOf(e.label)]))).toEqual({
       'Sandal/1.png': 'Sandal',
       'Sandal/2.jpg': 'Sandal',
       'Coat/3.png': 'Coat',
@@ -75,7 +75,7 @@ describe('pixelflow ingest', () => {
         split: 'test',
         dataset: 'fashion-mnist',
         content_type: 'image/png',
-        label: FASHION_MNIST_LABELS[ds.labels[i]],
+        label: classLabel(FASHION_MNIST_LABELS[ds.labels[i]]),
       });
       const px = await decodeImage(e.bytes, SPECS.gray28, { maxPixels: 1e6 });
       expect(px.data.equals(Buffer.from(ds.images.subarray(i * 784, (i + 1) * 784)))).toBe(true);

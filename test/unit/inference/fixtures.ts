@@ -9,7 +9,7 @@ import { getSpec, type PreprocessSpec, tensorLength } from '../../../lib/core/pr
 import { compileForTraining, createModelForSpec } from '../../../lib/ml/models.ts';
 import { initTensorflow, type TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { createModelRegistry, type ModelManifest, type ModelRegistry } from '../../../lib/registry/model-registry.ts';
-import type { ImagePreprocessed, ModelPublished } from '../../../schemas/index.ts';
+import { classLabel, type ImagePreprocessed, type ModelPublished } from '../../../schemas/index.ts';
 
 export const LABELS = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];
 export const GRAY28 = getSpec('gray28');
@@ -73,7 +73,7 @@ export function preprocessedEvent(
     source: 'test',
     dataset: 'unit',
     split: 'test',
-    label: LABELS[0],
+    label: classLabel(LABELS[0]),
     spec_version: spec.version,
     shape: [spec.height, spec.width, spec.channels],
     dtype: 'uint8',

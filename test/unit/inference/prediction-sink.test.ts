@@ -8,7 +8,7 @@ import {
 import { codecs } from '../../../lib/adapters/kafka/events.ts';
 import type { OutgoingMessage } from '../../../lib/adapters/kafka/index.ts';
 import { PixelflowError } from '../../../lib/core/errors.ts';
-import type { Prediction } from '../../../schemas/index.ts';
+import { classLabel, classOutput, type Prediction } from '../../../schemas/index.ts';
 
 function rec(
   id: string,
@@ -36,7 +36,7 @@ function rec(
 
 describe('prediction sink', () => {
   it('toPredictionRow marks a labelled prediction correct when the top label matches', () => {
-    expect(toPredictionRow(rec('a', { label: 'Bag' }))).toMatchObject({
+    expect(toPredictionRow(rec('a', { label: classLabel('Bag') }))).toMatchObject({
       id: 'a',
       predicted_label: 'Bag',
       confidence: 0.75,
@@ -49,7 +49,7 @@ describe('prediction sink', () => {
       predicted_at_ms: 1_700_000_000_123,
       role: 'production',
     });
-    expect(toPredictionRow(rec('b', { label: 'Coat' }))).toMatchObject({ has_label: 1, correct: 0 });
+    expect(toPredictionRow(rec('b', { label: classLabel('Coat') }))).toMatchObject({ has_label: 1, correct: 0 });
     expect(toPredictionRow(rec('c', { label: null }))).toMatchObject({ label: '', has_label: 0, correct: 0 });
   });
 
@@ -80,7 +80,7 @@ describe('prediction sink', () => {
       },
       predictionsTopic: 'preds',
     });
-    await sink.write([rec('a', { label: 'Bag' })]);
+    await sink.write([rec('a', { label: classLabel('Bag') })]);
     expect(order).toEqual(['send preds', 'insert predictions']);
     const event = (codecs().predictions as { decode(b: Buffer): Prediction }).decode(sent[0].value);
     expect(event).toMatchObject({
@@ -88,7 +88,11 @@ describe('prediction sink', () => {
       model_version: 'v0001',
       role: 'production',
       origin: 'stream',
-      label: 'Bag',
+      output: classOutput([
+        { label: 'Bag', p: 0.75 },
+        { label: 'Coat', p: Math.fround(0.2) },
+      ]),
+      label: classLabel('Bag'),
     });
     expect(sent[0].key).toBe('a');
     await sink.close();

@@ -12,7 +12,8 @@ import type {
   OutgoingMessage,
 } from '../../../lib/adapters/kafka/index.ts';
 import { PixelflowError } from '../../../lib/core/errors.ts';
-import type { ImagePreprocessed, ImageRejected } from '../../../schemas/index.ts';
+import { classLabel, type ImagePreprocessed, type ImageRejected } from '../../../schemas/index.ts';
+import { encodeV1 } from '../../helpers/schema-messages.ts';
 import { preprocessedEvent } from './fixtures.ts';
 
 function answer(version = 'v0001'): PredictOutput {
@@ -133,16 +134,24 @@ describe('stream consumer', () => {
   it('stream consumer writes one prediction per selected event with the true label and latency', async () => {
     const h = harness();
     const events = [
-      preprocessedEvent({ split: 'test', label: 'Bag', ingested_at: Date.now() - 1000 }),
+      preprocessedEvent({ split: 'test', label: classLabel('Bag'), ingested_at: Date.now() - 1000 }),
       preprocessedEvent({ split: null, label: null }),
       preprocessedEvent({ split: 'unlabeled', label: null }),
     ];
-    await h.handle(h.messages(events.map(h.encode)));
+    // and one written before labels became a union
+    const old = preprocessedEvent({ split: 'test' });
+    await h.handle(h.messages([...events.map(h.encode), encodeV1('image-preprocessed.v2', { ...old, label: 'Coat' })]));
     const records = h.written.flat();
-    expect(records.map((r) => r.id)).toEqual(events.map((e) => e.id));
-    expect(records[0]).toMatchObject({ origin: 'stream', label: 'Bag', source: 'test', traceId: 'trace-0' });
+    expect(records.map((r) => r.id)).toEqual([...events.map((e) => e.id), old.id]);
+    expect(records[0]).toMatchObject({
+      origin: 'stream',
+      label: classLabel('Bag'),
+      source: 'test',
+      traceId: 'trace-0',
+    });
     expect(records[0].latency_ms).toBeGreaterThanOrEqual(1000);
     expect(records[1].label).toBeNull();
+    expect(records[3].label).toEqual(classLabel('Coat'));
     expect(h.sent).toHaveLength(0);
   });
 

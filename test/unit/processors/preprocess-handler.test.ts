@@ -6,8 +6,16 @@ import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { type PreprocessSpec, SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { createPreprocessHandler, positionId } from '../../../processors/preprocess-handler.ts';
 import { createPreprocessMetrics } from '../../../processors/preprocess-metrics.ts';
-import type { ImagePreprocessed, ImageRaw, ImageRejected } from '../../../schemas/index.ts';
+import {
+  classLabel,
+  type ImagePreprocessed,
+  type ImageRaw,
+  type ImageRejected,
+  keypointsLabel,
+  maskLabel,
+} from '../../../schemas/index.ts';
 import { corruptBody, makeJpeg, makePng, truncate } from '../../helpers/images.ts';
+import { encodeV1, rawWithLabelBranch } from '../../helpers/schema-messages.ts';
 
 const topics = { preprocessed: 'pp', dlq: 'dlq' };
 
@@ -17,7 +25,7 @@ function rawEvent(id: string, bytes: Buffer, extra: Partial<ImageRaw> = {}): Ima
     source: 'test',
     dataset: 'd',
     split: 'train',
-    label: 'Bag',
+    label: classLabel('Bag'),
     content_type: 'image/png',
     bytes,
     ingested_at: 1_700_000_000_123,
@@ -95,7 +103,7 @@ describe('preprocess handler', () => {
       expect(e).toMatchObject({
         dtype: 'uint8',
         spec_version: 'gray28@1',
-        label: 'Bag',
+        label: classLabel('Bag'),
         split: 'train',
         raw: { topic: 'raw', partition: 1 },
       });
@@ -210,5 +218,30 @@ describe('preprocess handler', () => {
     expect(e.data.length).toBe(96 * 96 * 3);
     expect(e.scale).toBeCloseTo(1 / 127.5, 6);
     expect(e.bias).toBe(-1);
+  });
+
+  it('handler reads v1 events, carries every label kind through unchanged and sends a bad label branch to the DLQ', async () => {
+    const f = fakes();
+    const handle = handlerFor(f, SPECS.gray28);
+    const png = await makePng(40, 30, 3);
+    const points = keypointsLabel([{ name: 'nose', x: 20.5, y: 14, visibility: 'visible' }]);
+    const mask = maskLabel({ png, width: 40, height: 30, classes: [] });
+    const { label: _, ...v1 } = rawEvent('old', png);
+    await handle([
+      incoming(encodeV1('image-raw.v2', { ...v1, label: 'Sneaker' }), 'old'),
+      asIncoming(rawEvent('points', png, { label: points })),
+      asIncoming(rawEvent('mask', png, { label: mask })),
+      incoming(rawWithLabelBranch(9, 'bad-branch'), 'bad-branch'),
+    ]);
+    const labels = Object.fromEntries(f.sent.pp.map(decodePp).map((e) => [e.id, e.label]));
+    expect(labels).toEqual({ old: classLabel('Sneaker'), points, mask });
+    expect(Object.fromEntries(f.rows.images.map((r) => [r.id, r.label]))).toEqual({
+      old: 'Sneaker',
+      points: '',
+      mask: '',
+    });
+    const [dlq] = f.sent.dlq.map(decodeDlq);
+    expect(dlq).toMatchObject({ id: 'bad-branch', reason_code: 'SCHEMA_INVALID' });
+    expect(dlq.message).toContain('invalid union index');
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestDirectory, labelOf, listFiles } from '../../../producers/directory-ingest.ts';
 import { ingestStatePath, openIngestState } from '../../../producers/ingest-state.ts';
-import type { ImageRaw } from '../../../schemas/index.ts';
+import { classLabel, type ImageRaw } from '../../../schemas/index.ts';
 import { makeJpeg, makePng, notImages } from '../../helpers/images.ts';
 import { collector } from './collector.ts';
 
@@ -66,7 +66,7 @@ describe('directory ingest', () => {
     });
     const byPath = Object.fromEntries(events.map((e) => [e.attributes?.path, e]));
     expect(byPath['Sneaker/b.jpg']).toMatchObject({
-      label: 'Sneaker',
+      label: classLabel('Sneaker'),
       content_type: 'image/jpeg',
       source: 'directory',
       dataset: 'mine',

@@ -3,6 +3,7 @@ import { SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { decodeImage, encodeImage } from '../../../lib/image/decode.ts';
 import { FASHION_MNIST_LABELS, type FashionMnist } from '../../../lib/image/fashion-mnist.ts';
 import { ingestFashionMnist } from '../../../producers/fashion-mnist-ingest.ts';
+import { classLabel } from '../../../schemas/index.ts';
 import { patternPixels } from '../../helpers/images.ts';
 import { collector } from './collector.ts';
 
@@ -37,7 +38,7 @@ describe('ingestFashionMnist', () => {
       source: 'fashion-mnist',
       dataset: 'fashion-mnist',
       split: 'test',
-      label: FASHION_MNIST_LABELS[7],
+      label: classLabel(FASHION_MNIST_LABELS[7]),
       content_type: 'image/png',
     });
     const decoded = await decodeImage(e.bytes, SPECS.gray28, { maxPixels: 1e6 });

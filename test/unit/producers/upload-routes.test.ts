@@ -6,7 +6,7 @@ import { parseApiKeys } from '../../../lib/core/api-keys.ts';
 import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { buildIngestApp } from '../../../producers/http/app.ts';
 import type { UploadDeps } from '../../../producers/http/upload-routes.ts';
-import type { ImageRaw } from '../../../schemas/index.ts';
+import { classLabel, type ImageRaw } from '../../../schemas/index.ts';
 import {
   corruptBody,
   type MultipartPart,
@@ -72,7 +72,7 @@ describe('upload routes accept', () => {
     expect(body.count).toBe(2);
     expect(body.ids).toEqual(sent.map((e) => e.id));
     expect(sent.map((e) => e.content_type)).toEqual(['image/png', 'image/jpeg']);
-    expect(sent[0]).toMatchObject({ source: 'upload', label: 'Sneaker', split: 'train', dataset: 'shoes' });
+    expect(sent[0]).toMatchObject({ source: 'upload', label: classLabel('Sneaker'), split: 'train', dataset: 'shoes' });
     expect(sent[0].attributes).toMatchObject({ filename: 'a.png' });
     // the events encode with the real Avro schema
     expect((codecs().raw.decode(codecs().raw.encode(sent[0])) as ImageRaw).id).toBe(sent[0].id);

@@ -1,24 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { CodecError, createCodec, listSchemaNames, loadSchema } from '../../../schemas/codec.ts';
+import { CodecError, createCodec } from '../../../schemas/codec.ts';
 import { rabinFingerprint } from '../../../schemas/fingerprint.ts';
-import type { ImageRaw, SchemaName, SchemaTypes } from '../../../schemas/index.ts';
+import {
+  classLabel,
+  classOutput,
+  historyOf,
+  type ImageRaw,
+  listSchemaNames,
+  type SchemaName,
+  type SchemaTypes,
+} from '../../../schemas/index.ts';
 
 const now = 1_760_000_000_000;
 const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
-  'image-raw.v1': {
+  'image-raw.v2': {
     id: randomUUID(),
     source: 'upload',
     dataset: 'fashion-mnist',
     split: 'train',
-    label: 'Sneaker',
+    label: classLabel('Sneaker'),
     content_type: 'image/png',
     bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47]),
     ingested_at: now,
     attributes: { filename: 'a.png' },
   },
-  'image-preprocessed.v1': {
+  'image-preprocessed.v2': {
     id: randomUUID(),
     raw: { topic: 'pixelflow.images.raw.v1', partition: 2, offset: 12345 },
     source: 'upload',
@@ -57,18 +65,18 @@ const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     rejected_at: now,
     payload: Buffer.from('garbage'),
   },
-  'prediction.v1': {
+  'prediction.v2': {
     id: randomUUID(),
     model_version: 'v0003',
     role: 'production',
-    top_k: [
+    output: classOutput([
       { label: 'Sneaker', p: 0.75 },
       { label: 'Sandal', p: 0.125 },
-    ],
+    ]),
     latency_ms: 12.5,
     inference_ms: 3.25,
     predicted_at: now,
-    label: 'Sneaker',
+    label: classLabel('Sneaker'),
     source: 'fashion-mnist',
     origin: 'stream',
   },
@@ -115,13 +123,13 @@ describe('codec', () => {
   }
 
   it('decodes an older writer schema with the newer reader, filling defaults', () => {
-    // An earlier ImageRaw without dataset/split/label/attributes.
-    const old = loadSchema('image-raw.v1') as { fields: Array<{ name: string }> };
+    // An ImageRaw older than v1, without dataset/split/label/attributes.
+    const v1 = historyOf('image-raw.v2')[0].schema as { fields: Array<{ name: string }> };
     const olderSchema = {
-      ...old,
-      fields: old.fields.filter((f) => !['dataset', 'split', 'label', 'attributes'].includes(f.name)),
+      ...v1,
+      fields: v1.fields.filter((f) => !['dataset', 'split', 'label', 'attributes'].includes(f.name)),
     };
-    const reader = createCodec('image-raw.v1');
+    const reader = createCodec('image-raw.v2');
     const fp = reader.addWriterSchema(olderSchema as never);
     expect(fp).not.toBe(reader.fingerprint);
     // Encode with the old schema by hand: header + body.
@@ -157,7 +165,7 @@ describe('codec', () => {
       'CODEC_UNKNOWN_SCHEMA',
     ],
   ])('decode rejects %s input with a coded error', (_what, input, code) => {
-    const codec = createCodec('image-raw.v1');
+    const codec = createCodec('image-raw.v2');
     let caught: unknown;
     try {
       codec.decode(input as Buffer);
@@ -170,15 +178,28 @@ describe('codec', () => {
   });
 
   it('decode rejects a truncated body with CODEC_DECODE_FAILED', () => {
-    const codec = createCodec('image-raw.v1');
-    const full = codec.encode(SAMPLES['image-raw.v1']);
+    const codec = createCodec('image-raw.v2');
+    const full = codec.encode(SAMPLES['image-raw.v2']);
     expect(() => codec.decode(full.subarray(0, full.length - 3))).toThrow(
       expect.objectContaining({ code: 'CODEC_DECODE_FAILED' }),
     );
   });
 
-  it('encode rejects a value that does not match the schema', () => {
-    const codec = createCodec('prediction.v1');
+  it('encode rejects a value that does not match the schema, naming the fields that do not', () => {
+    const codec = createCodec('prediction.v2');
     expect(() => codec.encode({ id: 1 } as never)).toThrow(expect.objectContaining({ code: 'CODEC_ENCODE_FAILED' }));
+    // A bare string where the label union wants a wrapped branch: the error says where.
+    const bare = { ...SAMPLES['prediction.v2'], label: 'Sneaker' };
+    expect(() => codec.encode(bare as never)).toThrow(
+      'prediction.v2: value does not match the schema: label = "Sneaker"',
+    );
+  });
+
+  it('a codec knows the history of its schema: every older version in schemas/avro/history resolves', () => {
+    expect(historyOf('image-raw.v2').map((h) => h.name)).toEqual(['image-raw.v1']);
+    expect(historyOf('image-preprocessed.v2').map((h) => h.name)).toEqual(['image-preprocessed.v1']);
+    expect(historyOf('prediction.v2').map((h) => h.name)).toEqual(['prediction.v1']);
+    expect(historyOf('model-published.v1')).toEqual([]);
+    for (const name of listSchemaNames()) expect(() => createCodec(name)).not.toThrow();
   });
 });

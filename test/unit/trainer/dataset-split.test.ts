@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { classLabel, keypointsLabel } from '../../../schemas/index.ts';
 import { assignSplit, idHashUnit, splitForId } from '../../../trainer/dataset-split.ts';
 
 describe('dataset-split', () => {
@@ -28,15 +29,18 @@ describe('dataset-split', () => {
   });
 
   it('assignSplit honours explicit val and test and drops unlabelled events', () => {
-    expect(assignSplit({ id: 'a', label: 'cat', split: 'val' })).toBe('val');
-    expect(assignSplit({ id: 'a', label: 'cat', split: 'test' })).toBe('test');
+    expect(assignSplit({ id: 'a', label: classLabel('cat'), split: 'val' })).toBe('val');
+    expect(assignSplit({ id: 'a', label: classLabel('cat'), split: 'test' })).toBe('test');
     expect(assignSplit({ id: 'a', label: null, split: 'train' })).toBeNull();
-    expect(assignSplit({ id: 'a', label: '', split: 'train' })).toBeNull();
-    expect(assignSplit({ id: 'a', label: 'cat', split: 'unlabeled' })).toBeNull();
-    expect(assignSplit({ id: 'a', label: 'cat', split: 'train' }, { valFraction: 0.5 })).toBe(
+    expect(assignSplit({ id: 'a', label: classLabel(''), split: 'train' })).toBeNull();
+    expect(assignSplit({ id: 'a', label: keypointsLabel([]), split: 'val' })).toBe('val');
+    expect(assignSplit({ id: 'a', label: classLabel('cat'), split: 'unlabeled' })).toBeNull();
+    expect(assignSplit({ id: 'a', label: classLabel('cat'), split: 'train' }, { valFraction: 0.5 })).toBe(
       splitForId('a', { valFraction: 0.5 }),
     );
-    expect(assignSplit({ id: 'a', label: 'cat' }, { valFraction: 0.5 })).toBe(splitForId('a', { valFraction: 0.5 }));
+    expect(assignSplit({ id: 'a', label: classLabel('cat') }, { valFraction: 0.5 })).toBe(
+      splitForId('a', { valFraction: 0.5 }),
+    );
   });
 
   it('splitForId refuses ratios that leave nothing for training', () => {

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { toMessage } from '../../../lib/adapters/kafka/events.ts';
 import type { IncomingMessage } from '../../../lib/adapters/kafka/index.ts';
 import { getSpec } from '../../../lib/core/preprocess-spec.ts';
+import { classNameOf, keypointsLabel } from '../../../schemas/index.ts';
 import { classifyEvent, loadSelection } from '../../../trainer/dataset.ts';
 import { splitForId } from '../../../trainer/dataset-split.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { seededRandom } from '../../../trainer/schedule.ts';
+import { encodeV1 } from '../../helpers/schema-messages.ts';
 import { preprocessedEvent, shapeImage, syntheticEvents } from './synthetic-data.ts';
 
 const spec = getSpec('gray28');
@@ -56,6 +58,8 @@ describe('dataset', () => {
     );
     expect(classifyEvent({ ...ok, label: null }, spec, {})).toBe('unlabelled');
     expect(classifyEvent({ ...ok, split: 'unlabeled' }, spec, {})).toBe('unlabelled');
+    const points = [{ name: 'nose', x: 3, y: 4, visibility: 'visible' as const }];
+    expect(classifyEvent({ ...ok, label: keypointsLabel(points) }, spec, {})).toBe('other_task');
     expect(classifyEvent({ ...ok, spec_version: 'rgb96@1' }, spec, {})).toBe('spec_mismatch');
     expect(classifyEvent({ ...ok, shape: [28, 28, 3] }, spec, {})).toBe('bad_tensor');
     expect(classifyEvent({ ...ok, data: Buffer.alloc(783) }, spec, {})).toBe('bad_tensor');
@@ -64,11 +68,15 @@ describe('dataset', () => {
   });
 
   it('loadSelection keeps labelled events once, sorts labels and counts what it skipped', async () => {
-    const events = syntheticEvents(40, { seed: 3 });
+    // The last two were written with the v1 schema, before labels became a union.
+    const events = [...syntheticEvents(38, { seed: 3 }), ...syntheticEvents(2, { seed: 4, prefix: 'v1' })];
     const values: Array<{ value: Buffer | null }> = events.map((e) => ({
-      value: toMessage('preprocessed', e.id, e).value,
+      value: e.id.startsWith('v1')
+        ? encodeV1('image-preprocessed.v2', { ...e, label: classNameOf(e.label) })
+        : toMessage('preprocessed', e.id, e).value,
     }));
-    // A redelivered duplicate, garbage, an empty value, an unlabelled event and another spec's event.
+    // A redelivered duplicate, garbage, an empty value, an unlabelled event, another spec's event
+    // and one labelled for another task.
     values.push({ value: values[0].value });
     values.push({ value: Buffer.from('not avro at all') });
     values.push({ value: null });
@@ -82,6 +90,8 @@ describe('dataset', () => {
         preprocessedEvent('r', new Uint8Array(784), { label: 'bar-h', specVersion: 'rgb96@1' }),
       ).value,
     });
+    const face = { ...preprocessedEvent('k', new Uint8Array(784)), label: keypointsLabel([]) };
+    values.push({ value: toMessage('preprocessed', 'k', face).value });
     const kafka = fakeKafka({ 0: incoming(values.slice(0, 25)), 1: incoming(values.slice(25), 1) });
     const data = await loadSelection(
       kafka,
@@ -95,8 +105,8 @@ describe('dataset', () => {
       { topic: 'pre', selector: { kind: 'all' }, spec, ratios: { valFraction: 0.25 } },
     );
     expect(data.labels).toEqual(['bar-h', 'bar-v', 'diagonal', 'square']);
-    expect(data.read).toBe(45);
-    expect(data.skipped).toEqual({ duplicate: 1, undecodable: 2, unlabelled: 1, spec_mismatch: 1 });
+    expect(data.read).toBe(46);
+    expect(data.skipped).toEqual({ duplicate: 1, undecodable: 2, unlabelled: 1, spec_mismatch: 1, other_task: 1 });
     const total = data.splits.train.store.count + data.splits.val.store.count + data.splits.test.store.count;
     expect(total).toBe(40);
     const expectedVal = events.filter((e) => splitForId(e.id, { valFraction: 0.25 }) === 'val');
@@ -110,7 +120,7 @@ describe('dataset', () => {
     const firstVal = expectedVal[0];
     const pixels = data.splits.val.store.toFloat32().subarray(0, 784);
     expect(pixels[5]).toBeCloseTo(firstVal.data[5] / 255, 6);
-    expect(data.labels[data.splits.val.labelIds[0]]).toBe(firstVal.label);
+    expect(data.labels[data.splits.val.labelIds[0]]).toBe(classNameOf(firstVal.label));
   });
 
   it('loadSelection drops messages outside the time filter when given a time range', async () => {

@@ -1,7 +1,7 @@
 // A tiny, learnable, seeded image dataset as ImagePreprocessed events (gray28@1): four shapes at
 // random positions over noise. A small CNN separates them in an epoch or two; an untrained one
 // cannot, which is what the promotion tests need.
-import type { ImagePreprocessed, Split } from '../../../schemas/index.ts';
+import { type ImagePreprocessed, optionalClassLabel, type Split } from '../../../schemas/index.ts';
 import { seededRandom } from '../../../trainer/schedule.ts';
 
 export const SHAPES = ['bar-h', 'bar-v', 'square', 'diagonal'] as const;
@@ -36,7 +36,7 @@ export function preprocessedEvent(
     source: 'synthetic',
     dataset: 'shapes',
     split: opts.split ?? null,
-    label: opts.label ?? null,
+    label: optionalClassLabel(opts.label),
     spec_version: opts.specVersion ?? 'gray28@1',
     shape: [28, 28, 1],
     dtype: 'uint8',

@@ -3,6 +3,7 @@ import { getSpec } from '../../../lib/core/preprocess-spec.ts';
 import { compileForTraining, createModelForSpec } from '../../../lib/ml/models.ts';
 import { initTensorflow, type Tf } from '../../../lib/ml/tf-backend.ts';
 import type { TfEngine } from '../../../lib/ml/tf-graph/graph-session.ts';
+import { classNameOf } from '../../../schemas/index.ts';
 import { SampleStore } from '../../../trainer/sample-store.ts';
 import { confusionMatrix, evaluate, fitModel, type SplitTensors } from '../../../trainer/tf-training.ts';
 import type { TrainParams } from '../../../trainer/train-params.ts';
@@ -16,7 +17,8 @@ let val: SplitTensors;
 
 function tensors(n: number, seed: number): SplitTensors {
   const store = new SampleStore(spec);
-  for (const e of syntheticEvents(n, { seed })) store.push(e, SHAPES.indexOf(e.label as (typeof SHAPES)[number]));
+  for (const e of syntheticEvents(n, { seed }))
+    store.push(e, SHAPES.indexOf(classNameOf(e.label) as (typeof SHAPES)[number]));
   return {
     x: tf.tensor4d(store.toFloat32(), [n, 28, 28, 1]),
     y: tf.tensor1d(Float32Array.from(store.labels()), 'float32'),

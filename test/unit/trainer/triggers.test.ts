@@ -3,7 +3,7 @@ import { codecs, toMessage } from '../../../lib/adapters/kafka/events.ts';
 import type { ConsumerOptions, IncomingMessage } from '../../../lib/adapters/kafka/index.ts';
 import { loadConfig } from '../../../lib/core/config.ts';
 import { type RangeSelector, selectorFromRequest } from '../../../lib/streams/range-spec.ts';
-import type { TrainRequest } from '../../../schemas/index.ts';
+import { classLabel, keypointsLabel, type TrainRequest } from '../../../schemas/index.ts';
 import type { RunRequest } from '../../../trainer/run-coordinator.ts';
 import { buildTrainRequest, OPEN_END, trainRequestRange } from '../../../trainer/train-endpoints.ts';
 import { defaultParams } from '../../../trainer/train-params.ts';
@@ -27,13 +27,15 @@ const req = (over: Partial<TrainRequest> = {}): TrainRequest => ({
 
 describe('triggers', () => {
   it('countsTowardTraining counts labelled train, val and unsplit events only', () => {
-    expect(countsTowardTraining({ label: 'a', split: 'train' })).toBe(true);
-    expect(countsTowardTraining({ label: 'a', split: 'val' })).toBe(true);
-    expect(countsTowardTraining({ label: 'a', split: null })).toBe(true);
-    expect(countsTowardTraining({ label: 'a', split: 'test' })).toBe(false);
-    expect(countsTowardTraining({ label: 'a', split: 'unlabeled' })).toBe(false);
+    expect(countsTowardTraining({ label: classLabel('a'), split: 'train' })).toBe(true);
+    expect(countsTowardTraining({ label: classLabel('a'), split: 'val' })).toBe(true);
+    expect(countsTowardTraining({ label: classLabel('a'), split: null })).toBe(true);
+    expect(countsTowardTraining({ label: classLabel('a'), split: 'test' })).toBe(false);
+    expect(countsTowardTraining({ label: classLabel('a'), split: 'unlabeled' })).toBe(false);
     expect(countsTowardTraining({ label: null, split: 'train' })).toBe(false);
-    expect(countsTowardTraining({ label: '', split: 'train' })).toBe(false);
+    expect(countsTowardTraining({ label: classLabel(''), split: 'train' })).toBe(false);
+    // the classifier is the only trainer so far: another task's label does not count toward it
+    expect(countsTowardTraining({ label: keypointsLabel([]), split: 'train' })).toBe(false);
   });
 
   it('checkTrainRequest names what is wrong with a request', () => {
