@@ -6,7 +6,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaNodeName, kafkaNodePorts } from '../../infra/stack/kafka.ts';
-import { isPortFree } from '../../infra/stack/ports.ts';
 import { processCommandLine } from '../../infra/stack/process.ts';
 import { freePorts } from './ports.ts';
 
@@ -41,24 +40,6 @@ export interface PrivateCluster {
   stop(): Promise<void>;
 }
 
-/** 2N consecutive free ports (node n: broker base + 2(n−1), controller base + 2(n−1) + 1). */
-async function consecutiveFreePorts(count: number, avoid: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * 10_000);
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    if (ports.some((p) => avoid.has(p))) continue;
-    let free = true;
-    for (const p of ports) {
-      if (!(await isPortFree(p))) {
-        free = false;
-        break;
-      }
-    }
-    if (free) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found for a private Kafka cluster`);
-}
-
 function runCli(args: string[], env: Record<string, string>, timeoutMs: number) {
   return new Promise<{ code: number | null; out: string }>((resolve) => {
     // The caller's own stack (the shared one) must not leak into the private stack's commands.
@@ -90,7 +71,8 @@ export async function startPrivateCluster(opts: { brokers?: number } = {}): Prom
   const brokers = opts.brokers ?? 3;
   const stateDir = mkdtempSync(join(tmpdir(), 'pixelflow-cluster-'));
   const others = await freePorts(4);
-  const base = await consecutiveFreePorts(2 * brokers, new Set(others));
+  // node n: broker base + 2(n−1), controller base + 2(n−1) + 1
+  const [base] = await freePorts(2 * brokers, { consecutive: true });
   const [http, tcp, interserver, prometheus] = others;
   const env: Record<string, string> = {
     PIXELFLOW_STATE_DIR: stateDir,
