@@ -136,7 +136,9 @@ const weights = new Uint8Array(24 * 1024 * 1024).fill(7);
 const model = { save: (h) => h.save({ modelTopology: { big: true }, weightSpecs: [], weightData: weights.buffer }) };
 await registry.save(model, { run_id: 'killed', spec_version: 's', labels: [], metrics: {}, lineage: [], backend: 'x', params: {} }, {
   // Stop between two artifacts: the first is in the bucket, the manifest is not; the kill comes here.
-  onArtifact: async (name) => { process.stdout.write('stored ' + name + '\\n'); await new Promise(() => {}); },
+  // A pending promise alone does not keep Node alive: once the S3 sockets are idle the process
+  // would exit (code 13, unsettled top-level await) before the kill. The timer holds it.
+  onArtifact: async (name) => { process.stdout.write('stored ' + name + '\\n'); setInterval(() => {}, 1 << 30); await new Promise(() => {}); },
 });
 process.stdout.write('published\\n');
 `,
@@ -145,7 +147,8 @@ process.stdout.write('published\\n');
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+    // an exit on its own reads as 'exit <code>', so a failure says what happened
+    const exited = new Promise<string>((r) => child.on('exit', (code, signal) => r(signal ?? `exit ${code}`)));
     const firstStored = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`publisher printed no 'stored' line in 60 s: ${out}`)), 60_000);
