@@ -73,7 +73,7 @@ describe('preprocessing reads every schema version on images.raw', () => {
     );
 
     const messages = await readTopic(ctx.kafka, ctx.topics.preprocessed);
-    expect(messages.every((m) => m.headers[HEADERS.schema] === 'image-preprocessed.v2')).toBe(true);
+    expect(messages.every((m) => m.headers[HEADERS.schema] === 'image-preprocessed.v3')).toBe(true);
     const pre = messages.map((m) => codecs().preprocessed.decode(m.value) as ImagePreprocessed);
     expect(Object.fromEntries(pre.map((e) => [e.id, e.label]))).toEqual({
       'v1-sneaker': classLabel('Sneaker'),

@@ -56,7 +56,7 @@ describe('config', () => {
   });
 
   it('PREDICT_SPLITS are the Split symbols of the event schemas, and none', () => {
-    const avsc = readFileSync(join(REPO_ROOT, 'schemas', 'avro', 'image-preprocessed.v2.avsc'), 'utf8');
+    const avsc = readFileSync(join(REPO_ROOT, 'schemas', 'avro', 'image-preprocessed.v3.avsc'), 'utf8');
     const symbols = JSON.parse(/"name": "Split", "symbols": (\[[^\]]*\])/.exec(avsc)?.[1] ?? 'null');
     expect([...PREDICT_SPLITS]).toEqual([...symbols, 'none']);
   });
