@@ -42,6 +42,7 @@ export function preprocessedEvent(
       mean: image.quality.mean,
       std: image.quality.std,
       blank: image.quality.blank,
+      orientation: image.orientation,
     },
     ingested_at: raw.ingested_at,
     preprocessed_at: now,

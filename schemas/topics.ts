@@ -15,7 +15,7 @@ export type TopicNames = { readonly [R in TopicRole]: string };
 /** The schema every message of a topic is written with. */
 export const TOPIC_SCHEMAS: { readonly [R in TopicRole]: SchemaName } = {
   raw: 'image-raw.v2',
-  preprocessed: 'image-preprocessed.v2',
+  preprocessed: 'image-preprocessed.v3',
   dlq: 'image-rejected.v1',
   predictions: 'prediction.v2',
   models: 'model-published.v1',

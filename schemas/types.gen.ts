@@ -68,6 +68,8 @@ export interface Quality {
   std: number;
   /** constant image (std below a threshold) */
   blank: boolean;
+  /** EXIF orientation of the source, 1..8 (1 = as stored). Labels are in stored pixels; with source_width/height, this and the spec it fixes where a label lands on the tensor (lib/image/geometry.ts). v2 events read as 1. */
+  orientation?: number;
 }
 
 export interface ImageRaw {
@@ -201,10 +203,10 @@ export interface TimeRange {
   to_ms: number;
 }
 
-export type SchemaName = 'image-preprocessed.v2' | 'image-raw.v2' | 'image-rejected.v1' | 'model-published.v1' | 'prediction.v2' | 'train-request.v1';
+export type SchemaName = 'image-preprocessed.v3' | 'image-raw.v2' | 'image-rejected.v1' | 'model-published.v1' | 'prediction.v2' | 'train-request.v1';
 
 export interface SchemaTypes {
-  'image-preprocessed.v2': ImagePreprocessed;
+  'image-preprocessed.v3': ImagePreprocessed;
   'image-raw.v2': ImageRaw;
   'image-rejected.v1': ImageRejected;
   'model-published.v1': ModelPublished;

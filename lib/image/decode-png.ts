@@ -11,6 +11,7 @@ const IDAT = 0x49444154;
 const IEND = 0x49454e44;
 const TRNS = 0x74524e53;
 const ICCP = 0x69434350;
+const EXIF = 0x65584966; // eXIf: may carry an orientation, which sharp's auto-orient applies
 
 let crcTable: Int32Array | undefined;
 function crc32js(buf: Uint8Array): number {
@@ -76,7 +77,8 @@ export function decodePngFast(bytes: Uint8Array, target: PngTarget): Buffer | un
     const len = b.readUInt32BE(off);
     const type = b.readUInt32BE(off + 4);
     if (off + 12 + len > b.length) throw truncated(`chunk at byte ${off} runs past the end`);
-    if (type === TRNS || type === ICCP) return undefined; // transparency / colour profile: sharp's job
+    // transparency, colour profile, EXIF orientation: sharp's job (so 'png-fast' means orientation 1)
+    if (type === TRNS || type === ICCP || type === EXIF) return undefined;
     if (crc32(b.subarray(off + 4, off + 8 + len)) !== b.readUInt32BE(off + 8 + len))
       throw corrupt(`chunk checksum mismatch at byte ${off}`);
     if (type === IDAT) idat.push(b.subarray(off + 8, off + 8 + len));

@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { PixelflowError } from '../core/errors.ts';
 import type { PreprocessSpec } from '../core/preprocess-spec.ts';
 import { decodePngFast } from './decode-png.ts';
+import { exifOrientation } from './exif.ts';
+import { isOrientation, type Orientation } from './geometry.ts';
 import { type ImageLimits, inspectImage, type SniffResult } from './sniff.ts';
 import { diagnoseStructure } from './structure.ts';
 
@@ -39,6 +41,8 @@ export interface DecodedImage {
   quality: QualityStats;
   /** Which decoder ran, for metrics and benchmarks. */
   path: 'png-fast' | 'sharp';
+  /** The EXIF orientation auto-orientation applied (1: none); labels need it (geometry.ts). */
+  orientation: Orientation;
 }
 
 /** std (on 0..1) below which an image counts as blank: about 2.5 grey levels. */
@@ -147,6 +151,8 @@ export async function decodeImage(
         },
         quality: tensorStats(fast),
         path: 'png-fast',
+        // the fast path declines PNGs with an eXIf chunk
+        orientation: 1,
       };
     }
   }
@@ -166,6 +172,15 @@ export async function decodeImage(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   let out: { data: Buffer; info: sharp.OutputInfo };
+  // The orientation .rotate() applies, which labels need: from the bytes, or (AVIF) sharp's header read.
+  const known = exifOrientation(bytes, sniff.format);
+  const orientation: Promise<Orientation> =
+    known !== undefined
+      ? Promise.resolve(known)
+      : shared(() => sharp(bytes).metadata()).then(
+          (m) => (isOrientation(m.orientation) ? m.orientation : 1),
+          () => 1 as const,
+        );
   try {
     out = await shared(run);
   } catch (first) {
@@ -196,6 +211,7 @@ export async function decodeImage(
     },
     quality: tensorStats(out.data),
     path: 'sharp',
+    orientation: await orientation,
   };
 }
 
@@ -258,4 +274,33 @@ export async function encodeImage(
 /** How many images libvips works on at once per image (threads); exposed for benchmarks. */
 export function sharpConcurrency(threads?: number): number {
   return threads === undefined ? sharp.concurrency() : sharp.concurrency(threads);
+}
+
+/**
+ * A mask image (PNG, GIF, …) as one value per pixel, in its stored frame (no auto-orientation:
+ * mask labels are in the stored pixels of their image). The first channel is taken as is.
+ */
+export async function decodeMask(
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { sniff } = inspectImage(bytes, limits);
+  try {
+    const { data, info } = await shared(() =>
+      sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', animated: false, pages: 1 })
+        .extractChannel(0)
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    );
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  } catch (err) {
+    throw classify(err, bytes, sniff);
+  }
+}
+
+/** One value per pixel → an 8-bit grey PNG (MaskLabel.png, MaskOutput.png). */
+export function encodeMask(mask: { data: Uint8Array; width: number; height: number }): Promise<Buffer> {
+  return sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .png({ compressionLevel: 6, palette: false })
+    .toBuffer();
 }

@@ -5,12 +5,14 @@ import type { Schema } from 'avsc';
 import { codecs } from '../../lib/adapters/kafka/events.ts';
 import { fingerprintBytes, historyOf, parseSchema } from '../../schemas/index.ts';
 
-export type EvolvedSchema = 'image-raw.v2' | 'image-preprocessed.v2' | 'prediction.v2';
+export type EvolvedSchema = 'image-raw.v2' | 'image-preprocessed.v3' | 'prediction.v2';
 
 const MAGIC = Buffer.from([0xc3, 0x01]);
 
 function v1Type(current: EvolvedSchema) {
-  return parseSchema(historyOf(current)[0].schema);
+  const v1 = historyOf(current).find((h) => h.name.endsWith('.v1'));
+  if (!v1) throw new Error(`${current} has no v1 in schemas/avro/history`);
+  return parseSchema(v1.schema);
 }
 
 /** Hex fingerprint of the v1 schema that `current` replaced, as a v1 writer put it in its messages. */

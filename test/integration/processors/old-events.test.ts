@@ -36,7 +36,7 @@ afterAll(async () => {
 const count = async (sql: string) => Number((await ctx.clickhouse.query<{ n: string }>(sql))[0].n);
 
 describe('preprocessing reads every schema version on images.raw', () => {
-  it('v1 class events and v2 keypoints and mask events come out as v2 with their labels; a bad branch is DLQd', async () => {
+  it('v1 class events and v2 keypoints and mask events come out as image-preprocessed.v3 with their labels; a bad branch is DLQd', async () => {
     const png = await makePng(40, 30, 3, 1);
     const points = keypointsLabel([
       { name: 'nose', x: 20, y: 12.5, visibility: 'visible' },
@@ -73,7 +73,7 @@ describe('preprocessing reads every schema version on images.raw', () => {
     );
 
     const messages = await readTopic(ctx.kafka, ctx.topics.preprocessed);
-    expect(messages.every((m) => m.headers[HEADERS.schema] === 'image-preprocessed.v2')).toBe(true);
+    expect(messages.every((m) => m.headers[HEADERS.schema] === 'image-preprocessed.v3')).toBe(true);
     const pre = messages.map((m) => codecs().preprocessed.decode(m.value) as ImagePreprocessed);
     expect(Object.fromEntries(pre.map((e) => [e.id, e.label]))).toEqual({
       'v1-sneaker': classLabel('Sneaker'),

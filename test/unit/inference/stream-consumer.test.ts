@@ -140,7 +140,7 @@ describe('stream consumer', () => {
     ];
     // and one written before labels became a union
     const old = preprocessedEvent({ split: 'test' });
-    await h.handle(h.messages([...events.map(h.encode), encodeV1('image-preprocessed.v2', { ...old, label: 'Coat' })]));
+    await h.handle(h.messages([...events.map(h.encode), encodeV1('image-preprocessed.v3', { ...old, label: 'Coat' })]));
     const records = h.written.flat();
     expect(records.map((r) => r.id)).toEqual([...events.map((e) => e.id), old.id]);
     expect(records[0]).toMatchObject({

@@ -26,7 +26,7 @@ const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     ingested_at: now,
     attributes: { filename: 'a.png' },
   },
-  'image-preprocessed.v2': {
+  'image-preprocessed.v3': {
     id: randomUUID(),
     raw: { topic: 'pixelflow.images.raw.v1', partition: 2, offset: 12345 },
     source: 'upload',
@@ -48,6 +48,7 @@ const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
       mean: 0.5,
       std: 0.25,
       blank: false,
+      orientation: 6,
     },
     ingested_at: now,
     preprocessed_at: now + 5,
@@ -197,7 +198,7 @@ describe('codec', () => {
 
   it('a codec knows the history of its schema: every older version in schemas/avro/history resolves', () => {
     expect(historyOf('image-raw.v2').map((h) => h.name)).toEqual(['image-raw.v1']);
-    expect(historyOf('image-preprocessed.v2').map((h) => h.name)).toEqual(['image-preprocessed.v1']);
+    expect(historyOf('image-preprocessed.v3').map((h) => h.name)).toEqual(['image-preprocessed.v1', 'image-preprocessed.v2']);
     expect(historyOf('prediction.v2').map((h) => h.name)).toEqual(['prediction.v1']);
     expect(historyOf('model-published.v1')).toEqual([]);
     for (const name of listSchemaNames()) expect(() => createCodec(name)).not.toThrow();

@@ -7,6 +7,7 @@ import {
   classNameOf,
   classOutput,
   createCodec,
+  keypointsOf,
   type ImagePreprocessed,
   type ImageRaw,
   type Prediction,
@@ -20,7 +21,7 @@ describe('events written with the v1 schemas', () => {
   it('the fixtures carry the v1 writer fingerprints, which are not the v2 ones', () => {
     for (const [file, name] of [
       ['image-raw.labelled.bin', 'image-raw.v2'],
-      ['image-preprocessed.labelled.bin', 'image-preprocessed.v2'],
+      ['image-preprocessed.labelled.bin', 'image-preprocessed.v3'],
       ['prediction.labelled.bin', 'prediction.v2'],
     ] as const) {
       const fp = fixture(file).subarray(2, 10).toString('hex');
@@ -55,8 +56,8 @@ describe('events written with the v1 schemas', () => {
     } satisfies ImageRaw);
   });
 
-  it('image-preprocessed.v2 reads a v1 event with its tensor, quality and class label', () => {
-    const event = createCodec('image-preprocessed.v2').decode(fixture('image-preprocessed.labelled.bin'));
+  it('image-preprocessed.v3 reads a v1 event with its tensor, quality and class label', () => {
+    const event = createCodec('image-preprocessed.v3').decode(fixture('image-preprocessed.labelled.bin'));
     expect(event).toEqual({
       id: '00000000-0000-4000-8000-000000000001',
       raw: { topic: 'pixelflow.images.raw.v1', partition: 1, offset: 42 },
@@ -79,6 +80,7 @@ describe('events written with the v1 schemas', () => {
         mean: 0.5,
         std: 0.25,
         blank: false,
+        orientation: 1,
       },
       ingested_at: at,
       preprocessed_at: at + 5,
@@ -132,5 +134,28 @@ describe('events written with the v1 schemas', () => {
     expect(() => codec.decode(Buffer.concat([good, Buffer.from([0, 0, 0])]))).toThrow(
       expect.objectContaining({ code: 'CODEC_DECODE_FAILED', message: expect.stringContaining('trailing data') }),
     );
+  });
+
+  it('image-preprocessed.v3 reads a v2 event: its keypoints label as written, orientation as 1', () => {
+    const bytes = readFileSync(new URL('../../fixtures/schemas/v2/image-preprocessed.keypoints.bin', import.meta.url));
+    const codec = createCodec('image-preprocessed.v3');
+    expect(bytes.subarray(2, 10).toString('hex')).not.toBe(codec.fingerprint);
+    const event = codec.decode(bytes);
+    expect(keypointsOf(event.label)?.points).toEqual([
+      { name: 'left_eye_center', x: 66.5, y: 38.25, visibility: 'visible' },
+      { name: 'nose_tip', x: 0, y: 0, visibility: 'missing' },
+    ]);
+    expect(event.quality).toEqual({
+      source_width: 96,
+      source_height: 96,
+      source_channels: 1,
+      source_format: 'png',
+      source_bytes: 9,
+      mean: 0.25,
+      std: 0.125,
+      blank: false,
+      orientation: 1,
+    });
+    expect(event.data).toEqual(Buffer.from([1, 2, 3, 4]));
   });
 });

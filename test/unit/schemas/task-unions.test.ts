@@ -115,10 +115,10 @@ function prediction(output: Output, label: Label | null): Prediction {
 
 describe('label and output unions', () => {
   for (const [kind, label] of Object.entries(LABELS)) {
-    it(`image-raw.v2 and image-preprocessed.v2 round-trip a ${kind} label`, () => {
+    it(`image-raw.v2 and image-preprocessed.v3 round-trip a ${kind} label`, () => {
       const raw = createCodec('image-raw.v2');
       expect(raw.decode(raw.encode(rawEvent(label))).label).toEqual(label);
-      const pre = createCodec('image-preprocessed.v2');
+      const pre = createCodec('image-preprocessed.v3');
       expect(pre.decode(pre.encode(preprocessedEvent(label))).label).toEqual(label);
     });
   }

@@ -72,7 +72,7 @@ describe('dataset', () => {
     const events = [...syntheticEvents(38, { seed: 3 }), ...syntheticEvents(2, { seed: 4, prefix: 'v1' })];
     const values: Array<{ value: Buffer | null }> = events.map((e) => ({
       value: e.id.startsWith('v1')
-        ? encodeV1('image-preprocessed.v2', { ...e, label: classNameOf(e.label) })
+        ? encodeV1('image-preprocessed.v3', { ...e, label: classNameOf(e.label) })
         : toMessage('preprocessed', e.id, e).value,
     }));
     // A redelivered duplicate, garbage, an empty value, an unlabelled event, another spec's event
