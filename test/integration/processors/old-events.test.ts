@@ -1,6 +1,6 @@
 // Schema evolution on the real path: images.raw holding events the v1 schema wrote (class labels as
 // bare strings), v2 events with keypoints and mask labels, and one naming a label branch that does
-// not exist, all read by the preprocessing worker. Old and new come out as v2 events with their
+// not exist, all read by the preprocessing worker. Old and new come out as image-preprocessed.v3 events with their
 // labels; the bad one lands in the DLQ with a reason code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codecs, toMessage } from '../../../lib/adapters/kafka/events.ts';
