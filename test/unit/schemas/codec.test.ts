@@ -198,7 +198,10 @@ describe('codec', () => {
 
   it('a codec knows the history of its schema: every older version in schemas/avro/history resolves', () => {
     expect(historyOf('image-raw.v2').map((h) => h.name)).toEqual(['image-raw.v1']);
-    expect(historyOf('image-preprocessed.v3').map((h) => h.name)).toEqual(['image-preprocessed.v1', 'image-preprocessed.v2']);
+    expect(historyOf('image-preprocessed.v3').map((h) => h.name)).toEqual([
+      'image-preprocessed.v1',
+      'image-preprocessed.v2',
+    ]);
     expect(historyOf('prediction.v2').map((h) => h.name)).toEqual(['prediction.v1']);
     expect(historyOf('model-published.v1')).toEqual([]);
     for (const name of listSchemaNames()) expect(() => createCodec(name)).not.toThrow();

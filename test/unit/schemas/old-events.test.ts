@@ -7,9 +7,9 @@ import {
   classNameOf,
   classOutput,
   createCodec,
-  keypointsOf,
   type ImagePreprocessed,
   type ImageRaw,
+  keypointsOf,
   type Prediction,
 } from '../../../schemas/index.ts';
 import { v1Fingerprint } from '../../helpers/schema-messages.ts';
