@@ -2,15 +2,14 @@
 // Each format's reader checks the whole file first (a broken label file fails before anything is
 // sent) and yields records; runImport sends them as ImageRaw events with keypoint or mask labels.
 import { openCocoKeypoints } from './coco-keypoints.ts';
+import type { ImportFormat } from './formats.ts';
 import { openKaggleKeypoints } from './kaggle-keypoints.ts';
 import { openMaskPairs } from './mask-pairs.ts';
 import type { ImportSource } from './run-import.ts';
 import type { JsonLimits } from './safe-json.ts';
 
+export { IMPORT_FORMATS, type ImportFormat } from './formats.ts';
 export { type ImportOptions, type ImportProgress, type ImportResult, runImport } from './run-import.ts';
-
-export const IMPORT_FORMATS = ['kaggle-keypoints', 'coco-keypoints', 'mask-pairs'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export interface OpenImportOptions {
   /** coco-keypoints: the image folder (default: beside the JSON, from its split name) */
