@@ -55,7 +55,10 @@ describe('pixelflow ingest --format kaggle-keypoints', () => {
       (keypointsOf(e?.label)?.points ?? []).forEach((p, j) => {
         const t = face.points[j];
         expect(p.visibility).toBe(t ? 'visible' : 'missing');
-        if (!t) return void missing++;
+        if (!t) {
+          missing++;
+          return;
+        }
         // Avro keeps a float: within 1e-5 at 0..96
         expect(p.x).toBeCloseTo(t[0], 4);
         expect(p.y).toBeCloseTo(t[1], 4);
