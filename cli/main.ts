@@ -17,7 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     load: () => import('./commands/doctor.ts'),
   },
   ingest: {
-    summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist',
+    summary: 'send images to Kafka: a folder (ImageFolder), fashion-mnist, or a labelled data set (--format)',
     load: () => import('./commands/ingest.ts'),
   },
   preprocess: {

@@ -1,4 +1,5 @@
-// `pixelflow ingest <dir>` and `pixelflow ingest fashion-mnist`: image sources → images.raw.
+// `pixelflow ingest <dir>`, `pixelflow ingest fashion-mnist` and `pixelflow ingest --format F <path>`
+// (labelled data sets, cli/ingest/format-import.ts): image sources → images.raw.
 // Needs Kafka only. Ctrl-C stops reading, waits for the acks of what was sent, and a re-run of a
 // folder import resumes where it stopped.
 import { setMaxListeners } from 'node:events';
@@ -9,16 +10,24 @@ import { describeError, PixelflowError } from '../../lib/core/errors.ts';
 import { createLogger } from '../../lib/core/logger.ts';
 import { createMetricsRegistry } from '../../lib/core/metrics.ts';
 import { kafkaOptions, topicSpecs } from '../../lib/runtime/context.ts';
+import { IMPORT_FORMATS } from '../../producers/importers/formats.ts';
 import { type Split, topicNames } from '../../schemas/index.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `pixelflow ingest <dir> [--dataset NAME] [--split train|val|test|unlabeled] [--unlabelled] [--concurrency N] [--restart] [--max-wait S]
        pixelflow ingest fashion-mnist [--split train|test] [--limit N] [--offset N] [--rate R] [--as-split train|val|test|unlabeled] [--tag T] [--max-wait S]
+       pixelflow ingest --format ${IMPORT_FORMATS.join('|')} <path> [--images DIR] [--classes a,b,…] [--dataset NAME] [--split S] [--concurrency N] [--restart] [--max-wait S]
 
 <dir>            an ImageFolder (one sub-folder per class; the folder name is the label) or a folder of
                  unlabelled images; hidden files are skipped, the type of each file is read from its bytes.
                  Resumable: files already acknowledged are skipped on a re-run (--restart sends all again).
 fashion-mnist    Debian's dataset-fashion-mnist (installed if missing), each image encoded as a PNG.
+--format F       a labelled data set (resumable like a folder):
+                 kaggle-keypoints  training.csv / test.csv, or a folder holding them (facial keypoints)
+                 coco-keypoints    person_keypoints_<split>.json, or a folder of them; images in <split>/
+                                   beside it (or --images DIR); one event per image with one person
+                 mask-pairs        a folder with images/ + masks/, or Carvana's <split>/ + <split>_masks/;
+                                   binary masks unless --classes names the class of each mask value
   --rate R       images per second (default: as fast as the broker takes them)
   --as-split S   write another split into the events (unlabeled also drops the label)
   --tag T        event ids derive from the image and T: the same images again under a new tag are new
@@ -46,14 +55,27 @@ function readFlags(args: string[]) {
       restart: { type: 'boolean' },
       tag: { type: 'string' },
       'max-wait': { type: 'string' },
+      format: { type: 'string' },
+      images: { type: 'string' },
+      classes: { type: 'string' },
     },
     { positionals: true },
   );
-  if (positionals.length !== 1) throw usageError(`expected one folder or 'fashion-mnist'\nusage: ${USAGE}`);
-  const fashion = positionals[0] === 'fashion-mnist';
+  const format = flagValue(values.format, '--format', parsers.oneOf(...IMPORT_FORMATS));
+  if (positionals.length !== 1) {
+    throw usageError(`expected ${format ? 'one path' : "one folder or 'fashion-mnist'"}\nusage: ${USAGE}`);
+  }
+  if (values.images !== undefined && format !== 'coco-keypoints')
+    throw usageError('--images: only with --format coco-keypoints');
+  if (values.classes !== undefined && format !== 'mask-pairs')
+    throw usageError('--classes: only with --format mask-pairs');
+  const fashion = !format && positionals[0] === 'fashion-mnist';
   return {
     target: positionals[0],
     fashion,
+    format,
+    images: values.images,
+    classes: flagValue(values.classes, '--classes', parsers.list),
     split: fashion
       ? flagValue(values.split, '--split', parsers.oneOf('train', 'test'), 'train')
       : flagValue(values.split, '--split', parsers.oneOf(...SPLITS)),
@@ -89,7 +111,7 @@ async function noteOutages(outage: KafkaAdapter['outage'], maxWaitS: number, sig
 }
 
 export const command: Command = {
-  summary: 'send images to Kafka: a folder (ImageFolder) or fashion-mnist',
+  summary: 'send images to Kafka: a folder (ImageFolder), fashion-mnist, or a labelled data set (--format)',
   usage: USAGE,
   async run(args) {
     const flags = readFlags(args);
@@ -122,6 +144,21 @@ export const command: Command = {
         topic: topics.raw,
         metrics: createMetricsRegistry({ service: 'ingest', defaultMetrics: false }),
       });
+
+      if (flags.format) {
+        const { runFormatImport } = await import('../ingest/format-import.ts');
+        return await runFormatImport({
+          ...flags,
+          format: flags.format,
+          path: target,
+          config,
+          topic: topics.raw,
+          producer,
+          progress,
+          signal: controller.signal,
+          log,
+        });
+      }
 
       if (flags.fashion) {
         const [{ readFashionMnist }, { encodeImage }, { ingestFashionMnist }] = await Promise.all([

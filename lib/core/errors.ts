@@ -27,6 +27,10 @@ export const ERROR_CODES = [
   'TRUNCATED_IMAGE',
   'TOO_MANY_PIXELS',
   'SCHEMA_INVALID',
+  // a labelled record whose label does not fit its image, or whose image or mask file is absent
+  'LABEL_OUT_OF_BOUNDS',
+  'MASK_SIZE_MISMATCH',
+  'MISSING_FILE',
   'BAD_REQUEST',
   'UNAUTHORIZED',
   // serving
@@ -52,6 +56,9 @@ export const REJECTION_CODES = [
   'TRUNCATED_IMAGE',
   'TOO_MANY_PIXELS',
   'SCHEMA_INVALID',
+  'LABEL_OUT_OF_BOUNDS',
+  'MASK_SIZE_MISMATCH',
+  'MISSING_FILE',
 ] as const satisfies readonly ErrorCode[];
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 

@@ -44,6 +44,18 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
       "pixelflow ingest: --as-split: expected one of train, val, test, unlabeled, got 'holdout'",
     ],
     [
+      ['ingest', '--format', 'voc', 'data/x'],
+      "pixelflow ingest: --format: expected one of kaggle-keypoints, coco-keypoints, mask-pairs, got 'voc'",
+    ],
+    [
+      ['ingest', '--format', 'mask-pairs', 'data/cars', '--images', 'data/img'],
+      'pixelflow ingest: --images: only with --format coco-keypoints',
+    ],
+    [
+      ['ingest', 'data/cars', '--classes', 'bg,car'],
+      'pixelflow ingest: --classes: only with --format mask-pairs',
+    ],
+    [
       ['ingest', 'some/folder', '--max-wait=-1'],
       "pixelflow ingest: --max-wait: expected a number in 0..604800, got '-1'",
     ],
