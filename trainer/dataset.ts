@@ -8,6 +8,7 @@ import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
 import type { RangeSelector } from '../lib/streams/range-spec.ts';
 import { inTimeFilter, type ResolvedSelection, resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
+import { TASKS, taskOfLabel } from '../lib/tasks/index.ts';
 import { type Codec, classNameOf, type ImagePreprocessed } from '../schemas/index.ts';
 import { assignSplit, type SplitRatios, type TrainingSplit } from './dataset-split.ts';
 import { SampleStore } from './sample-store.ts';
@@ -53,7 +54,8 @@ export function classifyEvent(
   if (event.spec_version !== spec.version) return 'spec_mismatch';
   const split = assignSplit(event, ratios);
   if (split === null) return 'unlabelled';
-  if (classNameOf(event.label) === null) return 'other_task';
+  // the registry says which label branch a classifier learns from; keypoints and masks are for other tasks
+  if (taskOfLabel(event.label) !== TASKS.classification.name) return 'other_task';
   const [h, w, c] = event.shape;
   const len = spec.height * spec.width * spec.channels;
   if (

@@ -43,7 +43,7 @@ function topFolder(file: string): string {
 const LIB_LAYERS: string[][] = [
   ['core'], // configuration, errors, logging, lifecycle, waits, metrics registry
   ['adapters', 'image', 'ml'], // Kafka, ClickHouse, S3 · image sniff/decode/preprocess · TensorFlow
-  ['streams', 'security'], // topic ranges, replay, lag · API keys on HTTP, audit log
+  ['streams', 'security', 'tasks'], // topic ranges, replay, lag · API keys on HTTP, audit log · task registry
   ['registry'], // model versions, aliases, artifact stores
   ['analytics'], // ClickHouse queries, drift
   ['runtime'], // a service's context: config + adapters + lifecycle, wired once
