@@ -51,10 +51,7 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
       ['ingest', '--format', 'mask-pairs', 'data/cars', '--images', 'data/img'],
       'pixelflow ingest: --images: only with --format coco-keypoints',
     ],
-    [
-      ['ingest', 'data/cars', '--classes', 'bg,car'],
-      'pixelflow ingest: --classes: only with --format mask-pairs',
-    ],
+    [['ingest', 'data/cars', '--classes', 'bg,car'], 'pixelflow ingest: --classes: only with --format mask-pairs'],
     [
       ['ingest', 'some/folder', '--max-wait=-1'],
       "pixelflow ingest: --max-wait: expected a number in 0..604800, got '-1'",
