@@ -21,7 +21,7 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
     [['serve', '--stream'], "pixelflow serve: unknown flag '--stream'; expected one of --host, --port, --no-stream"],
     [
       ['preprocess', '--spec', 'gray29'],
-      "pixelflow preprocess: --spec: expected a preprocessing spec: gray28, rgb96 (or a version such as gray28@1), got 'gray29'",
+      "pixelflow preprocess: --spec: expected a preprocessing spec: gray28, rgb96, gray48, rgb96x64 (or a version such as gray28@1), got 'gray29'",
     ],
     [
       ['preprocess', '--session-timeout', '10'],
