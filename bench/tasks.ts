@@ -14,15 +14,13 @@ import { TASKS } from '../lib/tasks/index.ts';
 import {
   BENCH_DIR,
   benchArgs,
-  formatStats,
   type JsonLinesWorker,
   machineInfo,
-  printTable,
   startJsonLinesWorker,
   writeResults,
 } from './harness.ts';
 import { kerasPython } from './lib/keras.ts';
-import { type Case, type CaseResult, runCase, userEnv } from './tf-backend/cases.ts';
+import { type Case, type CaseResult, printCaseTable, runCase, userEnv } from './tf-backend/cases.ts';
 
 type Task = 'keypoints' | 'segmentation';
 const POINTS = Array.from({ length: 15 }, (_, i) => `p${i}`);
@@ -139,17 +137,8 @@ async function main(): Promise<void> {
   const anchor = keras
     ? `Keras ${keras.hello.keras} on TF ${keras.hello.tensorflow}`
     : `Keras unavailable: ${kerasError}`;
-  printTable(
-    `tfjs (${rt.backend}) vs ${anchor}: images/s, median (min–max)`,
-    ['measure', 'tfjs', 'keras', 'tfjs/keras', 'tfjs/keras per CPU-s'],
-    Object.entries(results).map(([key, r]) => [
-      key,
-      formatStats(r.tfjs.perSecond),
-      formatStats(r.keras?.perSecond),
-      formatStats(r.ratio?.wall, 2),
-      formatStats(r.ratio?.cpu, 2),
-    ]),
-  );
+  printCaseTable(`tfjs (${rt.backend}) vs ${anchor}`, results, 'images/s');
+
   console.log(
     `models: keypoint CNN ${params.keypoints.toLocaleString('en-US')} params (48×48×1 → 15 points), U-Net ${params.segmentation.toLocaleString('en-US')} params (64×96×3 → mask); ratios > 1 mean tfjs is faster`,
   );

@@ -1,22 +1,16 @@
-// A keypoints or segmentation dataset is a replay of images.preprocessed, like classification's
-// (dataset.ts): the same range selection, dedupe by id and train/val/test split by id hash. What
-// differs is the target: each event's label (in stored-image pixels) is moved onto the tensor with
-// the geometry the preprocessing applied (quality.source_* and orientation, and the spec), by the
-// task's own code in lib/tasks. Val and test samples also keep their truth in original pixels, so the
-// metrics a run reports are in the pixels a user labelled.
-import { codecs } from '../lib/adapters/kafka/events.ts';
-import type { IncomingMessage, KafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import type { KafkaAdapter } from '../lib/adapters/kafka/index.ts';
 import { type PreprocessSpec, tensorLength } from '../lib/core/preprocess-spec.ts';
 import { decodeMask } from '../lib/image/decode.ts';
 import { type ImageGeometry, isOrientation } from '../lib/image/geometry.ts';
 import type { MaskPixels, Point } from '../lib/image/label-transform.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
 import type { RangeSelector } from '../lib/streams/range-spec.ts';
-import { inTimeFilter, resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
+import { resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
 import { TASKS, type TaskName, taskOfLabel } from '../lib/tasks/index.ts';
 import { keypointTarget } from '../lib/tasks/keypoints.ts';
 import { maskTarget } from '../lib/tasks/segmentation.ts';
-import { type Codec, type ImagePreprocessed, keypointsOf, maskOf } from '../schemas/index.ts';
+import { type ImagePreprocessed, keypointsOf, maskOf } from '../schemas/index.ts';
+import { replayPreprocessed } from './dataset.ts';
 import { assignSplit, type SplitRatios, type TrainingSplit } from './dataset-split.ts';
 
 export type TaskSkipReason =
@@ -116,7 +110,6 @@ export async function loadTaskData(
   opts: LoadTaskDataOptions,
 ): Promise<TaskData> {
   const selection = await resolveSelection(kafka, opts.topic, opts.selector);
-  const codec = codecs().preprocessed as Codec<ImagePreprocessed>;
   const task = TASKS[opts.task];
   const pixels = tensorLength(opts.spec);
   let names: string[] = opts.task === 'segmentation' ? ['foreground'] : [];
@@ -130,81 +123,60 @@ export async function loadTaskData(
   const skip = (r: TaskSkipReason) => {
     skipped[r] = (skipped[r] ?? 0) + 1;
   };
-  const total = selection.ranges.reduce((n, r) => n + (r.to - r.from), 0);
-  let read = 0;
-
-  const onBatch = async (messages: IncomingMessage[]) => {
-    for (const m of messages) {
-      read++;
-      if (!inTimeFilter(selection.timeFilter, m.timestamp)) {
-        skip('out_of_time_range');
-        continue;
-      }
-      let event: ImagePreprocessed;
-      try {
-        event = codec.decode(m.value);
-      } catch {
-        skip('undecodable');
-        continue;
-      }
-      if (event.spec_version !== opts.spec.version) {
-        skip('spec_mismatch');
-        continue;
-      }
-      const split = assignSplit(event, opts.ratios);
-      if (split === null) {
-        skip('unlabelled');
-        continue;
-      }
-      if (taskOfLabel(event.label) !== task.name) {
-        skip('other_task');
-        continue;
-      }
-      if (seen.has(event.id)) {
-        skip('duplicate');
-        continue;
-      }
-      const x = scaled(event, opts.spec);
-      if (!x) {
-        skip('bad_tensor');
-        continue;
-      }
-      const geometry = geometryOf(event, opts.spec);
-      let y: Float32Array;
-      const meta: TaskSplit['meta'][number] = { id: event.id, geometry };
-      try {
-        if (opts.task === 'keypoints') {
-          const points = keypointsOf(event.label)?.points ?? [];
-          if (names.length === 0) names = points.map((p) => p.name);
-          const target = keypointTarget(points, names, geometry);
-          if (target.known === 0) throw new Error('no labelled point on the tensor');
-          y = target.xy;
-          if (split !== 'train') meta.points = points.map((p) => ({ ...p }));
-        } else {
-          const label = maskOf(event.label);
-          if (!label) throw new Error('no mask');
-          const mask = await decodeMask(label.png, {
-            maxPixels: opts.maxPixels ?? 50_000_000,
-            maxBytes: label.png.length,
-          });
-          y = maskTarget(mask, geometry);
-          if (split !== 'train') meta.mask = mask;
-        }
-      } catch {
-        skip('bad_label');
-        continue;
-      }
-      seen.add(event.id);
-      ys[split] ??= new Growing(targetLength());
-      xs[split].push(x);
-      (ys[split] as Growing).push(y);
-      metas[split].push(meta);
+  const read = await replayPreprocessed(kafka, selection, opts, skip, async (event) => {
+    if (event.spec_version !== opts.spec.version) {
+      skip('spec_mismatch');
+      return;
     }
-    opts.onProgress?.(read, total);
-  };
-  if (selection.ranges.some((r) => r.to > r.from)) {
-    await kafka.readRange(selection.topic, selection.ranges, onBatch, { signal: opts.signal });
-  }
+    const split = assignSplit(event, opts.ratios);
+    if (split === null) {
+      skip('unlabelled');
+      return;
+    }
+    if (taskOfLabel(event.label) !== task.name) {
+      skip('other_task');
+      return;
+    }
+    if (seen.has(event.id)) {
+      skip('duplicate');
+      return;
+    }
+    const x = scaled(event, opts.spec);
+    if (!x) {
+      skip('bad_tensor');
+      return;
+    }
+    const geometry = geometryOf(event, opts.spec);
+    let y: Float32Array;
+    const meta: TaskSplit['meta'][number] = { id: event.id, geometry };
+    try {
+      if (opts.task === 'keypoints') {
+        const points = keypointsOf(event.label)?.points ?? [];
+        if (names.length === 0) names = points.map((p) => p.name);
+        const target = keypointTarget(points, names, geometry);
+        if (target.known === 0) throw new Error('no labelled point on the tensor');
+        y = target.xy;
+        if (split !== 'train') meta.points = points.map((p) => ({ ...p }));
+      } else {
+        const label = maskOf(event.label);
+        if (!label) throw new Error('no mask');
+        const mask = await decodeMask(label.png, {
+          maxPixels: opts.maxPixels ?? 50_000_000,
+          maxBytes: label.png.length,
+        });
+        y = maskTarget(mask, geometry);
+        if (split !== 'train') meta.mask = mask;
+      }
+    } catch {
+      skip('bad_label');
+      return;
+    }
+    seen.add(event.id);
+    ys[split] ??= new Growing(targetLength());
+    xs[split].push(x);
+    (ys[split] as Growing).push(y);
+    metas[split].push(meta);
+  });
   const splits = {} as TaskData['splits'];
   for (const s of ['train', 'val', 'test'] as const) {
     splits[s] = {
