@@ -13,9 +13,17 @@
 // The parts live in bench/tf-backend/: data.ts (Fashion-MNIST, the model), cases.ts (timed cases,
 // the Keras worker), explore.ts and native-batch-norm.ts (--explore).
 import { initTensorflow } from '../lib/ml/tf-backend.ts';
-import { benchArgs, formatStats, type JsonLinesWorker, machineInfo, printTable, writeResults } from './harness.ts';
+import { benchArgs, type JsonLinesWorker, machineInfo, writeResults } from './harness.ts';
 import { readArgs, type TfBackendArgs } from './tf-backend/args.ts';
-import { type CaseResult, predictCase, runCase, type Sizes, startKeras, trainCase } from './tf-backend/cases.ts';
+import {
+  type CaseResult,
+  predictCase,
+  printCaseTable,
+  runCase,
+  type Sizes,
+  startKeras,
+  trainCase,
+} from './tf-backend/cases.ts';
 import { freshModel, loadFashionMnist } from './tf-backend/data.ts';
 import { explore, threadChildMain } from './tf-backend/explore.ts';
 
@@ -93,17 +101,8 @@ async function main(): Promise<void> {
   const anchor = keras
     ? `Keras ${keras.hello.keras} on TF ${keras.hello.tensorflow}`
     : `Keras unavailable: ${kerasError}`;
-  printTable(
-    `tfjs (${rt.backend}) vs ${anchor}: samples/s, median (min–max)`,
-    ['measure', 'tfjs', 'keras', 'tfjs/keras', 'tfjs/keras per CPU-s'],
-    Object.entries(results).map(([key, r]) => [
-      key,
-      formatStats(r.tfjs.perSecond),
-      formatStats(r.keras?.perSecond),
-      formatStats(r.ratio?.wall, 2),
-      formatStats(r.ratio?.cpu, 2),
-    ]),
-  );
+  printCaseTable(`tfjs (${rt.backend}) vs ${anchor}`, results);
+
   console.log('ratios are per alternating pair of repeats; > 1 means tfjs is faster');
 
   const exploration = args.explore ? await explore(tf, data, sizes) : undefined;

@@ -69,35 +69,21 @@ export function classifyEvent(
   return split;
 }
 
-export async function loadTrainingData(
-  kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>,
-  opts: LoadDatasetOptions,
-): Promise<TrainingData> {
-  const selection: ResolvedSelection = await resolveSelection(kafka, opts.topic, opts.selector);
-  return loadSelection(kafka, selection, opts);
-}
-
-export async function loadSelection(
+/**
+ * Reads a resolved selection of images.preprocessed and hands every event inside its time filter
+ * that decodes to `use`, in log order; what it drops is counted through `skip`. Returns the number
+ * of messages read. Shared by the classification and the keypoint/segmentation loaders.
+ */
+export async function replayPreprocessed(
   kafka: Pick<KafkaAdapter, 'readRange'>,
   selection: ResolvedSelection,
-  opts: LoadDatasetOptions,
-): Promise<TrainingData> {
+  opts: { signal?: AbortSignal; onProgress?: (read: number, total: number) => void },
+  skip: (reason: 'out_of_time_range' | 'undecodable') => void,
+  use: (event: ImagePreprocessed) => void | Promise<void>,
+): Promise<number> {
   const codec = codecs().preprocessed as Codec<ImagePreprocessed>;
-  const stores: Record<TrainingSplit, SampleStore> = {
-    train: new SampleStore(opts.spec),
-    val: new SampleStore(opts.spec),
-    test: new SampleStore(opts.spec),
-  };
-  // Labels get provisional ids in arrival order and are renumbered in sorted order at the end.
-  const labelIds = new Map<string, number>();
-  const seen = new Set<string>();
-  const skipped: Partial<Record<SkipReason, number>> = {};
-  const skip = (r: SkipReason) => {
-    skipped[r] = (skipped[r] ?? 0) + 1;
-  };
   const total = selection.ranges.reduce((n, r) => n + (r.to - r.from), 0);
   let read = 0;
-
   const onBatch = async (messages: IncomingMessage[]) => {
     for (const m of messages) {
       read++;
@@ -112,29 +98,60 @@ export async function loadSelection(
         skip('undecodable');
         continue;
       }
-      const verdict = classifyEvent(event, opts.spec, opts.ratios);
-      if (verdict !== 'train' && verdict !== 'val' && verdict !== 'test') {
-        skip(verdict);
-        continue;
-      }
-      if (seen.has(event.id)) {
-        skip('duplicate');
-        continue;
-      }
-      seen.add(event.id);
-      const label = classNameOf(event.label) as string; // classifyEvent let only class labels through
-      let id = labelIds.get(label);
-      if (id === undefined) {
-        id = labelIds.size;
-        labelIds.set(label, id);
-      }
-      stores[verdict].push(event, id);
+      await use(event);
     }
     opts.onProgress?.(read, total);
   };
   if (selection.ranges.some((r) => r.to > r.from)) {
     await kafka.readRange(selection.topic, selection.ranges, onBatch, { signal: opts.signal });
   }
+  return read;
+}
+
+export async function loadTrainingData(
+  kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>,
+  opts: LoadDatasetOptions,
+): Promise<TrainingData> {
+  const selection: ResolvedSelection = await resolveSelection(kafka, opts.topic, opts.selector);
+  return loadSelection(kafka, selection, opts);
+}
+
+export async function loadSelection(
+  kafka: Pick<KafkaAdapter, 'readRange'>,
+  selection: ResolvedSelection,
+  opts: LoadDatasetOptions,
+): Promise<TrainingData> {
+  const stores: Record<TrainingSplit, SampleStore> = {
+    train: new SampleStore(opts.spec),
+    val: new SampleStore(opts.spec),
+    test: new SampleStore(opts.spec),
+  };
+  // Labels get provisional ids in arrival order and are renumbered in sorted order at the end.
+  const labelIds = new Map<string, number>();
+  const seen = new Set<string>();
+  const skipped: Partial<Record<SkipReason, number>> = {};
+  const skip = (r: SkipReason) => {
+    skipped[r] = (skipped[r] ?? 0) + 1;
+  };
+  const read = await replayPreprocessed(kafka, selection, opts, skip, (event) => {
+    const verdict = classifyEvent(event, opts.spec, opts.ratios);
+    if (verdict !== 'train' && verdict !== 'val' && verdict !== 'test') {
+      skip(verdict);
+      return;
+    }
+    if (seen.has(event.id)) {
+      skip('duplicate');
+      return;
+    }
+    seen.add(event.id);
+    const label = classNameOf(event.label) as string; // classifyEvent let only class labels through
+    let id = labelIds.get(label);
+    if (id === undefined) {
+      id = labelIds.size;
+      labelIds.set(label, id);
+    }
+    stores[verdict].push(event, id);
+  });
 
   const labels = [...labelIds.keys()].sort();
   const remap = new Int32Array(labelIds.size);

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import type { Tf } from '../../lib/ml/tf-backend.ts';
 import {
   BENCH_DIR,
+  formatStats,
   type JsonLinesWorker,
   pairedRatios,
+  printTable,
   type Stats,
   startJsonLinesWorker,
   type Throughput,
@@ -155,5 +157,20 @@ export async function startKeras(): Promise<JsonLinesWorker> {
     kerasPython(userEnv),
     [join(BENCH_DIR, 'keras', 'tf_backend_bench.py'), `--data-dir=${DATA_DIR}`],
     userEnv,
+  );
+}
+
+/** The side-by-side table of a set of cases: tfjs, Keras, and their ratios per alternating pair. */
+export function printCaseTable(title: string, results: Record<string, CaseResult>, unit = 'samples/s'): void {
+  printTable(
+    `${title}: ${unit}, median (min–max)`,
+    ['measure', 'tfjs', 'keras', 'tfjs/keras', 'tfjs/keras per CPU-s'],
+    Object.entries(results).map(([key, r]) => [
+      key,
+      formatStats(r.tfjs.perSecond),
+      formatStats(r.keras?.perSecond),
+      formatStats(r.ratio?.wall, 2),
+      formatStats(r.ratio?.cpu, 2),
+    ]),
   );
 }

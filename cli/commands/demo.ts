@@ -1,20 +1,20 @@
 // The main job: Fashion-MNIST through the whole pipeline, as separate processes on the local stack,
 // with the continuous-learning loop and a report. See README › "What the demo shows".
 import { randomUUID } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { migrate } from '../../lib/adapters/clickhouse/migrations.ts';
-import { ident, quote } from '../../lib/adapters/clickhouse/sql.ts';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
-import { parseFlags } from '../../lib/core/args.ts';
-import { type Config, childProcessEnv, loadConfig } from '../../lib/core/config.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/core/args.ts';
+import { childProcessEnv, loadConfig } from '../../lib/core/config.ts';
 import { PixelflowError } from '../../lib/core/errors.ts';
 import { createModelRegistry } from '../../lib/registry/model-registry.ts';
-import { createServiceContext, type ServiceContext, topicSpecs } from '../../lib/runtime/context.ts';
+import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import type { Command } from '../command.ts';
+import { demoNamespace, prepareNamespace } from '../demo/namespace.ts';
 import { runCli, type ServiceProcess, spawnService, waitFor } from '../demo/processes.ts';
 import { buildReport, formatReport } from '../demo/report.ts';
+import { DEMO_TASKS, runTaskDemo } from '../demo/task-demo.ts';
 import { uploadFashionMnist } from '../demo/upload.ts';
 
 interface Plan {
@@ -83,79 +83,23 @@ async function count(ctx: ServiceContext, sql: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/**
- * The demo runs in a namespace of its own (topics, database, model registry) so it never touches
- * a user's data, unless PIXELFLOW_TOPIC_PREFIX / CLICKHOUSE_DATABASE name another one.
- */
-function demoNamespace(env: NodeJS.ProcessEnv): Partial<Config> {
-  // The values as parsed (validated, paths resolved) where the variables are set.
-  const base = loadConfig(env);
-  return {
-    topicPrefix: env.PIXELFLOW_TOPIC_PREFIX === undefined ? 'pixelflow-demo' : base.topicPrefix,
-    clickhouseDatabase: env.CLICKHOUSE_DATABASE === undefined ? 'pixelflow_demo' : base.clickhouseDatabase,
-    registryDir: env.PIXELFLOW_REGISTRY_DIR === undefined ? join(base.stateDir, 'demo', 'models') : base.registryDir,
-  };
-}
-
-async function namespaceInUse(ctx: ServiceContext): Promise<boolean> {
-  const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${ctx.config.topicPrefix}.`));
-  if (topics.length) return true;
-  const [db] = await ctx.clickhouse.query<{ n: string }>(
-    `SELECT count() AS n FROM system.tables WHERE database = ${quote(ctx.config.clickhouseDatabase)}`,
-  );
-  return Number(db.n) > 0 || existsSync(ctx.config.registryDir);
-}
-
-async function purge(ctx: ServiceContext, registryDir: string) {
-  const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${ctx.config.topicPrefix}.`));
-  await ctx.kafka.deleteTopics(topics);
-  // Deletion is asynchronous in Kafka; recreating a topic that is still being deleted fails.
-  await waitFor(
-    'old topics to be deleted',
-    async () => !(await ctx.kafka.listTopics()).some((t) => topics.includes(t)),
-    {
-      timeoutMs: 60_000,
-    },
-  );
-  // Empties the database rather than dropping it: the adapter's session is bound to it, and
-  // ClickHouse refuses any statement (CREATE DATABASE included) in a session whose database is gone.
-  const tables = await ctx.clickhouse.query<{ name: string; view: number }>(
-    "SELECT name, engine LIKE '%View' AS view FROM system.tables WHERE database = currentDatabase()",
-  );
-  for (const t of [...tables].sort((a, b) => Number(b.view) - Number(a.view)))
-    await ctx.clickhouse.command(`DROP TABLE IF EXISTS ${ident(t.name)}`);
-  rmSync(registryDir, { recursive: true, force: true });
-}
-
-/** Starts the demo's namespace over (its own by default; another one only with --purge), then migrates. */
-async function prepareNamespace(ctx: ServiceContext, config: Config, purgeAsked: boolean) {
-  if (await namespaceInUse(ctx)) {
-    const dedicated = !process.env.PIXELFLOW_TOPIC_PREFIX && !process.env.CLICKHOUSE_DATABASE;
-    if (!dedicated && !purgeAsked) {
-      throw new PixelflowError(
-        'BAD_REQUEST',
-        `topics ${config.topicPrefix}.* or database ${config.clickhouseDatabase} already hold data; pass --purge to wipe them, or pick an empty namespace`,
-      );
-    }
-    info(
-      `starting over: removing topics ${config.topicPrefix}.*, database ${config.clickhouseDatabase} and ${config.registryDir}`,
-    );
-    await purge(ctx, config.registryDir);
-  }
-  await migrate(ctx.clickhouse);
-  await ctx.kafka.ensureTopics(topicSpecs(config));
-}
-
 export const command: Command = {
   summary: 'the whole pipeline on Fashion-MNIST, end to end, with a report',
-  usage: 'pixelflow demo [--quick] [--report <file.json>] [--keep-running] [--purge]',
+  usage: 'pixelflow demo [--task keypoints|segmentation] [--quick] [--report <file.json>] [--keep-running] [--purge]',
   async run(args) {
     const { values } = parseFlags(args, {
       quick: { type: 'boolean', default: false },
       report: { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
       purge: { type: 'boolean', default: false },
+      task: { type: 'string' },
     });
+    // classification is this file's demo; the other tasks have their own (cli/demo/task-demo.ts)
+    const task = flagValue(values.task, '--task', parsers.oneOf('classification', ...DEMO_TASKS));
+    if (task && task !== 'classification') {
+      if (values['keep-running']) throw usageError('--keep-running: only for the classification demo');
+      return runTaskDemo(task, { quick: values.quick === true, report: values.report, purge: values.purge === true });
+    }
     const plan = values.quick ? PLANS.quick : PLANS.full;
     const startedAt = Date.now();
     const config = loadConfig(process.env, demoNamespace(process.env));

@@ -13,7 +13,7 @@ const USAGE = `pixelflow preprocess [--spec NAME] [--concurrency N] [--partition
 Reads images.raw, writes images.preprocessed (uint8 tensors per the spec), images.dlq (bad input
 with a reason code) and the ClickHouse tables images / rejections. Run more of them to scale out
 (up to the partition count of images.raw).
-  --spec NAME        preprocessing spec: gray28, rgb96 or a version (default PIXELFLOW_SPEC: gray28)
+  --spec NAME        preprocessing spec: gray28, rgb96, gray48, rgb96x64 or a version (default PIXELFLOW_SPEC: gray28)
   --concurrency N    images decoded at once per batch, 1..1024 (default: libuv thread pool size)
   --partitions N     partitions handled at once by this member, 1..1024 (default 2)
   --group ID         consumer group (default <topic prefix>.preprocess)

@@ -40,6 +40,32 @@ export const SPECS: Readonly<Record<string, PreprocessSpec>> = Object.freeze({
     scale: 1 / 127.5,
     bias: -1,
   }),
+  // Faces for keypoints (the demo's and Kaggle's 96×96 at half size): PCK@0.05 on the original
+  // pixels is 4.8 px, 2.4 px here, which the keypoint CNN's soft-argmax resolves (lib/tasks).
+  gray48: Object.freeze({
+    name: 'gray48',
+    version: 'gray48@1',
+    width: 48,
+    height: 48,
+    channels: 1,
+    fit: 'contain',
+    background: 0,
+    scale: 1 / 255,
+    bias: 0,
+  }),
+  // Segmentation at 3:2 (Carvana's 1918×1280 and the synthetic cars' 240×160); sides divide by 8
+  // for the U-Net's three halvings.
+  rgb96x64: Object.freeze({
+    name: 'rgb96x64',
+    version: 'rgb96x64@1',
+    width: 96,
+    height: 64,
+    channels: 3,
+    fit: 'contain',
+    background: 0,
+    scale: 1 / 255,
+    bias: 0,
+  }),
 });
 
 export function getSpec(nameOrVersion: string): PreprocessSpec {

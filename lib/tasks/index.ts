@@ -4,14 +4,14 @@
 // (others are skipped as 'other_task'), and builds and compiles the task's model.
 //
 // Today's state (#18): classification trains, evaluates and serves end to end; keypoints and
-// segmentation have their targets, models, losses, metrics and output decoding here, tested, and
-// are not yet wired through the trainer's run and the inference service.
+// segmentation train from replayed events (trainer/task-run.ts) and are not yet served by the
+// inference service.
 
 import { type Label, type LabelKind, labelKind } from '../../schemas/labels.ts';
 import type { PreprocessSpec } from '../core/preprocess-spec.ts';
 import { compileForTraining, createModelForSpec } from '../ml/models.ts';
 import type { Tf } from '../ml/tf-types.ts';
-import { createKeypointCnn, maskedMse } from './keypoints.ts';
+import { createKeypointCnn, maskedMse, spatialSoftArgmax } from './keypoints.ts';
 import { bceDiceLoss, createUNet } from './segmentation.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -100,4 +100,12 @@ export function getTask(name: string): TaskDefinition {
 export function taskOfLabel(label: Label | null | undefined): TaskName | null {
   const kind = labelKind(label);
   return kind === null ? null : (TASK_NAMES.find((n) => TASKS[n].label === kind) ?? null);
+}
+
+/**
+ * Makes the task models' own layers known to tfjs (the keypoint CNN's soft-argmax), so a saved
+ * model loads in a process that has not built one. Call before tf.loadLayersModel; idempotent.
+ */
+export function registerTaskLayers(tf: Tf): void {
+  spatialSoftArgmax(tf);
 }

@@ -43,7 +43,7 @@ describe('pixelflow CLI with bad configuration', () => {
     const r = run(['doctor'], { PIXELFLOW_SPEC: 'gray29' });
     expect(r.code).toBe(2);
     expect(r.out.trim()).toBe(
-      "pixelflow doctor: PIXELFLOW_SPEC: expected a preprocessing spec: gray28, rgb96 (or a version such as gray28@1), got 'gray29'",
+      "pixelflow doctor: PIXELFLOW_SPEC: expected a preprocessing spec: gray28, rgb96, gray48, rgb96x64 (or a version such as gray28@1), got 'gray29'",
     );
   });
 

@@ -21,7 +21,15 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
     [['serve', '--stream'], "pixelflow serve: unknown flag '--stream'; expected one of --host, --port, --no-stream"],
     [
       ['preprocess', '--spec', 'gray29'],
-      "pixelflow preprocess: --spec: expected a preprocessing spec: gray28, rgb96 (or a version such as gray28@1), got 'gray29'",
+      "pixelflow preprocess: --spec: expected a preprocessing spec: gray28, rgb96, gray48, rgb96x64 (or a version such as gray28@1), got 'gray29'",
+    ],
+    [
+      ['demo', '--task', 'detection'],
+      "pixelflow demo: --task: expected one of classification, keypoints, segmentation, got 'detection'",
+    ],
+    [
+      ['demo', '--task', 'keypoints', '--keep-running'],
+      'pixelflow demo: --keep-running: only for the classification demo',
     ],
     [
       ['preprocess', '--session-timeout', '10'],

@@ -32,7 +32,7 @@ describe('config', () => {
     [
       'PIXELFLOW_SPEC',
       'gray29',
-      /^PIXELFLOW_SPEC: expected a preprocessing spec: gray28, rgb96 \(or a version such as gray28@1\), got 'gray29'$/,
+      /^PIXELFLOW_SPEC: expected a preprocessing spec: gray28, rgb96, gray48, rgb96x64 \(or a version such as gray28@1\), got 'gray29'$/,
     ],
     [
       'PIXELFLOW_PREDICT_SPLITS',
