@@ -4,6 +4,7 @@
 // pixels (PCK and mean error; IoU and Dice), save the version, and promote it when its validation
 // loss beats production's — the rule classification started with (its quality gate is
 // class-specific and not applied here).
+import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import { PixelflowError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
@@ -26,7 +27,58 @@ export interface TaskRunDeps {
   /** images.preprocessed of the task's pipeline */
   topic: string;
   spec: PreprocessSpec;
+  /** Where the per-image scores go (task_evaluations); none: the report only. */
+  clickhouse?: Pick<ClickHouseAdapter, 'insert'>;
 }
+
+/** A row of task_evaluations (infra/clickhouse/migrations/050_task_evaluations.sql). */
+export interface EvaluationRow {
+  run_id: string;
+  model_version: string;
+  task: string;
+  split: string;
+  image_id: string;
+  points: number;
+  mean_error_px: number;
+  pck05: number;
+  pck10: number;
+  point_names: string[];
+  point_errors: number[];
+  iou: number;
+  dice: number;
+  predicted_area: number;
+  truth_area: number;
+  evaluated_at: number;
+  evaluated_at_ms: number;
+}
+
+type ImageScore = Pick<
+  EvaluationRow,
+  | 'image_id'
+  | 'points'
+  | 'mean_error_px'
+  | 'pck05'
+  | 'pck10'
+  | 'point_names'
+  | 'point_errors'
+  | 'iou'
+  | 'dice'
+  | 'predicted_area'
+  | 'truth_area'
+>;
+
+const NO_SCORE = {
+  points: 0,
+  mean_error_px: 0,
+  pck05: 0,
+  pck10: 0,
+  point_names: [],
+  point_errors: [],
+  iou: 0,
+  dice: 0,
+  predicted_area: 0,
+  truth_area: 0,
+};
 
 export interface TaskRunJob {
   runId: string;
@@ -86,7 +138,7 @@ async function score(
   data: TaskData,
   split: TaskSplit,
   spec: PreprocessSpec,
-): Promise<Pick<TaskRunReport, 'keypoints' | 'segmentation'>> {
+): Promise<Pick<TaskRunReport, 'keypoints' | 'segmentation'> & { perImage: ImageScore[] }> {
   const { tf } = rt;
   const per = spec.height * spec.width * spec.channels;
   const outLength = data.task === 'keypoints' ? 2 * data.names.length : spec.width * spec.height;
@@ -107,23 +159,42 @@ async function score(
   }
   const row = (i: number) => outputs.subarray(i * outLength, (i + 1) * outLength);
   if (data.task === 'keypoints') {
-    return {
-      keypoints: scoreKeypoints(
-        split.meta.map((m, i) => ({
-          predicted: decodeKeypoints(row(i), data.names, m.geometry),
-          truth: m.points ?? [],
-          reference: Math.max(m.geometry.sourceWidth, m.geometry.sourceHeight),
-        })),
-      ),
-    };
+    const images = split.meta.map((m, i) => ({
+      predicted: decodeKeypoints(row(i), data.names, m.geometry),
+      truth: m.points ?? [],
+      reference: Math.max(m.geometry.sourceWidth, m.geometry.sourceHeight),
+    }));
+    const perImage = images.map((img, i): ImageScore => {
+      const s = scoreKeypoints([img]);
+      const names = Object.keys(s.perPoint);
+      return {
+        ...NO_SCORE,
+        image_id: split.meta[i].id,
+        points: s.points,
+        mean_error_px: s.meanError,
+        pck05: s.pck05,
+        pck10: s.pck10,
+        point_names: names,
+        point_errors: names.map((n) => s.perPoint[n].meanError),
+      };
+    });
+    return { keypoints: scoreKeypoints(images), perImage };
   }
-  const { perImage: _, ...summary } = scoreMasks(
-    split.meta.map((m, i) => ({
-      predicted: decodeMask(row(i), m.geometry).mask.data,
-      truth: (m.mask as NonNullable<typeof m.mask>).data,
-    })),
+  const decoded = split.meta.map((m, i) => decodeMask(row(i), m.geometry));
+  const { perImage: overlaps, ...summary } = scoreMasks(
+    split.meta.map((m, i) => ({ predicted: decoded[i].mask.data, truth: (m.mask as NonNullable<typeof m.mask>).data })),
   );
-  return { segmentation: summary };
+  const perImage = split.meta.map(
+    (m, i): ImageScore => ({
+      ...NO_SCORE,
+      image_id: m.id,
+      iou: overlaps[i].iou,
+      dice: overlaps[i].dice,
+      predicted_area: decoded[i].area,
+      truth_area: (m.mask as NonNullable<typeof m.mask>).data.reduce((n, v) => n + (v ? 1 : 0), 0),
+    }),
+  );
+  return { segmentation: summary, perImage };
 }
 
 export async function runTaskTraining(deps: TaskRunDeps, job: TaskRunJob): Promise<TaskRunReport> {
@@ -178,7 +249,7 @@ export async function runTaskTraining(deps: TaskRunDeps, job: TaskRunJob): Promi
   } finally {
     tf.dispose([xTrain, yTrain, xVal, yVal]);
   }
-  const scores = await score(deps.rt, model, data, scored, deps.spec);
+  const { perImage, ...scores } = await score(deps.rt, model, data, scored, deps.spec);
   const valLoss = epochs.at(-1)?.valLoss ?? Number.NaN;
   const metrics: Record<string, number> = { val_loss: valLoss };
   if (scores.keypoints) {
@@ -223,6 +294,21 @@ export async function runTaskTraining(deps: TaskRunDeps, job: TaskRunJob): Promi
   await deps.registry.setAlias(promoted ? 'production' : 'candidate', manifest.version, {
     reason: promoted ? 'promote' : 'candidate',
   });
+  if (deps.clickhouse) {
+    const at = Date.now();
+    await deps.clickhouse.insert(
+      'task_evaluations',
+      perImage.map((img) => ({
+        ...img,
+        run_id: job.runId,
+        model_version: manifest.version,
+        task: job.task,
+        split: scored === test ? 'test' : 'val',
+        evaluated_at: Math.floor(at / 1000),
+        evaluated_at_ms: at,
+      })),
+    );
+  }
   return {
     runId: job.runId,
     task: job.task,

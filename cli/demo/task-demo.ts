@@ -106,6 +106,9 @@ export function formatTaskReport(r: TaskRunReport, plan: TaskPlan, seconds: numb
     );
   }
   lines.push(`  model ${r.version}: ${r.promoted ? 'production' : 'candidate'} (${r.promotion})`);
+  lines.push(
+    `  per-image scores in ClickHouse: pixelflow query ${r.task === 'keypoints' ? 'keypoint_accuracy (and keypoint_errors)' : 'segmentation_quality'} with this demo's CLICKHOUSE_DATABASE`,
+  );
   const value = r.keypoints ? r.keypoints.pck05 : (r.segmentation?.meanIou ?? 0);
   lines.push(
     `  target ${plan.target.label} ≥ ${plan.target.min}: ${value >= plan.target.min ? 'met' : 'MISSED'} (${value.toFixed(3)})`,
@@ -164,7 +167,15 @@ export async function runTaskDemo(task: DemoTask, opts: TaskDemoOptions): Promis
     const rt = await initTensorflow({ preferred: config.tfBackend });
     const registry = createModelRegistry(config.registryDir);
     const report = await runTaskTraining(
-      { rt, kafka: ctx.kafka, registry, log: ctx.log, topic: ctx.topics.preprocessed, spec: plan.spec },
+      {
+        rt,
+        kafka: ctx.kafka,
+        registry,
+        log: ctx.log,
+        topic: ctx.topics.preprocessed,
+        spec: plan.spec,
+        clickhouse: ctx.clickhouse,
+      },
       {
         runId: randomUUID(),
         task,

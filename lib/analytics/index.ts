@@ -8,6 +8,7 @@ import { type ModelRef, type ParamDoc, paramDocs, parseParams, type ResolvedPara
 import { drift } from './queries/drift.ts';
 import { PIPELINE_QUERIES } from './queries/pipeline.ts';
 import { PREDICTION_QUERIES } from './queries/predictions.ts';
+import { TASK_QUERIES } from './queries/tasks.ts';
 import { TRAINING_QUERIES } from './queries/training.ts';
 import type { AnalyticsRow, ColumnDoc, NamedQuery, QueryContext } from './types.ts';
 
@@ -18,6 +19,7 @@ export const NAMED_QUERIES: readonly NamedQuery[] = [
   ...PREDICTION_QUERIES,
   ...PIPELINE_QUERIES,
   ...TRAINING_QUERIES,
+  ...TASK_QUERIES,
   drift,
 ];
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMessage } from '../../../lib/adapters/kafka/events.ts';
+import { createAnalytics } from '../../../lib/analytics/index.ts';
 import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { type PreprocessSpec, SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { encodeImage, encodeMask } from '../../../lib/image/decode.ts';
@@ -31,6 +32,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
+
+/** A window end past now: DateTime columns hold whole seconds, and rows of this very second are not before 'now'. */
+const soon = () => new Date(Date.now() + 60_000).toISOString();
 
 interface Sample {
   id: string;
@@ -122,7 +126,15 @@ describe('training keypoints and segmentation from replayed events', () => {
 
     const registry = createModelRegistry({ url: join(root, 'faces') });
     const report = await runTaskTraining(
-      { rt, kafka: ctx.kafka, registry, log: ctx.log, topic: ctx.topics.preprocessed, spec: SPECS.gray48 },
+      {
+        rt,
+        kafka: ctx.kafka,
+        registry,
+        log: ctx.log,
+        topic: ctx.topics.preprocessed,
+        spec: SPECS.gray48,
+        clickhouse: ctx.clickhouse,
+      },
       { runId: 'faces-1', task: 'keypoints', selector: { kind: 'all' }, epochs: 8, seed: 1 },
     );
     console.log(
@@ -139,6 +151,15 @@ describe('training keypoints and segmentation from replayed events', () => {
     const manifest = await registry.get('v0001');
     expect(manifest.params.task).toBe('keypoints');
     expect(manifest.metrics.pck05).toBeCloseTo(report.keypoints?.pck05 ?? -1, 9);
+    // the per-image scores are in ClickHouse, and the named queries agree with the report
+    const analytics = createAnalytics(ctx.clickhouse);
+    const [accuracy] = (await analytics.run('keypoint_accuracy', { until: soon() })).rows;
+    expect(accuracy).toMatchObject({ model_version: 'v0001', images: 60, points: 60 * 15 });
+    expect(accuracy.pck05).toBeCloseTo(report.keypoints?.pck05 ?? -1, 4);
+    expect(accuracy.mean_error_px).toBeCloseTo(report.keypoints?.meanError ?? -1, 3);
+    const errors = (await analytics.run('keypoint_errors', { model: 'v0001', until: soon() })).rows;
+    expect(errors.map((r) => r.point).sort()).toEqual([...FACE_KEYPOINTS].sort());
+    expect(errors.every((r) => r.images === 60)).toBe(true);
     registerTaskLayers(rt.tf);
     const loaded = await rt.tf.loadLayersModel(registry.loadHandler('v0001'));
     const out = loaded.predict(rt.tf.zeros([1, 48, 48, 1])) as import('@tensorflow/tfjs').Tensor;
@@ -180,7 +201,15 @@ describe('training keypoints and segmentation from replayed events', () => {
 
     const registry = createModelRegistry({ url: join(root, 'cars') });
     const report = await runTaskTraining(
-      { rt, kafka: ctx.kafka, registry, log: ctx.log, topic: ctx.topics.preprocessed, spec: SPECS.rgb96x64 },
+      {
+        rt,
+        kafka: ctx.kafka,
+        registry,
+        log: ctx.log,
+        topic: ctx.topics.preprocessed,
+        spec: SPECS.rgb96x64,
+        clickhouse: ctx.clickhouse,
+      },
       { runId: 'cars-1', task: 'segmentation', selector: { kind: 'all' }, epochs: 6, batchSize: 16, seed: 1 },
     );
     console.log(
@@ -192,6 +221,9 @@ describe('training keypoints and segmentation from replayed events', () => {
     expect(report.segmentation?.meanIou).toBeGreaterThan(0.75);
     expect(report.promoted).toBe(true);
     expect((await registry.get(report.version)).params.task).toBe('segmentation');
+    const [quality] = (await createAnalytics(ctx.clickhouse).run('segmentation_quality', { until: soon() })).rows;
+    expect(quality).toMatchObject({ model_version: report.version, images: 30 });
+    expect(quality.mean_iou).toBeCloseTo(report.segmentation?.meanIou ?? -1, 4);
     registry.close();
   }, 600_000);
 });

@@ -11,7 +11,15 @@ import {
 } from '../../../../lib/analytics/index.ts';
 import { createOutageTracker } from '../../../../lib/core/outage.ts';
 
-const TABLES = ['images', 'rejections', 'predictions', 'training_runs', 'training_epochs', 'model_versions'];
+const TABLES = [
+  'images',
+  'rejections',
+  'predictions',
+  'training_runs',
+  'training_epochs',
+  'model_versions',
+  'task_evaluations',
+];
 
 function fakeClickHouse(answer: (sql: string) => Array<Record<string, unknown>> = () => []) {
   const calls: Array<{ sql: string; readonly?: boolean }> = [];
@@ -42,6 +50,7 @@ function cannedAnswers(sql: string): Array<Record<string, unknown>> {
   if (/has\(aliases, 'production'\)/.test(sql)) return [{ version: 'v0001' }];
   if (/has\(aliases, 'candidate'\)/.test(sql)) return [{ version: 'v0002' }];
   if (/SELECT run_id FROM training_runs/.test(sql)) return [{ run_id: 'run-1' }];
+  if (/SELECT model_version FROM task_evaluations/.test(sql)) return [{ model_version: 'v0001' }];
   if (/SELECT run_id, published_at_ms FROM model_versions/.test(sql))
     return [{ run_id: 'run-1', published_at_ms: '1700000000000' }];
   if (/SELECT started_at_ms FROM training_runs/.test(sql)) return [{ started_at_ms: '1699999000000' }];
@@ -64,6 +73,9 @@ describe('named query catalogue', () => {
         'training_curves',
         'model_comparison',
         'drift',
+        'keypoint_accuracy',
+        'keypoint_errors',
+        'segmentation_quality',
       ]),
     );
   });
