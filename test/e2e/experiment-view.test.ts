@@ -271,9 +271,10 @@ describe('experiment view', () => {
     await page.screenshot({ path: join(out, 'experiments-gate-refused.png'), fullPage: true });
 
     // The live tab still works beside the view.
+    // The tab switch is the page's own work after the click: wait for its state, do not sample it.
     await page.click('#tab-live');
-    expect(await page.locator('#view-live').isVisible()).toBe(true);
-    expect(await page.locator('#view-experiments').isVisible()).toBe(false);
+    await page.locator('#view-live').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.locator('#view-experiments').waitFor({ state: 'hidden', timeout: 10_000 });
     expect(errors).toEqual([]);
   });
 });
