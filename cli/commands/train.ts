@@ -3,7 +3,7 @@
 import { SingleBar } from 'cli-progress';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
-import { parseFlags, usageError } from '../../lib/core/args.ts';
+import { flagValue, parseFlags, parsers, usageError } from '../../lib/core/args.ts';
 import { loadConfig } from '../../lib/core/config.ts';
 import { startMetricsServer } from '../../lib/core/metrics.ts';
 import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
@@ -20,10 +20,13 @@ import { registerScrapeTarget } from '../scrape-target.ts';
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
        pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
        pixelflow train --request [range] [params]        ask the running trainer for a run (TrainRequest)
+       pixelflow train --once --task keypoints|segmentation [range] [params]   one keypoints or segmentation run
 
 range:  --from <ISO time | epoch ms | offsets 0:100-200,1:0-50>  --to <ISO time | epoch ms>   (default: everything)
 params: --epochs N --batch-size N --lr X --lr-schedule cosine|step|constant --patience N --seed N
         --val-fraction X --test-fraction X
+task:   --task keypoints|segmentation trains that task's model on the events labelled for it (with PIXELFLOW_SPEC
+        set to the pipeline's spec, e.g. gray48 or rgb96x64); the default is the classifier
 service: --no-count --no-schedule (disable those triggers)`;
 
 const OPTIONS = {
@@ -42,6 +45,7 @@ const OPTIONS = {
   'test-fraction': { type: 'string' },
   'no-count': { type: 'boolean' },
   'no-schedule': { type: 'boolean' },
+  task: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseFlags<typeof OPTIONS>>['values'];
@@ -261,7 +265,13 @@ export const command: Command = {
     }
     // Checked before anything connects; the trainer checks them again against its own config.
     const selector = selectorFromArgs(values.from, values.to, RANGE_FLAGS);
-    resolveParams(defaultParams(loadConfig()), params, PARAM_FLAGS);
+    const resolved = resolveParams(defaultParams(loadConfig()), params, PARAM_FLAGS);
+    const task = flagValue(values.task, '--task', parsers.oneOf('classification', 'keypoints', 'segmentation'));
+    if (task && task !== 'classification') {
+      if (!values.once) throw usageError('--task: only with --once (the trainer service trains the classifier)');
+      const { runTaskOnce } = await import('../train/task-once.ts');
+      return runTaskOnce(task, selector, resolved, values.json === true);
+    }
     return values.once ? runOnce(values, selector, params) : sendRequest(selector, params);
   },
 };

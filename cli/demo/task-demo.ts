@@ -15,6 +15,7 @@ import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import { writeCarsDataset, writeFacesDataset } from '../../producers/synthetic/index.ts';
 import { runTaskTraining, type TaskRunReport } from '../../trainer/task-run.ts';
+import { formatTaskRun } from '../train/task-once.ts';
 import { demoNamespace, prepareNamespace } from './namespace.ts';
 import { runCli, spawnService, waitFor } from './processes.ts';
 
@@ -86,32 +87,17 @@ export interface TaskDemoOptions {
 }
 
 export function formatTaskReport(r: TaskRunReport, plan: TaskPlan, seconds: number): string {
-  const lines = [
-    `pixelflow demo --task ${r.task}: ${seconds.toFixed(0)} s`,
-    `  data: ${r.counts.train} train / ${r.counts.val} val / ${r.counts.test} test images from replayed events; skipped ${JSON.stringify(r.skipped)}`,
-    `  training: ${r.epochs.length} epochs, ${r.trainImagesPerSecond.toFixed(0)} images/s; last loss ${r.epochs.at(-1)?.loss.toFixed(5)}, val_loss ${r.epochs.at(-1)?.valLoss.toFixed(5)}`,
-  ];
+  const lines = [`pixelflow demo --task ${r.task}: ${seconds.toFixed(0)} s`, formatTaskRun(r)];
   if (r.keypoints) {
-    const k = r.keypoints;
-    lines.push(
-      `  ${r.scoredOn} (${k.points} labelled points, original pixels): mean error ${k.meanError.toFixed(2)} px, PCK@0.05 ${k.pck05.toFixed(3)}, PCK@0.1 ${k.pck10.toFixed(3)}`,
-    );
-    const worst = Object.entries(k.perPoint).sort((a, b) => b[1].meanError - a[1].meanError)[0];
-    if (worst) lines.push(`  hardest point: ${worst[0]} (${worst[1].meanError.toFixed(2)} px)`);
+    const worst = Object.entries(r.keypoints.perPoint).sort((a, b) => b[1].meanError - a[1].meanError)[0];
+    if (worst) lines.push(`  hardest    ${worst[0]} (${worst[1].meanError.toFixed(2)} px)`);
   }
-  if (r.segmentation) {
-    const s = r.segmentation;
-    lines.push(
-      `  ${r.scoredOn} (${s.images} images, original pixels): mean IoU ${s.meanIou.toFixed(3)}, mean Dice ${s.meanDice.toFixed(3)}`,
-    );
-  }
-  lines.push(`  model ${r.version}: ${r.promoted ? 'production' : 'candidate'} (${r.promotion})`);
   lines.push(
-    `  per-image scores in ClickHouse: pixelflow query ${r.task === 'keypoints' ? 'keypoint_accuracy (and keypoint_errors)' : 'segmentation_quality'} with this demo's CLICKHOUSE_DATABASE`,
+    `  analytics  pixelflow query ${r.task === 'keypoints' ? 'keypoint_accuracy (and keypoint_errors)' : 'segmentation_quality'} with this demo's CLICKHOUSE_DATABASE`,
   );
   const value = r.keypoints ? r.keypoints.pck05 : (r.segmentation?.meanIou ?? 0);
   lines.push(
-    `  target ${plan.target.label} ≥ ${plan.target.min}: ${value >= plan.target.min ? 'met' : 'MISSED'} (${value.toFixed(3)})`,
+    `  target     ${plan.target.label} ≥ ${plan.target.min}: ${value >= plan.target.min ? 'met' : 'MISSED'} (${value.toFixed(3)})`,
   );
   return lines.join('\n');
 }

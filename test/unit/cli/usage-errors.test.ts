@@ -24,6 +24,14 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
       "pixelflow preprocess: --spec: expected a preprocessing spec: gray28, rgb96, gray48, rgb96x64 (or a version such as gray28@1), got 'gray29'",
     ],
     [
+      ['train', '--once', '--task', 'pose'],
+      "pixelflow train: --task: expected one of classification, keypoints, segmentation, got 'pose'",
+    ],
+    [
+      ['train', '--request', '--task', 'keypoints'],
+      'pixelflow train: --task: only with --once (the trainer service trains the classifier)',
+    ],
+    [
       ['demo', '--task', 'detection'],
       "pixelflow demo: --task: expected one of classification, keypoints, segmentation, got 'detection'",
     ],
