@@ -5,7 +5,7 @@ import { type ImageGeometry, isOrientation } from '../lib/image/geometry.ts';
 import type { MaskPixels, Point } from '../lib/image/label-transform.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
 import type { RangeSelector } from '../lib/streams/range-spec.ts';
-import { resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
+import { type ResolvedSelection, resolveSelection, toLineage } from '../lib/streams/topic-range.ts';
 import { TASKS, type TaskName, taskOfLabel } from '../lib/tasks/index.ts';
 import { keypointTarget } from '../lib/tasks/keypoints.ts';
 import { maskTarget } from '../lib/tasks/segmentation.ts';
@@ -109,7 +109,15 @@ export async function loadTaskData(
   kafka: Pick<KafkaAdapter, 'topicOffsets' | 'offsetsForTime' | 'readRange'>,
   opts: LoadTaskDataOptions,
 ): Promise<TaskData> {
-  const selection = await resolveSelection(kafka, opts.topic, opts.selector);
+  return loadTaskSelection(kafka, await resolveSelection(kafka, opts.topic, opts.selector), opts);
+}
+
+/** loadTaskData on a selection already resolved to offsets (what the unit tests drive). */
+export async function loadTaskSelection(
+  kafka: Pick<KafkaAdapter, 'readRange'>,
+  selection: ResolvedSelection,
+  opts: Omit<LoadTaskDataOptions, 'topic' | 'selector'>,
+): Promise<TaskData> {
   const task = TASKS[opts.task];
   const pixels = tensorLength(opts.spec);
   let names: string[] = opts.task === 'segmentation' ? ['foreground'] : [];
