@@ -57,7 +57,8 @@ const PLANS: Record<DemoTask, Record<'quick' | 'full', TaskPlan>> = {
       spec: SPECS.rgb96x64,
       count: 480,
       testCount: 96,
-      epochs: 6,
+      // 6 epochs gave mean IoU 0.896 and 0.911 in two runs: too close to the 0.85 target for a CI check
+      epochs: 8,
       batchSize: 16,
       target: { metric: 'meanIou', min: 0.85, label: 'mean IoU' },
     },
