@@ -117,7 +117,11 @@ export function taskOfManifest(manifest: { params: Record<string, string | numbe
 }
 
 /** Values a served model writes per image: class scores, heat maps (rows × cols × points), or a mask. */
-export function servedOutputLength(task: TaskName, spec: Pick<PreprocessSpec, 'width' | 'height'>, labels: number): number {
+export function servedOutputLength(
+  task: TaskName,
+  spec: Pick<PreprocessSpec, 'width' | 'height'>,
+  labels: number,
+): number {
   if (task === 'keypoints') {
     const [rows, cols] = heatmapSize(spec.height, spec.width);
     return rows * cols * labels;

@@ -275,7 +275,13 @@ export function decodeHeatmaps(
       ey += w * ((r + 0.5) / rows);
       if (Math.abs(r - br) <= 1 && Math.abs(col - bc) <= 1) near += w;
     }
-    return { name, x: ex * g.spec.width - 0.5, y: ey * g.spec.height - 0.5, visibility: 'visible' as const, score: near };
+    return {
+      name,
+      x: ex * g.spec.width - 0.5,
+      y: ey * g.spec.height - 0.5,
+      visibility: 'visible' as const,
+      score: near,
+    };
   });
   const back = keypointsToSource(onTensor, g);
   return back.map((pt, j) => ({ ...pt, score: onTensor[j].score }));
