@@ -13,17 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInferenceApp } from '../../../inference/app.ts';
 import { createInferenceService } from '../../../inference/service.ts';
 import { codecs, toMessage } from '../../../lib/adapters/kafka/events.ts';
-import { type PreprocessSpec, SPECS } from '../../../lib/core/preprocess-spec.ts';
+import { SPECS } from '../../../lib/core/preprocess-spec.ts';
 import { decodeImage, decodeMask, encodeImage } from '../../../lib/image/decode.ts';
 import type { TfRuntime } from '../../../lib/ml/tf-backend.ts';
 import { createModelRegistry } from '../../../lib/registry/model-registry.ts';
 import type { ServiceContext } from '../../../lib/runtime/context.ts';
-import { TASKS } from '../../../lib/tasks/index.ts';
-import { keypointTarget, packKeypointTargets } from '../../../lib/tasks/keypoints.ts';
-import { maskTarget, overlap } from '../../../lib/tasks/segmentation.ts';
+import { overlap } from '../../../lib/tasks/segmentation.ts';
 import { FACE_KEYPOINTS, generateCar, generateFace } from '../../../producers/synthetic/index.ts';
 import { type ImagePreprocessed, keypointsOutputOf, type Prediction } from '../../../schemas/index.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
+import { registerCarModel, registerFaceModel } from '../../helpers/task-models.ts';
 import { readTopic } from '../../helpers/topics.ts';
 import { tfRuntime } from '../../unit/inference/fixtures.ts';
 
@@ -41,41 +40,6 @@ afterAll(async () => {
   for (const app of apps) await app.close();
   await rm(root, { recursive: true, force: true });
 });
-
-/** Trains the task's model for a few epochs on the given tensors and registers it as production. */
-async function register(
-  ctx: ServiceContext,
-  task: 'keypoints' | 'segmentation',
-  spec: PreprocessSpec,
-  x: Float32Array,
-  y: Float32Array,
-  n: number,
-  epochs: number,
-) {
-  const { tf } = rt;
-  const labels = task === 'keypoints' ? names : ['foreground'];
-  const model = TASKS[task].compile(tf, TASKS[task].buildModel(tf, spec, { points: labels, seed: 1 }), {
-    learningRate: 0.002,
-  });
-  const xs = tf.tensor4d(x, [n, spec.height, spec.width, spec.channels]);
-  const ys =
-    task === 'keypoints' ? tf.tensor2d(y, [n, 2 * labels.length]) : tf.tensor4d(y, [n, spec.height, spec.width, 1]);
-  await model.fit(xs, ys, { epochs, batchSize: 16, shuffle: true, verbose: 0 });
-  tf.dispose([xs, ys]);
-  const registry = ctx.lifecycle.add('registry', createModelRegistry(ctx.config.registryDir));
-  const m = await registry.save(model, {
-    run_id: `${task}-serve-test`,
-    spec_version: spec.version,
-    labels,
-    metrics: {},
-    lineage: [],
-    backend: rt.backend,
-    params: { task },
-  });
-  model.dispose();
-  await registry.setAlias('production', m.version);
-  return registry;
-}
 
 async function serve(ctx: ServiceContext, registry: ReturnType<typeof createModelRegistry>) {
   const service = ctx.lifecycle.add('inference', await createInferenceService({ ...ctx, tf: rt.tf, registry }));
@@ -107,26 +71,8 @@ describe('serving task models', () => {
       inferenceWorker: true,
       shadow: false,
     });
-    const n = 800;
-    const x = new Float32Array(n * 48 * 48);
-    const targets = [];
-    for (let i = 0; i < n; i++) {
-      const f = generateFace(11, 'train', i, { missing: 0 });
-      const d = await decodeImage(
-        await encodeImage({ data: f.pixels, width: 96, height: 96, channels: 1 }, 'png'),
-        spec,
-        limits,
-      );
-      for (let k = 0; k < d.data.length; k++) x[i * d.data.length + k] = d.data[k] / 255;
-      const points = names.map((name, k) => ({
-        name,
-        x: f.truth[k][0],
-        y: f.truth[k][1],
-        visibility: 'visible' as const,
-      }));
-      targets.push(keypointTarget(points, names, { sourceWidth: 96, sourceHeight: 96, orientation: 1, spec }));
-    }
-    const registry = await register(ctx, 'keypoints', spec, x, packKeypointTargets(targets), n, 6);
+    const registry = ctx.lifecycle.add('registry', createModelRegistry(ctx.config.registryDir));
+    await registerFaceModel(rt, registry);
     const predict = await serve(ctx, registry);
 
     const errors: number[] = [];
@@ -215,24 +161,8 @@ describe('serving task models', () => {
       inferenceWorker: true,
       shadow: false,
     });
-    const n = 160;
-    const per = 96 * 64 * 3;
-    const x = new Float32Array(n * per);
-    const y = new Float32Array(n * 96 * 64);
-    for (let i = 0; i < n; i++) {
-      const c = generateCar(13, 'train', i);
-      const jpg = await encodeImage({ data: c.pixels, width: c.width, height: c.height, channels: 3 }, 'jpeg');
-      const d = await decodeImage(jpg, spec, limits);
-      for (let k = 0; k < per; k++) x[i * per + k] = d.data[k] / 255;
-      y.set(
-        maskTarget(
-          { data: c.mask, width: c.width, height: c.height },
-          { sourceWidth: c.width, sourceHeight: c.height, orientation: 1, spec },
-        ),
-        i * 96 * 64,
-      );
-    }
-    const registry = await register(ctx, 'segmentation', spec, x, y, n, 5);
+    const registry = ctx.lifecycle.add('registry', createModelRegistry(ctx.config.registryDir));
+    await registerCarModel(rt, registry);
     const predict = await serve(ctx, registry);
 
     const car = generateCar(13, 'test', 3);
