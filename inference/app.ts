@@ -15,7 +15,7 @@ import type { ApiKey } from '../lib/core/api-keys.ts';
 import type { OpenGroup } from '../lib/core/config.ts';
 import type { Registry } from '../lib/core/metrics.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
-import { type DecodeLimits, decodeImage } from '../lib/image/decode.ts';
+import { type DecodedImage, type DecodeLimits, decodeImage } from '../lib/image/decode.ts';
 import type { MicroBatcher } from '../lib/ml/micro-batcher.ts';
 import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import type { AuditRecorder } from '../lib/security/audit.ts';
@@ -56,12 +56,14 @@ export interface InferenceAppDeps {
   modelFailure?: () => string | undefined;
   /** Live tensors where the models run, for the tensor gauges on /metrics (the runner's memory()). */
   memory?: () => ModelMemory;
-  /** @default lib/image/decode.ts decodeImage */
+  /** @default lib/image/decode.ts decodeImage (its source size and orientation place keypoint and mask answers) */
   decode?: (
     bytes: Uint8Array,
     spec: PreprocessSpec,
     limits: DecodeLimits,
-  ) => Promise<{ data: Buffer; shape: [number, number, number] }>;
+  ) => Promise<
+    { data: Buffer; shape: [number, number, number] } & Partial<Pick<DecodedImage, 'source' | 'orientation'>>
+  >;
   /** Route plugins of other services served by the same process. */
   plugins?: ExtraPlugin[];
 }

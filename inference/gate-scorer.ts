@@ -81,6 +81,8 @@ export function createGateScorer(deps: GateScorerDeps): GateScorer {
         manifest,
         spec,
         labels: manifest.labels,
+        // the gate scores classifiers (its rules are per class)
+        task: 'classification',
         model,
         loadedAt: Date.now(),
       };

@@ -12,6 +12,8 @@ import { graphUnsupportedReason, openGraphSession, type TfEngine } from '../lib/
 import { buildPredictGraph } from '../lib/ml/tf-graph/predict-graph.ts';
 import type { ModelLike } from '../lib/ml/tf-graph/supported-models.ts';
 import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import { registerTaskLayers, type TaskName } from '../lib/tasks/index.ts';
+import { heatmapModel } from '../lib/tasks/keypoints.ts';
 import { optimizeForInference } from './inference-model.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -40,8 +42,10 @@ export interface ModelMemory {
 export interface LoadRequest {
   version: string;
   spec: PreprocessSpec;
-  /** Number of labels the model must output. */
+  /** Values the served model must write per image (class scores, heat maps, mask: lib/tasks servedOutputLength). */
   classes: number;
+  /** What the model was trained for; a keypoint CNN is served up to its heat maps. @default 'classification' */
+  task?: TaskName;
 }
 
 export interface ModelRunner {
@@ -82,6 +86,8 @@ function checkInput(model: LayersModel, spec: PreprocessSpec, version: string): 
 
 export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner {
   const { tf, registry, log } = opts;
+  // the task models' own layers (the keypoint CNN's soft-argmax) must be known before a load
+  registerTaskLayers(tf);
   const warmupSizes = opts.warmupBatchSizes ?? [1];
   const live = new Set<ServingModel>();
 
@@ -159,7 +165,8 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
     return handle;
   }
 
-  function eager(model: LayersModel): ServingModel {
+  /** `release` frees what the handle serves from (default: the model itself). */
+  function eager(model: LayersModel, release: () => void = () => model.dispose()): ServingModel {
     let disposed = false;
     const handle: ServingModel = {
       layersModel: model,
@@ -169,10 +176,26 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
         if (disposed) return;
         disposed = true;
         live.delete(handle);
-        model.dispose();
+        release();
       },
     };
     return track(handle);
+  }
+
+  /**
+   * A keypoint CNN served up to its heat maps (lib/tasks decodes points and their confidence from
+   * them), eagerly: the heat-map model shares the trained model's layers, so the trained model is
+   * what the handle frees. tfjs counts no references between models that share layers.
+   */
+  async function keypointServing(loaded: LayersModel, spec: PreprocessSpec, classes: number): Promise<ServingModel> {
+    const served = eager(heatmapModel(tf, loaded), () => loaded.dispose());
+    try {
+      await warmUp(served, spec, classes);
+    } catch (err) {
+      served.dispose();
+      throw err;
+    }
+    return served;
   }
 
   /**
@@ -249,8 +272,17 @@ export function createInProcessRunner(opts: InProcessRunnerOptions): ModelRunner
   }
 
   return {
-    async load({ version, spec, classes }) {
+    async load({ version, spec, classes, task }) {
       const loaded = await tf.loadLayersModel(registry.loadHandler(version));
+      if (task === 'keypoints') {
+        try {
+          checkInput(loaded, spec, version);
+        } catch (err) {
+          loaded.dispose();
+          throw err;
+        }
+        return keypointServing(loaded, spec, classes);
+      }
       let model = loaded;
       try {
         // Before folding: the fold's own check runs the model on the spec's shape.

@@ -13,6 +13,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { getSpec, type PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { Tf } from '../lib/ml/tf-backend.ts';
 import type { ModelManifest, ModelRegistry } from '../lib/registry/model-registry.ts';
+import { servedOutputLength, type TaskName, taskOfManifest } from '../lib/tasks/index.ts';
 import type { Codec, ModelPublished } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import { createInProcessRunner, type ModelRunner, type ServingModel } from './model-runner.ts';
@@ -25,6 +26,8 @@ export interface LoadedModel {
   readonly manifest: ModelManifest;
   readonly spec: PreprocessSpec;
   readonly labels: readonly string[];
+  /** What the model was trained for (its manifest): how its outputs are read. */
+  readonly task: TaskName;
   readonly model: ServingModel;
   readonly loadedAt: number;
 }
@@ -121,8 +124,10 @@ export function createModelStore(opts: ModelStoreOptions): ModelStore {
       );
     }
     await registry.verify(version);
-    const model = await runner.load({ version, spec, classes: manifest.labels.length });
-    return Object.freeze({ role, version, manifest, spec, labels: manifest.labels, model, loadedAt: Date.now() });
+    const task = taskOfManifest(manifest);
+    const classes = servedOutputLength(task, spec, manifest.labels.length);
+    const model = await runner.load({ version, spec, classes, task });
+    return Object.freeze({ role, version, manifest, spec, labels: manifest.labels, task, model, loadedAt: Date.now() });
   }
 
   function install(loaded: LoadedModel): void {

@@ -4,6 +4,7 @@ import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { InitTensorflowOptions } from '../lib/ml/tf-backend.ts';
 import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
 import type { RegistryLocation } from '../lib/registry/model-registry.ts';
+import type { TaskName } from '../lib/tasks/index.ts';
 import type { BatchShape, ModelMemory } from './model-runner.ts';
 
 export interface WorkerInit {
@@ -16,7 +17,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { op: 'load'; id: number; version: string; spec: PreprocessSpec; classes: number }
+  | { op: 'load'; id: number; version: string; spec: PreprocessSpec; classes: number; task?: TaskName }
   | { op: 'predict'; id: number; handle: number; data: ArrayBuffer; shape: BatchShape }
   | { op: 'dispose'; handle: number }
   // Asks for the worker's own tf.memory() now (tests check for leaked tensors with it).

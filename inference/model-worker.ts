@@ -44,7 +44,12 @@ try {
     switch (msg.op) {
       case 'load': {
         try {
-          const model = await runner.load({ version: msg.version, spec: msg.spec, classes: msg.classes });
+          const model = await runner.load({
+            version: msg.version,
+            spec: msg.spec,
+            classes: msg.classes,
+            task: msg.task,
+          });
           const handle = nextHandle++;
           models.set(handle, model);
           send({ op: 'loaded', id: msg.id, handle, engine: model.engine, memory: runner.memory() });

@@ -33,7 +33,7 @@ export function toPredictionEvent(r: PredictionRecord): Prediction {
     id: r.id,
     model_version: r.answer.model_version,
     role: r.answer.role,
-    output: classOutput(r.answer.top_k),
+    output: r.answer.output ?? classOutput(r.answer.top_k),
     latency_ms: r.latency_ms,
     inference_ms: r.answer.inference_ms,
     predicted_at: r.predicted_at,

@@ -6,10 +6,12 @@ import { describeError, PixelflowError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { type PreprocessSpec, tensorLength } from '../lib/core/preprocess-spec.ts';
 import { packBatch } from '../lib/ml/tensor-batch.ts';
-import type { Dtype, ScoredLabel } from '../schemas/index.ts';
+import { servedOutputLength } from '../lib/tasks/index.ts';
+import type { Dtype, Output, ScoredLabel } from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelMemory } from './model-runner.ts';
 import type { LoadedModel, ModelRole, ModelStore } from './model-store.ts';
+import { type SourceGeometry, taskOutput } from './task-outputs.ts';
 
 /** One preprocessed image: value = data[i] * scale + bias, HWC. */
 export interface PredictInput {
@@ -21,12 +23,17 @@ export interface PredictInput {
   bias?: number;
   /** Labels to return. @default 3 */
   k?: number;
+  /** The image's stored size and orientation: keypoint and mask outputs are put back on it. */
+  geometry?: SourceGeometry;
 }
 
 export interface ModelAnswer {
   model_version: string;
   role: ModelRole;
+  /** Class scores, best first; empty for a keypoints or segmentation model. */
   top_k: ScoredLabel[];
+  /** A keypoints or segmentation model's answer, on the original image. */
+  output?: Output;
   /** Model time of the batch this item ran in. */
   inference_ms: number;
   batch_size: number;
@@ -100,7 +107,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
     const packed = packBatch(loaded.spec, aligned as Parameters<typeof packBatch>[1]);
     const [n, h, w, c] = packed.shape;
     const per = h * w * c;
-    const classes = loaded.labels.length;
+    const classes = servedOutputLength(loaded.task, loaded.spec, loaded.labels.length);
     const probs = new Float32Array(n * classes);
     for (let start = 0; start < n; start += MAX_MODEL_BATCH) {
       const m = Math.min(MAX_MODEL_BATCH, n - start);
@@ -110,15 +117,26 @@ export function createPredictor(opts: PredictorOptions): Predictor {
     return { probs, ms: performance.now() - started };
   }
 
-  function answers(loaded: LoadedModel, items: PredictInput[], probs: Float32Array, ms: number): ModelAnswer[] {
-    const c = loaded.labels.length;
-    return items.map((it, i) => ({
-      model_version: loaded.version,
-      role: loaded.role,
-      top_k: topK(probs, i * c, loaded.labels, it.k ?? DEFAULT_TOP_K),
-      inference_ms: ms,
-      batch_size: items.length,
-    }));
+  async function answers(
+    loaded: LoadedModel,
+    items: PredictInput[],
+    probs: Float32Array,
+    ms: number,
+  ): Promise<ModelAnswer[]> {
+    const base = { model_version: loaded.version, role: loaded.role, inference_ms: ms, batch_size: items.length };
+    const { task } = loaded;
+    if (task === 'classification') {
+      const c = loaded.labels.length;
+      return items.map((it, i) => ({ ...base, top_k: topK(probs, i * c, loaded.labels, it.k ?? DEFAULT_TOP_K) }));
+    }
+    const c = servedOutputLength(task, loaded.spec, loaded.labels.length);
+    return Promise.all(
+      items.map(async (it, i) => ({
+        ...base,
+        top_k: [],
+        output: await taskOutput({ ...loaded, task }, probs.subarray(i * c, (i + 1) * c), it.geometry),
+      })),
+    );
   }
 
   async function shadowScore(items: PredictInput[], idx: number[]): Promise<Map<number, ModelAnswer>> {
@@ -131,7 +149,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       const batch = ok.map((i) => items[i]);
       const { probs, ms } = await score(lease.model, batch);
       metrics?.batchSeconds.observe({ role: 'candidate' }, ms / 1000);
-      for (const [j, a] of answers(lease.model, batch, probs, ms).entries()) out.set(ok[j], a);
+      for (const [j, a] of (await answers(lease.model, batch, probs, ms)).entries()) out.set(ok[j], a);
     } catch (err) {
       // A broken candidate must never cost production anything.
       metrics?.shadowFailures.inc();
@@ -162,7 +180,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
         const { probs, ms } = await score(loaded, batch);
         metrics?.batchSeconds.observe({ role: 'production' }, ms / 1000);
         metrics?.secondsPerPixel.set(ms / 1000 / (batch.length * loaded.spec.width * loaded.spec.height));
-        const prod = answers(loaded, batch, probs, ms);
+        const prod = await answers(loaded, batch, probs, ms);
         const shadow = await shadowScore(items, ok);
         ok.forEach((i, j) => {
           results[i] = { production: prod[j], candidate: shadow.get(i) };

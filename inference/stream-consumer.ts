@@ -116,6 +116,12 @@ export function createStreamConsumer(opts: StreamConsumerOptions): StreamConsume
         scale: s.event.scale,
         bias: s.event.bias,
         k: opts.topK ?? 3,
+        // keypoint and mask outputs go back onto the image the event came from
+        geometry: {
+          sourceWidth: s.event.quality.source_width,
+          sourceHeight: s.event.quality.source_height,
+          orientation: s.event.quality.orientation,
+        },
       }));
       const results = await opts.batcher.submitAll(items, { signal: ctx.signal });
       // Items pulled from the queue on shutdown failed for no fault of their own: replay them.

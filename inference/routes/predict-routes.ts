@@ -8,7 +8,8 @@ import { isPixelflowError, PixelflowError } from '../../lib/core/errors.ts';
 import type { PreprocessSpec } from '../../lib/core/preprocess-spec.ts';
 import type { DecodedImage, DecodeLimits } from '../../lib/image/decode.ts';
 import type { MicroBatcher } from '../../lib/ml/micro-batcher.ts';
-import type { ScoredLabel } from '../../schemas/index.ts';
+import type { TaskName } from '../../lib/tasks/index.ts';
+import { type BoundingBox, keypointsOutputOf, maskOutputOf, type ScoredLabel } from '../../schemas/index.ts';
 import { ERROR_BODY_SCHEMA } from '../http-errors.ts';
 import type { ModelStore } from '../model-store.ts';
 import type { PredictionRecord, PredictionSink } from '../prediction-sink.ts';
@@ -21,7 +22,11 @@ export interface PredictRoutesOptions {
   batcher: Pick<MicroBatcher<PredictInput, PredictOutput>, 'submit' | 'full'>;
   sink?: Pick<PredictionSink, 'enqueue'>;
   limits: { maxImageBytes: number; maxPixels: number };
-  decode(bytes: Uint8Array, spec: PreprocessSpec, limits: DecodeLimits): Promise<Pick<DecodedImage, 'data' | 'shape'>>;
+  decode(
+    bytes: Uint8Array,
+    spec: PreprocessSpec,
+    limits: DecodeLimits,
+  ): Promise<Pick<DecodedImage, 'data' | 'shape'> & Partial<Pick<DecodedImage, 'source' | 'orientation'>>>;
 }
 
 interface PredictQuery {
@@ -31,7 +36,12 @@ interface PredictQuery {
 export interface PredictResponse {
   id: string;
   model_version: string;
+  task: TaskName;
   top_k: ScoredLabel[];
+  /** keypoints models: named points on the uploaded image, with a confidence each */
+  keypoints?: Array<{ name: string; x: number; y: number; score: number }>;
+  /** segmentation models: the mask on the uploaded image */
+  mask?: { png_base64: string; width: number; height: number; area: number; bbox: BoundingBox | null };
   inference_ms: number;
   latency_ms: number;
   batch_size: number;
@@ -43,8 +53,19 @@ const scoredLabel = {
   properties: { label: { type: 'string' }, p: { type: 'number' } },
 } as const;
 
+const box = {
+  type: ['object', 'null'],
+  required: ['x', 'y', 'width', 'height'],
+  properties: {
+    x: { type: 'integer' },
+    y: { type: 'integer' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+  },
+} as const;
+
 export const predictSchema = {
-  summary: 'Classify one image',
+  summary: 'Predict one image: class scores, keypoints or a mask, by the serving model’s task',
   description:
     'Send the image as multipart/form-data in the field "image", or as the raw request body with an image/* ' +
     'or application/octet-stream content type. The image goes through the same preprocessing as training.',
@@ -58,11 +79,39 @@ export const predictSchema = {
   response: {
     200: {
       type: 'object',
-      required: ['id', 'model_version', 'top_k', 'inference_ms', 'latency_ms', 'batch_size'],
+      required: ['id', 'model_version', 'task', 'top_k', 'inference_ms', 'latency_ms', 'batch_size'],
       properties: {
         id: { type: 'string', description: 'prediction id (also in ClickHouse predictions)' },
         model_version: { type: 'string' },
-        top_k: { type: 'array', items: scoredLabel },
+        task: { type: 'string', enum: ['classification', 'keypoints', 'segmentation'] },
+        top_k: { type: 'array', items: scoredLabel, description: 'class scores, best first (empty for other tasks)' },
+        keypoints: {
+          type: 'array',
+          description:
+            'keypoints models: named points in the uploaded image’s pixels (as stored), pixel centres at whole numbers',
+          items: {
+            type: 'object',
+            required: ['name', 'x', 'y', 'score'],
+            properties: {
+              name: { type: 'string' },
+              x: { type: 'number' },
+              y: { type: 'number' },
+              score: { type: 'number', description: 'share of the point’s heat map within one cell of its peak, 0..1' },
+            },
+          },
+        },
+        mask: {
+          type: 'object',
+          description: 'segmentation models: the foreground mask at the uploaded image’s size',
+          required: ['png_base64', 'width', 'height', 'area', 'bbox'],
+          properties: {
+            png_base64: { type: 'string', description: '8-bit grey PNG, 1 = foreground' },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
+            area: { type: 'integer', description: 'foreground pixels' },
+            bbox: box,
+          },
+        },
         inference_ms: { type: 'number', description: 'model time of the batch this image ran in' },
         latency_ms: { type: 'number', description: 'request arrival to answer' },
         batch_size: { type: 'integer' },
@@ -158,6 +207,11 @@ export async function predictRoutes(app: FastifyInstance, opts: PredictRoutesOpt
               scale: model.spec.scale,
               bias: model.spec.bias,
               k,
+              geometry: decoded.source && {
+                sourceWidth: decoded.source.width,
+                sourceHeight: decoded.source.height,
+                orientation: decoded.orientation,
+              },
             },
             { lane: 'interactive' },
           );
@@ -188,10 +242,26 @@ export async function predictRoutes(app: FastifyInstance, opts: PredictRoutesOpt
           source: 'rest',
         });
       opts.sink?.enqueue(records);
+      const output = out.production.output;
+      const points = output && keypointsOutputOf(output);
+      const mask = output && maskOutputOf(output);
       return {
         id,
         model_version: out.production.model_version,
+        task: points ? 'keypoints' : mask ? 'segmentation' : 'classification',
         top_k: out.production.top_k,
+        ...(points ? { keypoints: points.points } : {}),
+        ...(mask
+          ? {
+              mask: {
+                png_base64: mask.png.toString('base64'),
+                width: mask.width,
+                height: mask.height,
+                area: mask.area,
+                bbox: mask.bbox ?? null,
+              },
+            }
+          : {}),
         inference_ms: out.production.inference_ms,
         latency_ms: latency,
         batch_size: out.production.batch_size,

@@ -11,7 +11,7 @@ import { type Label, type LabelKind, labelKind } from '../../schemas/labels.ts';
 import type { PreprocessSpec } from '../core/preprocess-spec.ts';
 import { compileForTraining, createModelForSpec } from '../ml/models.ts';
 import type { Tf } from '../ml/tf-types.ts';
-import { createKeypointCnn, maskedMse, spatialSoftArgmax } from './keypoints.ts';
+import { createKeypointCnn, heatmapSize, maskedMse, spatialSoftArgmax } from './keypoints.ts';
 import { bceDiceLoss, createUNet } from './segmentation.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -108,4 +108,24 @@ export function taskOfLabel(label: Label | null | undefined): TaskName | null {
  */
 export function registerTaskLayers(tf: Tf): void {
   spatialSoftArgmax(tf);
+}
+
+/** The task a registered model was trained for (its manifest's params.task; older models are classifiers). */
+export function taskOfManifest(manifest: { params: Record<string, string | number> }): TaskName {
+  const t = manifest.params.task;
+  return isTaskName(t) ? t : 'classification';
+}
+
+/** Values a served model writes per image: class scores, heat maps (rows × cols × points), or a mask. */
+export function servedOutputLength(
+  task: TaskName,
+  spec: Pick<PreprocessSpec, 'width' | 'height'>,
+  labels: number,
+): number {
+  if (task === 'keypoints') {
+    const [rows, cols] = heatmapSize(spec.height, spec.width);
+    return rows * cols * labels;
+  }
+  if (task === 'segmentation') return spec.width * spec.height;
+  return labels;
 }

@@ -211,3 +211,78 @@ export function scoreKeypoints(images: readonly ScoredImage[]): KeypointScores {
   const share = (n: number) => (points ? n / points : 0);
   return { points, meanError: points ? sum / points : 0, perPoint, pck05: share(within05), pck10: share(within10) };
 }
+
+/** The keypoint CNN's heat maps are this many times smaller than its input on each side. */
+export const HEATMAP_STRIDE = 4;
+
+/** [rows, cols] of the heat maps createKeypointCnn makes for an input (two 2× poolings). */
+export function heatmapSize(height: number, width: number): [number, number] {
+  return [Math.floor(Math.floor(height / 2) / 2), Math.floor(Math.floor(width / 2) / 2)];
+}
+
+/**
+ * The model that serves a keypoint CNN: the same layers up to its heat maps, without the
+ * soft-argmax, so decodeHeatmaps can read a confidence beside each point. Shares the weights.
+ */
+export function heatmapModel(tf: Tf, model: LayersModel): LayersModel {
+  const last = model.layers.at(-1);
+  if (last?.getClassName() !== 'SpatialSoftArgmax') return model;
+  const heat = model.layers.at(-2);
+  if (!heat) return model;
+  return tf.model({ inputs: model.inputs, outputs: heat.output as import('@tensorflow/tfjs').SymbolicTensor });
+}
+
+/**
+ * One image's heat maps (rows × cols × K, HWC as the model writes them) → named points on the
+ * original image. Each point is the soft-argmax the model was trained through; its score is the
+ * share of the heat map's mass within one cell of the strongest cell: near 1 when the model is
+ * sure where the point is, small when its heat map is spread out (a point it does not see).
+ */
+export function decodeHeatmaps(
+  heat: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  names: readonly string[],
+  g: ImageGeometry,
+): Array<Point & { score: number }> {
+  const k = names.length;
+  const cells = rows * cols;
+  if (heat.length !== cells * k) throw new Error(`heat maps hold ${heat.length} values, expected ${rows}×${cols}×${k}`);
+  const p = new Float64Array(cells);
+  const onTensor = names.map((name, j) => {
+    let max = Number.NEGATIVE_INFINITY;
+    let best = 0;
+    for (let c = 0; c < cells; c++) {
+      const v = heat[c * k + j];
+      if (v > max) {
+        max = v;
+        best = c;
+      }
+    }
+    let sum = 0;
+    for (let c = 0; c < cells; c++) {
+      p[c] = Math.exp(heat[c * k + j] - max);
+      sum += p[c];
+    }
+    let ex = 0;
+    let ey = 0;
+    let near = 0;
+    const [br, bc] = [Math.floor(best / cols), best % cols];
+    for (let c = 0; c < cells; c++) {
+      const [r, col] = [Math.floor(c / cols), c % cols];
+      const w = p[c] / sum;
+      ex += w * ((col + 0.5) / cols);
+      ey += w * ((r + 0.5) / rows);
+      if (Math.abs(r - br) <= 1 && Math.abs(col - bc) <= 1) near += w;
+    }
+    return {
+      name,
+      x: ex * g.spec.width - 0.5,
+      y: ey * g.spec.height - 0.5,
+      visibility: 'visible' as const,
+      score: near,
+    };
+  });
+  const back = keypointsToSource(onTensor, g);
+  return back.map((pt, j) => ({ ...pt, score: onTensor[j].score }));
+}

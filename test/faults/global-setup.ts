@@ -63,7 +63,7 @@ export default async function setup(project: TestProject) {
     const load = `${Math.max(...rows.map((r) => r.sent))} images per scenario at ${project.config.env?.PIXELFLOW_FAULTS_RATE ?? process.env.PIXELFLOW_FAULTS_RATE ?? 50}/s`;
     const text = renderReport(rows, {
       mode,
-      when: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+      when: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       seconds: (Date.now() - started) / 1000,
       load,
     });

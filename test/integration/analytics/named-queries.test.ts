@@ -65,6 +65,26 @@ describe('analytics named queries', () => {
     }
   });
 
+  it('keypoint_accuracy, keypoint_errors and segmentation_quality count each evaluated image once', async () => {
+    const accuracy = await get('keypoint_accuracy');
+    expect(accuracy.rows.map((r) => [r.model_version, r.images, r.points])).toEqual([
+      ['v0004', 6, 18],
+      ['v0003', 6, 18],
+    ]);
+    // v0003: faces 0..5, errors (1 + i % 3, 2 + i % 2, 5): 5 px is past 4.8 = 5 % of 96
+    const v3 = accuracy.rows.find((r) => r.model_version === 'v0003');
+    expect(v3?.pck05).toBeCloseTo(12 / 18, 6);
+    const errors = await get('keypoint_errors', { model: 'v0003' });
+    expect(errors.rows.map((r) => r.point)).toEqual(['nose_tip', 'right_eye_center', 'left_eye_center']);
+    expect(errors.rows[0]).toMatchObject({ images: 6, mean_error_px: 5, worst_error_px: 5 });
+    // without a model: the latest evaluated one
+    expect(new Set((await get('keypoint_errors')).rows.map((r) => r.model_version))).toEqual(new Set(['v0004']));
+    const [quality] = (await get('segmentation_quality')).rows;
+    expect(quality).toMatchObject({ model_version: 'v0005', images: 12 });
+    expect(quality.mean_iou).toBeCloseTo((3 * 0.4 + 9 * 0.9) / 12, 5);
+    expect(quality.poor_share).toBeCloseTo(3 / 12, 6);
+  });
+
   it('confusion_matrix sums to the number of labelled production predictions, duplicates counted once', async () => {
     const { rows, params } = await get('confusion_matrix');
     expect(params.model).toBe('v0001');

@@ -213,6 +213,55 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
     modelRow('v0002', 'run-2', run2Start + 60_000, ['candidate']),
   ]);
 
+  // Keypoints and segmentation evaluations (task_evaluations): two keypoint versions, one
+  // segmentation version, each image once, then one row redelivered.
+  const evaluations: Array<Record<string, unknown>> = [];
+  const evalAt = now - 20 * 60_000;
+  for (let i = 0; i < 12; i++) {
+    const kpVersion = i < 6 ? 'v0003' : 'v0004';
+    const errors = [1 + (i % 3), 2 + (i % 2), 5];
+    evaluations.push({
+      run_id: `kp-run-${kpVersion}`,
+      model_version: kpVersion,
+      task: 'keypoints',
+      split: 'test',
+      image_id: `face-${i}`,
+      points: 3,
+      mean_error_px: errors.reduce((a, b) => a + b, 0) / 3,
+      pck05: errors.filter((e) => e <= 4.8).length / 3,
+      pck10: 1,
+      point_names: ['left_eye_center', 'right_eye_center', 'nose_tip'],
+      point_errors: errors,
+      iou: 0,
+      dice: 0,
+      predicted_area: 0,
+      truth_area: 0,
+      evaluated_at: epochSeconds(evalAt + i * 1000),
+      evaluated_at_ms: evalAt + i * 1000,
+    });
+    const iou = i % 4 === 0 ? 0.4 : 0.9;
+    evaluations.push({
+      run_id: 'seg-run-1',
+      model_version: 'v0005',
+      task: 'segmentation',
+      split: 'test',
+      image_id: `car-${i}`,
+      points: 0,
+      mean_error_px: 0,
+      pck05: 0,
+      pck10: 0,
+      point_names: [],
+      point_errors: [],
+      iou,
+      dice: (2 * iou) / (1 + iou),
+      predicted_area: 1000,
+      truth_area: 1000,
+      evaluated_at: epochSeconds(evalAt + i * 1000),
+      evaluated_at_ms: evalAt + i * 1000,
+    });
+  }
+  await ch.insert('task_evaluations', evaluations);
+
   // Redelivery: the same events again, later version columns. Counts must not move.
   await ch.insert(
     'images',
@@ -229,6 +278,10 @@ export async function seedAnalytics(ch: ClickHouseAdapter, now = Date.now()): Pr
   await ch.insert(
     'training_epochs',
     epochs.slice(0, 2).map((e) => ({ ...e, at_ms: e.at_ms + 1 })),
+  );
+  await ch.insert(
+    'task_evaluations',
+    evaluations.slice(0, 2).map((e) => ({ ...e, evaluated_at_ms: Number(e.evaluated_at_ms) + 1 })),
   );
 
   const rejectionCounts: Record<string, number> = {};

@@ -8,7 +8,10 @@ import type { Point } from '../../../../lib/image/label-transform.ts';
 import { initTensorflow, type Tf } from '../../../../lib/ml/tf-backend.ts';
 import {
   createKeypointCnn,
+  decodeHeatmaps,
   decodeKeypoints,
+  heatmapModel,
+  heatmapSize,
   keypointTarget,
   maskedMse,
   packKeypointTargets,
@@ -187,4 +190,45 @@ describe('keypoint model and loss', () => {
     model.dispose();
     expect(scores.pck05, JSON.stringify(scores)).toBeGreaterThanOrEqual(0.9);
   }, 120_000);
+});
+
+describe('heat-map decoding for serving', () => {
+  const g2: ImageGeometry = { sourceWidth: 96, sourceHeight: 96, orientation: 1, spec };
+
+  it('reads a sharp heat map as its cell with a confidence near 1, a flat one as the middle with a low one', () => {
+    const [rows, cols] = heatmapSize(32, 32);
+    expect([rows, cols]).toEqual([8, 8]);
+    const k = 2;
+    const heat = new Float32Array(rows * cols * k);
+    heat[(2 * cols + 5) * k + 0] = 20; // point 0 peaks at row 2, col 5; point 1 is flat
+    const [sharpPoint, flat] = decodeHeatmaps(heat, rows, cols, ['a', 'b'], g2);
+    // cell (5, 2) of 8 → tensor ((5.5 / 8) · 32 − 0.5, (2.5 / 8) · 32 − 0.5) → ×3 back to 96
+    expect(sharpPoint.x).toBeCloseTo(((5.5 / 8) * 32 - 0.5 + 0.5) * 3 - 0.5, 3);
+    expect(sharpPoint.y).toBeCloseTo(((2.5 / 8) * 32 - 0.5 + 0.5) * 3 - 0.5, 3);
+    expect(sharpPoint.score).toBeGreaterThan(0.99);
+    expect(flat.x).toBeCloseTo(47.5, 3);
+    expect(flat.score).toBeCloseTo(4 / 64, 6); // a corner cell's 2×2 neighbourhood of 64 equal cells
+    expect(() => decodeHeatmaps(new Float32Array(5), rows, cols, ['a'], g2)).toThrow(/heat maps hold 5 values/);
+  });
+
+  it('the served heat-map model shares the trained layers and agrees with the soft-argmax', () => {
+    const model = createKeypointCnn(tf, { inputShape: [32, 32, 1], numPoints: 2, width: 4, seed: 4 });
+    const sub = heatmapModel(tf, model);
+    const input = tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 5);
+    const coords = (model.predict(input) as import('@tensorflow/tfjs').Tensor).dataSync();
+    const heat = (sub.predict(input) as import('@tensorflow/tfjs').Tensor).dataSync();
+    const identity: ImageGeometry = {
+      sourceWidth: 32,
+      sourceHeight: 32,
+      orientation: 1,
+      spec: { ...spec, width: 32, height: 32 },
+    };
+    const points = decodeHeatmaps(heat, 8, 8, ['a', 'b'], identity);
+    points.forEach((p, j) => {
+      expect((p.x + 0.5) / 32).toBeCloseTo(coords[2 * j], 4);
+      expect((p.y + 0.5) / 32).toBeCloseTo(coords[2 * j + 1], 4);
+    });
+    tf.dispose(input);
+    model.dispose(); // frees the shared layers: the served model is released through its trained one
+  });
 });

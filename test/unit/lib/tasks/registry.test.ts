@@ -3,7 +3,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SPECS } from '../../../../lib/core/preprocess-spec.ts';
 import { initTensorflow, type Tf } from '../../../../lib/ml/tf-backend.ts';
-import { getTask, isTaskName, TASK_NAMES, TASKS, taskOfLabel } from '../../../../lib/tasks/index.ts';
+import {
+  getTask,
+  isTaskName,
+  servedOutputLength,
+  TASK_NAMES,
+  TASKS,
+  taskOfLabel,
+  taskOfManifest,
+} from '../../../../lib/tasks/index.ts';
 import { classLabel, keypointsLabel, maskLabel } from '../../../../schemas/labels.ts';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -55,5 +63,19 @@ describe('task registry', () => {
     unet.dispose();
     expect(() => TASKS.keypoints.buildModel(tf, spec, {})).toThrow('a keypoints model needs its point names');
     expect(() => TASKS.classification.buildModel(tf, spec, {})).toThrow('a classification model needs a class count');
+  });
+});
+
+describe('serving by task', () => {
+  it('reads a model’s task from its manifest, classifier when older manifests say nothing', () => {
+    expect(taskOfManifest({ params: { task: 'keypoints' } })).toBe('keypoints');
+    expect(taskOfManifest({ params: { epochs: 3 } })).toBe('classification');
+    expect(taskOfManifest({ params: { task: 'toString' } })).toBe('classification');
+  });
+
+  it('knows how many values each served model writes per image', () => {
+    expect(servedOutputLength('classification', SPECS.gray28, 10)).toBe(10);
+    expect(servedOutputLength('keypoints', SPECS.gray48, 15)).toBe(12 * 12 * 15);
+    expect(servedOutputLength('segmentation', SPECS.rgb96x64, 1)).toBe(96 * 64);
   });
 });
