@@ -10,6 +10,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import { assertCanTrain, type TfRuntime } from '../lib/ml/tf-backend.ts';
 import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import type { ServiceContext } from '../lib/runtime/context.ts';
 import { describeSelector, type RangeSelector } from '../lib/streams/range-spec.ts';
 import { TASKS } from '../lib/tasks/index.ts';
 import { decodeKeypoints, type KeypointScores, scoreKeypoints } from '../lib/tasks/keypoints.ts';
@@ -79,6 +80,24 @@ const NO_SCORE = {
   predicted_area: 0,
   truth_area: 0,
 };
+
+/** A task run's deps from a service's context: its Kafka, ClickHouse, logger and images.preprocessed. */
+export function taskRunDeps(
+  ctx: Pick<ServiceContext, 'kafka' | 'clickhouse' | 'log' | 'topics'>,
+  rt: TfRuntime,
+  registry: ModelRegistry,
+  spec: PreprocessSpec,
+): TaskRunDeps {
+  return {
+    rt,
+    kafka: ctx.kafka,
+    registry,
+    log: ctx.log,
+    topic: ctx.topics.preprocessed,
+    spec,
+    clickhouse: ctx.clickhouse,
+  };
+}
 
 export interface TaskRunJob {
   runId: string;

@@ -14,7 +14,7 @@ import { initTensorflow } from '../../lib/ml/tf-backend.ts';
 import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import { writeCarsDataset, writeFacesDataset } from '../../producers/synthetic/index.ts';
-import { runTaskTraining, type TaskRunReport } from '../../trainer/task-run.ts';
+import { runTaskTraining, type TaskRunReport, taskRunDeps } from '../../trainer/task-run.ts';
 import { formatTaskRun } from '../train/task-once.ts';
 import { demoNamespace, prepareNamespace } from './namespace.ts';
 import { runCli, spawnService, waitFor } from './processes.ts';
@@ -153,30 +153,19 @@ export async function runTaskDemo(task: DemoTask, opts: TaskDemoOptions): Promis
     step(4, `training a ${task} model from the replayed ${config.topicPrefix} images.preprocessed topic`);
     const rt = await initTensorflow({ preferred: config.tfBackend });
     const registry = createModelRegistry(config.registryDir);
-    const report = await runTaskTraining(
-      {
-        rt,
-        kafka: ctx.kafka,
-        registry,
-        log: ctx.log,
-        topic: ctx.topics.preprocessed,
-        spec: plan.spec,
-        clickhouse: ctx.clickhouse,
-      },
-      {
-        runId: randomUUID(),
-        task,
-        selector: { kind: 'all' },
-        epochs: plan.epochs,
-        batchSize: plan.batchSize,
-        seed: 1,
-        ratios: task === 'keypoints' ? { valFraction: 0.1, testFraction: 0.15 } : { valFraction: 0.1 },
-        onEpoch: (e) =>
-          info(
-            `epoch ${e.epoch}/${plan.epochs}: loss ${e.loss.toFixed(5)}, val_loss ${e.valLoss.toFixed(5)} (${e.seconds.toFixed(1)} s)`,
-          ),
-      },
-    );
+    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, plan.spec), {
+      runId: randomUUID(),
+      task,
+      selector: { kind: 'all' },
+      epochs: plan.epochs,
+      batchSize: plan.batchSize,
+      seed: 1,
+      ratios: task === 'keypoints' ? { valFraction: 0.1, testFraction: 0.15 } : { valFraction: 0.1 },
+      onEpoch: (e) =>
+        info(
+          `epoch ${e.epoch}/${plan.epochs}: loss ${e.loss.toFixed(5)}, val_loss ${e.valLoss.toFixed(5)} (${e.seconds.toFixed(1)} s)`,
+        ),
+    });
     registry.close();
 
     step(5, 'report');

@@ -7,7 +7,7 @@ import { initTensorflow, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
 import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import { createServiceContext } from '../../lib/runtime/context.ts';
 import { describeSelector, type RangeSelector } from '../../lib/streams/range-spec.ts';
-import { runTaskTraining, type TaskRunReport } from '../../trainer/task-run.ts';
+import { runTaskTraining, type TaskRunReport, taskRunDeps } from '../../trainer/task-run.ts';
 import type { TrainParams } from '../../trainer/train-params.ts';
 
 /** The report as lines a person reads: data, training, held-out scores, the model and why. */
@@ -48,32 +48,21 @@ export async function runTaskOnce(
     process.stderr.write(
       `training a ${task} model on ${describeSelector(selector)} of ${ctx.topics.preprocessed}, spec ${spec.name} (${rt.describe()})\n`,
     );
-    const report = await runTaskTraining(
-      {
-        rt,
-        kafka: ctx.kafka,
-        registry,
-        log: ctx.log,
-        topic: ctx.topics.preprocessed,
-        spec,
-        clickhouse: ctx.clickhouse,
-      },
-      {
-        runId: randomUUID(),
-        task,
-        selector,
-        epochs: params.epochs,
-        batchSize: params.batchSize,
-        learningRate: params.learningRate,
-        seed: params.seed,
-        ratios: { valFraction: params.valFraction, testFraction: params.testFraction },
-        signal: ctx.lifecycle.signal,
-        onEpoch: (e) =>
-          process.stderr.write(
-            `epoch ${e.epoch}/${params.epochs}: loss ${e.loss.toFixed(5)}  val_loss ${e.valLoss.toFixed(5)}  ${e.seconds.toFixed(1)} s\n`,
-          ),
-      },
-    );
+    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, spec), {
+      runId: randomUUID(),
+      task,
+      selector,
+      epochs: params.epochs,
+      batchSize: params.batchSize,
+      learningRate: params.learningRate,
+      seed: params.seed,
+      ratios: { valFraction: params.valFraction, testFraction: params.testFraction },
+      signal: ctx.lifecycle.signal,
+      onEpoch: (e) =>
+        process.stderr.write(
+          `epoch ${e.epoch}/${params.epochs}: loss ${e.loss.toFixed(5)}  val_loss ${e.valLoss.toFixed(5)}  ${e.seconds.toFixed(1)} s\n`,
+        ),
+    });
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTaskRun(report)}\n`);
     return 0;
   } finally {

@@ -20,7 +20,7 @@ import { startPreprocessWorker } from '../../../processors/preprocess-worker.ts'
 import { buildRawEvent } from '../../../producers/image-producer.ts';
 import { FACE_KEYPOINTS, generateCar, generateFace } from '../../../producers/synthetic/index.ts';
 import { classLabel, keypointsLabel, type Label, maskLabel } from '../../../schemas/index.ts';
-import { runTaskTraining } from '../../../trainer/task-run.ts';
+import { runTaskTraining, taskRunDeps } from '../../../trainer/task-run.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 
 let rt: TfRuntime;
@@ -125,18 +125,13 @@ describe('training keypoints and segmentation from replayed events', () => {
     await preprocess(ctx, SPECS.gray48, samples);
 
     const registry = createModelRegistry({ url: join(root, 'faces') });
-    const report = await runTaskTraining(
-      {
-        rt,
-        kafka: ctx.kafka,
-        registry,
-        log: ctx.log,
-        topic: ctx.topics.preprocessed,
-        spec: SPECS.gray48,
-        clickhouse: ctx.clickhouse,
-      },
-      { runId: 'faces-1', task: 'keypoints', selector: { kind: 'all' }, epochs: 8, seed: 1 },
-    );
+    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, SPECS.gray48), {
+      runId: 'faces-1',
+      task: 'keypoints',
+      selector: { kind: 'all' },
+      epochs: 8,
+      seed: 1,
+    });
     console.log(
       `[task-run] keypoints: ${report.counts.train}/${report.counts.val}/${report.counts.test}, mean error ${report.keypoints?.meanError.toFixed(2)} px, PCK@0.05 ${report.keypoints?.pck05.toFixed(3)}, PCK@0.1 ${report.keypoints?.pck10.toFixed(3)}, ${report.trainImagesPerSecond.toFixed(0)} img/s`,
     );
@@ -200,18 +195,14 @@ describe('training keypoints and segmentation from replayed events', () => {
     await preprocess(ctx, SPECS.rgb96x64, samples);
 
     const registry = createModelRegistry({ url: join(root, 'cars') });
-    const report = await runTaskTraining(
-      {
-        rt,
-        kafka: ctx.kafka,
-        registry,
-        log: ctx.log,
-        topic: ctx.topics.preprocessed,
-        spec: SPECS.rgb96x64,
-        clickhouse: ctx.clickhouse,
-      },
-      { runId: 'cars-1', task: 'segmentation', selector: { kind: 'all' }, epochs: 6, batchSize: 16, seed: 1 },
-    );
+    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, SPECS.rgb96x64), {
+      runId: 'cars-1',
+      task: 'segmentation',
+      selector: { kind: 'all' },
+      epochs: 6,
+      batchSize: 16,
+      seed: 1,
+    });
     console.log(
       `[task-run] segmentation: ${report.counts.train}/${report.counts.val}/${report.counts.test}, mIoU ${report.segmentation?.meanIou.toFixed(3)}, Dice ${report.segmentation?.meanDice.toFixed(3)}, ${report.trainImagesPerSecond.toFixed(0)} img/s`,
     );
