@@ -16,6 +16,7 @@ const ASSETS = {
   '/': { file: join(WEB_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/web/app.js': { file: join(WEB_DIR, 'app.js'), type: JS },
   '/web/experiments.js': { file: join(WEB_DIR, 'experiments.js'), type: JS },
+  '/web/task-overlay.js': { file: join(WEB_DIR, 'task-overlay.js'), type: JS },
   '/web/experiments-lib.js': { file: join(WEB_DIR, 'experiments-lib.js'), type: JS },
   '/web/experiments-dom.js': { file: join(WEB_DIR, 'experiments-dom.js'), type: JS },
   '/web/experiments-runs.js': { file: join(WEB_DIR, 'experiments-runs.js'), type: JS },
