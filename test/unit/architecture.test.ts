@@ -4,6 +4,7 @@
 // import test code; kafkajs, sharp and @clickhouse/client each have one adapter (a file, or for
 // kafkajs the lib/adapters/kafka/ folder), and so does @aws-sdk/client-s3. docs/architecture.md
 // draws it.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +60,16 @@ const folders = ['schemas', 'lib', ...SERVICES];
 const files = folders.flatMap((f) => sourceFiles(join(root, f)).map((file) => ({ file, folder: f })));
 
 describe('architecture', () => {
+  it('no source file is over 400 lines, generated code aside (split by concern instead)', () => {
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).split('\0');
+    const long = tracked
+      .filter((f) => /\.(ts|mjs|js|css|html|py|sql)$/.test(f) && !f.endsWith('.gen.ts'))
+      .map((f) => ({ f, lines: readFileSync(join(root, f), 'utf8').split('\n').length - 1 }))
+      .filter((x) => x.lines > 400)
+      .map((x) => `${x.f}: ${x.lines} lines`);
+    expect(long).toEqual([]);
+  });
+
   it('services never import each other', () => {
     const bad: string[] = [];
     for (const { file, folder } of files.filter((f) => SERVICES.includes(f.folder))) {
