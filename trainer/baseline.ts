@@ -1,10 +1,12 @@
 // The current production model, scored on the new run's validation split: the other half of the
 // promotion rule. Ids hash into the same split in every run, so the production model never saw
-// these images in training either, and the comparison is fair.
+// these images in training either, and the comparison is fair. A model of another task, spec or
+// label set cannot be compared on these inputs.
 import { describeError, isPixelflowError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { Tf } from '../lib/ml/tf-backend.ts';
 import type { ModelRegistry } from '../lib/registry/model-registry.ts';
+import { registerTaskLayers, TASKS, type TaskName, taskOfManifest } from '../lib/tasks/index.ts';
 import { evaluate, type SplitTensors } from './tf-training.ts';
 
 export type Baseline =
@@ -19,9 +21,10 @@ export async function evaluateBaseline(
   tf: Tf,
   registry: ModelRegistry,
   val: SplitTensors,
-  expect: { specVersion: string; labels: string[] },
+  expect: { specVersion: string; labels: string[]; task?: TaskName },
   log?: Logger,
 ): Promise<Baseline> {
+  const task = expect.task ?? 'classification';
   const version = (await registry.aliases()).production;
   if (!version) return { kind: 'none' };
   let manifest: Awaited<ReturnType<ModelRegistry['get']>>;
@@ -30,6 +33,9 @@ export async function evaluateBaseline(
     await registry.verify(version);
   } catch (err) {
     return { kind: 'unusable', version, reason: describeError(err) };
+  }
+  if (taskOfManifest(manifest) !== task) {
+    return { kind: 'incompatible', version, reason: `a ${taskOfManifest(manifest)} model, this run trains ${task}` };
   }
   if (manifest.spec_version !== expect.specVersion) {
     return { kind: 'incompatible', version, reason: `spec ${manifest.spec_version}, this run ${expect.specVersion}` };
@@ -43,9 +49,10 @@ export async function evaluateBaseline(
   }
   let model: import('@tensorflow/tfjs').LayersModel | undefined;
   try {
+    registerTaskLayers(tf);
     model = await tf.loadLayersModel(registry.loadHandler(version));
-    // Only loss and accuracy are needed; the optimizer is never stepped.
-    model.compile({ optimizer: tf.train.adam(), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    // Compiled with the task's loss: only loss (and a classifier's accuracy) are read; the optimizer is never stepped.
+    TASKS[task].compile(tf, model);
     const { loss, accuracy } = await evaluate(model, val);
     return { kind: 'evaluated', version, loss, accuracy };
   } catch (err) {

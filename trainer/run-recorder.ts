@@ -1,8 +1,10 @@
 // MLflow-style tracking in ClickHouse. training_runs is a ReplacingMergeTree by run_id with
 // updated_at_ms as its version, so each status change is a new row and FINAL reads the latest;
-// training_epochs gets one row per finished epoch as it happens.
+// training_epochs gets one row per finished epoch as it happens; task_evaluations one row per
+// held-out image a keypoints or segmentation run scored.
 import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
+import type { ImageScore } from './run-session.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
 
@@ -35,6 +37,20 @@ export interface RunRecord {
   promotion_reason: string;
   skipped: Record<string, number>;
   coalesced: number;
+  /** what the run trained (lib/tasks): classification, keypoints, segmentation */
+  task: string;
+  /** the task's own scores on the held-out split (keypoints: pck05, pck10, mean_error_px; segmentation: mean_iou, mean_dice) */
+  task_metrics: Record<string, number>;
+}
+
+/** A row of task_evaluations (infra/clickhouse/migrations/050_task_evaluations.sql). */
+export interface EvaluationRow extends ImageScore {
+  run_id: string;
+  model_version: string;
+  task: string;
+  split: string;
+  evaluated_at: number;
+  evaluated_at_ms: number;
 }
 
 export interface EpochRecord {
@@ -86,6 +102,8 @@ export function emptyRun(run_id: string, trigger: string, backend: string, start
     promotion_reason: '',
     skipped: {},
     coalesced: 0,
+    task: 'classification',
+    task_metrics: {},
   };
 }
 
@@ -122,6 +140,10 @@ export function runRow(r: RunRecord, now: number): Record<string, unknown> {
     promotion_reason: r.promotion_reason,
     skipped: JSON.stringify(r.skipped),
     coalesced: r.coalesced,
+    task: r.task,
+    task_metrics: JSON.stringify(
+      Object.fromEntries(Object.entries(r.task_metrics).filter(([, v]) => Number.isFinite(v))),
+    ),
   };
 }
 
@@ -144,6 +166,8 @@ export function epochRow(e: EpochRecord): Record<string, unknown> {
 export interface RunRecorder {
   saveRun(r: RunRecord): Promise<void>;
   saveEpoch(e: EpochRecord): Promise<void>;
+  /** One row per held-out image a keypoints or segmentation run scored (task_evaluations). */
+  saveEvaluations(rows: EvaluationRow[]): Promise<void>;
   /**
    * Marks runs left 'running' by a process that died (kill -9, OOM) as failed. Only runs that
    * started before `before` are touched, so a run this process is about to start is safe.
@@ -167,6 +191,13 @@ export function createRunRecorder(
     },
     async saveEpoch(e) {
       await clickhouse.insert('training_epochs', [epochRow(e)]);
+    },
+    async saveEvaluations(rows) {
+      if (rows.length)
+        await clickhouse.insert(
+          'task_evaluations',
+          rows.map((r) => ({ ...r })),
+        );
     },
     async failAbandoned(before) {
       const rows = await clickhouse.query<Record<string, unknown>>(

@@ -72,12 +72,13 @@ export function disposeSplit(t: SplitTensors | undefined): void {
   t?.y.dispose();
 }
 
-/** [loss, accuracy] of a compiled model on a split. */
+/** Loss and accuracy of a compiled model on a split; accuracy is NaN for a model compiled without it (keypoints, masks). */
 export async function evaluate(model: LayersModel, t: SplitTensors): Promise<{ loss: number; accuracy: number }> {
   if (t.count === 0) return { loss: Number.NaN, accuracy: Number.NaN };
-  const out = model.evaluate(t.x, t.y, { batchSize: EVAL_BATCH }) as Tensor[];
+  const result = model.evaluate(t.x, t.y, { batchSize: EVAL_BATCH }) as Tensor | Tensor[];
+  const out = Array.isArray(result) ? result : [result];
   try {
-    const [loss, accuracy] = await Promise.all(out.map(async (s) => (await s.data())[0]));
+    const [loss, accuracy = Number.NaN] = await Promise.all(out.map(async (s) => (await s.data())[0]));
     return { loss, accuracy };
   } finally {
     for (const s of out) s.dispose();

@@ -1,30 +1,25 @@
-// One training run, start to finish: record it as running, replay the dataset, train, evaluate,
-// compare with the production model on the same validation split, register the artifact, move
-// aliases (a promotion passes the quality gate first, when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
+// One training run, start to finish, for every task alike: record it as running, replay the
+// task's dataset (run-session.ts), build the task's model from the registry (lib/tasks), train
+// with early stopping, score it in the task's terms, compare with the production model on the same
+// validation split, register the artifact, move aliases (a promotion passes the quality gate first,
+// when the trainer has one), record the outcome. A failure at any step is recorded as such and rethrown.
 
 import type { KafkaAdapter } from '../lib/adapters/kafka/index.ts';
 import { describeError, isPixelflowError, PixelflowError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
-import { compileForTraining, createModelForSpec } from '../lib/ml/models.ts';
 import { assertCanTrain, type TfRuntime } from '../lib/ml/tf-backend.ts';
 import type { TfEngine } from '../lib/ml/tf-graph/graph-session.ts';
 import type { ModelRegistry } from '../lib/registry/model-registry.ts';
 import { describeSelector, type RangeSelector } from '../lib/streams/range-spec.ts';
+import type { TaskName } from '../lib/tasks/index.ts';
 import { evaluateBaseline } from './baseline.ts';
-import { loadTrainingData, type TrainingData } from './dataset.ts';
+import { openClassificationSession } from './classification-session.ts';
 import type { Promotion } from './promotion.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
-import {
-  confusionMatrix,
-  disposeSplit,
-  type EpochLog,
-  evaluate,
-  type FitHooks,
-  fitModel,
-  type SplitTensors,
-  toTensors,
-} from './tf-training.ts';
+import type { RunSession } from './run-session.ts';
+import { openTaskSession } from './task-session.ts';
+import { type EpochLog, type FitHooks, fitModel } from './tf-training.ts';
 import { paramsRecord, type TrainParams } from './train-params.ts';
 import type { TrainerMetrics } from './trainer-metrics.ts';
 
@@ -41,6 +36,8 @@ export interface RunDeps {
   spec: PreprocessSpec;
   /** @default 'auto' */
   engine?: TfEngine;
+  /** What the pipeline learns (lib/tasks). @default 'classification' */
+  task?: TaskName;
 }
 
 export interface RunJob {
@@ -67,21 +64,20 @@ export interface RunOptions {
   onFinished?: (record: RunRecord) => void;
 }
 
-/** Fewest samples a run needs: one per split is enough for the machinery, not for a good model. */
-function checkTrainable(data: TrainingData): void {
-  const train = data.splits.train.store.count;
-  const val = data.splits.val.store.count;
-  if (train === 0 || val === 0) {
-    throw new PixelflowError(
-      'TRAINING_FAILED',
-      `not enough labelled data: ${train} training and ${val} validation samples (read ${data.read} events, skipped ${JSON.stringify(data.skipped)})`,
-    );
-  }
-  if (data.labels.length < 2)
-    throw new PixelflowError(
-      'TRAINING_FAILED',
-      `need at least 2 classes, found ${data.labels.length} (${data.labels.join(', ')})`,
-    );
+/** The task's side of the run: its dataset, tensors and scores (run-session.ts). */
+function openSession(deps: RunDeps, job: RunJob, opts: RunOptions): Promise<RunSession> {
+  const task = deps.task ?? 'classification';
+  const sessionOpts = {
+    topic: deps.topic,
+    selector: job.selector,
+    spec: deps.spec,
+    ratios: { valFraction: job.params.valFraction, testFraction: job.params.testFraction },
+    signal: opts.signal,
+    onProgress: (read: number, total: number) => opts.onProgress?.({ phase: 'loading', read, total }),
+  };
+  return task === 'classification'
+    ? openClassificationSession(deps.rt.tf, deps.kafka, sessionOpts)
+    : openTaskSession(deps.rt.tf, deps.kafka, task, sessionOpts);
 }
 
 export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = {}): Promise<RunRecord> {
@@ -94,51 +90,42 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     params: { ...paramsRecord(job.params), range: describeSelector(job.selector) },
     coalesced: job.coalesced ?? 0,
   };
-  const runLog = log.child({ run_id: job.runId, trigger: job.trigger });
+  const task = deps.task ?? 'classification';
+  record.task = task;
+  const runLog = log.child({ run_id: job.runId, trigger: job.trigger, task });
   deps.metrics?.running.set(1);
   await deps.recorder.saveRun(record);
-  let train: SplitTensors | undefined;
-  let val: SplitTensors | undefined;
-  let test: SplitTensors | undefined;
+  let session: RunSession | undefined;
   let model: import('@tensorflow/tfjs').LayersModel | undefined;
   try {
     assertCanTrain(rt);
-    const data = await loadTrainingData(deps.kafka, {
-      topic: deps.topic,
-      selector: job.selector,
-      spec: deps.spec,
-      ratios: { valFraction: job.params.valFraction, testFraction: job.params.testFraction },
-      signal: opts.signal,
-      onProgress: (read, total) => opts.onProgress?.({ phase: 'loading', read, total }),
-    });
-    Object.assign(record, {
-      lineage: data.lineage,
-      class_counts: data.classCounts,
-      skipped: data.skipped,
-      train_samples: data.splits.train.store.count,
-      val_samples: data.splits.val.store.count,
-      test_samples: data.splits.test.store.count,
-    });
+    session = await openSession(deps, job, opts);
+    Object.assign(record, session.record);
     runLog.info(
       {
         train: record.train_samples,
         val: record.val_samples,
         test: record.test_samples,
-        labels: data.labels,
-        skipped: data.skipped,
+        labels: session.labels,
+        skipped: record.skipped,
       },
       'dataset replayed',
     );
     await deps.recorder.saveRun(record);
-    checkTrainable(data);
+    session.check();
+    const { train, val } = session.tensors();
 
-    train = toTensors(tf, data, 'train');
-    val = toTensors(tf, data, 'val');
-    test = toTensors(tf, data, 'test');
-    for (const s of ['train', 'val', 'test'] as const) data.splits[s].store.release();
-
-    model = createModelForSpec(tf, deps.spec, data.labels.length, job.params.seed);
-    compileForTraining(tf, model, { learningRate: job.params.learningRate });
+    // The registry builds and compiles the task's model (lib/tasks): the same steps for every task.
+    const definition = session.task;
+    model = definition.compile(
+      tf,
+      definition.buildModel(tf, deps.spec, {
+        classes: session.labels.length,
+        points: session.labels,
+        seed: job.params.seed,
+      }),
+      { learningRate: job.params.learningRate },
+    );
     const hooks: FitHooks = {
       onEpochStart: (epoch, epochs, batches) => opts.onProgress?.({ phase: 'epoch-start', epoch, epochs, batches }),
       onBatchEnd: opts.onProgress
@@ -182,17 +169,17 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     );
 
     opts.onProgress?.({ phase: 'evaluating' });
-    const v = await evaluate(model, val);
-    const scored = test.count > 0 ? test : val;
-    const t = await evaluate(model, test);
-    const confusion = await confusionMatrix(tf, model, scored, data.labels.length);
+    const scores = await session.score(model);
+    const v = scores.val;
+    const t = scores.test;
     Object.assign(record, {
       epochs: fit.epochs.length,
       val_loss: v.loss,
       val_accuracy: v.accuracy,
       test_loss: t.loss,
       test_accuracy: t.accuracy,
-      confusion: { labels: data.labels, matrix: confusion.matrix, split: test.count > 0 ? 'test' : 'val' },
+      confusion: scores.confusion,
+      task_metrics: scores.taskMetrics,
       samples_per_sec: median(fit.epochs.map((e) => e.samplesPerSec)),
     });
 
@@ -200,7 +187,7 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
       tf,
       deps.registry,
       val,
-      { specVersion: deps.spec.version, labels: data.labels },
+      { specVersion: deps.spec.version, labels: session.labels, task },
       runLog,
     );
     // The rule: production moves only when the new model's validation LOSS is strictly lower than
@@ -230,27 +217,42 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     const manifest = await deps.registry.save(model, {
       run_id: job.runId,
       spec_version: deps.spec.version,
-      labels: data.labels,
+      labels: session.labels,
       metrics: finiteOnly({
         val_loss: v.loss,
         val_accuracy: v.accuracy,
         test_loss: t.loss,
         test_accuracy: t.accuracy,
+        ...scores.taskMetrics,
         epochs: fit.epochs.length,
         best_epoch: fit.bestEpoch,
-        train_samples: train.count,
-        val_samples: val.count,
-        test_samples: test.count,
+        train_samples: record.train_samples,
+        val_samples: record.val_samples,
+        test_samples: record.test_samples,
         samples_per_sec: record.samples_per_sec,
         ...(baseline.kind === 'evaluated'
           ? { baseline_val_loss: baseline.loss, baseline_val_accuracy: baseline.accuracy }
           : {}),
       }),
-      lineage: data.lineage,
+      lineage: record.lineage,
       backend: rt.backend,
-      params: record.params,
+      params: { ...record.params, task },
     });
     record.model_version = manifest.version;
+    if (scores.evaluations.length) {
+      const at = Date.now();
+      await deps.recorder.saveEvaluations(
+        scores.evaluations.map((e) => ({
+          ...e,
+          run_id: job.runId,
+          model_version: manifest.version,
+          task,
+          split: scores.scoredOn,
+          evaluated_at: Math.floor(at / 1000),
+          evaluated_at_ms: at,
+        })),
+      );
+    }
     if (promote) {
       try {
         await deps.promotion.promote(manifest.version, 'promote', { actor: 'trainer', trigger: 'trainer' });
@@ -278,6 +280,7 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
         val_loss: v.loss,
         val_accuracy: v.accuracy,
         test_accuracy: t.accuracy,
+        ...scores.taskMetrics,
         duration_ms: record.finished_at_ms - record.started_at_ms,
       },
       'run succeeded',
@@ -296,9 +299,7 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     throw isPixelflowError(err) ? err : new PixelflowError('TRAINING_FAILED', record.error, { cause: err });
   } finally {
     deps.metrics?.running.set(0);
-    disposeSplit(train);
-    disposeSplit(val);
-    disposeSplit(test);
+    session?.dispose();
     disposeModel(model);
   }
 }

@@ -6,6 +6,7 @@ import type { ServingScorer } from '../lib/ml/quality-gate.ts';
 import type { TfRuntime } from '../lib/ml/tf-backend.ts';
 import { createModelRegistry, type ModelRegistry, registryLocation } from '../lib/registry/model-registry.ts';
 import type { ServiceContext } from '../lib/runtime/context.ts';
+import type { TaskName } from '../lib/tasks/index.ts';
 import { createPromotion, type Promotion } from './promotion.ts';
 import { qualityGateFromConfig } from './quality-gate.ts';
 import {
@@ -41,6 +42,8 @@ export interface TrainerServiceOptions {
    * without a scorer they are not. The service closes it.
    */
   gateScorer?: (registry: ModelRegistry) => ServingScorer & { close?(): Promise<void> };
+  /** What this pipeline learns. @default config.task (PIXELFLOW_TASK) */
+  task?: TaskName;
 }
 
 export interface TrainerStatus {
@@ -77,7 +80,13 @@ export async function createTrainerService(
   const abandoned = await recorder.failAbandoned(startedAt);
   if (abandoned.length) log.warn({ runs: abandoned }, 'marked runs abandoned by a stopped trainer as failed');
   const producer = await kafka.createProducer();
-  const scorer = config.gate ? opts.gateScorer?.(registry) : undefined;
+  const task = opts.task ?? config.task;
+  // The gate scores classifiers on a labelled golden set; a keypoints or segmentation pipeline
+  // promotes on validation loss alone (said once here, and in each run's promotion reason).
+  const gated = config.gate && task === 'classification';
+  if (config.gate && !gated)
+    log.warn({ task }, 'quality gate: scores classifiers only; this pipeline promotes on validation loss');
+  const scorer = gated ? opts.gateScorer?.(registry) : undefined;
   const gate = scorer ? qualityGateFromConfig({ config, kafka, clickhouse, topics, registry, scorer, log }) : undefined;
   const promotion = createPromotion({ registry, producer, clickhouse, topics, log, metrics, gate });
   const base = defaultParams(config);
@@ -92,6 +101,7 @@ export async function createTrainerService(
     topic: topics.preprocessed,
     spec,
     engine: config.tfEngine,
+    task,
   };
 
   const coordinator = createRunCoordinator({

@@ -9,6 +9,7 @@ import { startMetricsServer } from '../../lib/core/metrics.ts';
 import { initTensorflow, type TfRuntime, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import { describeSelector, type RangeSelector, selectorFromArgs } from '../../lib/streams/range-spec.ts';
+import type { TaskName } from '../../lib/tasks/index.ts';
 import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { buildTrainRequest } from '../../trainer/train-endpoints.ts';
 import { defaultParams, type ParamLabels, type ParamOverrides, resolveParams } from '../../trainer/train-params.ts';
@@ -16,17 +17,18 @@ import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
+import { formatRun } from '../train/format-run.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
        pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
        pixelflow train --request [range] [params]        ask the running trainer for a run (TrainRequest)
-       pixelflow train --once --task keypoints|segmentation [range] [params]   one keypoints or segmentation run
+       pixelflow train [--once] --task keypoints|segmentation ...   train that task (default: PIXELFLOW_TASK)
 
 range:  --from <ISO time | epoch ms | offsets 0:100-200,1:0-50>  --to <ISO time | epoch ms>   (default: everything)
 params: --epochs N --batch-size N --lr X --lr-schedule cosine|step|constant --patience N --seed N
         --val-fraction X --test-fraction X
-task:   --task keypoints|segmentation trains that task's model on the events labelled for it (with PIXELFLOW_SPEC
-        set to the pipeline's spec, e.g. gray48 or rgb96x64); the default is the classifier
+task:   --task classification|keypoints|segmentation trains that task's model on the events labelled for it (with
+        PIXELFLOW_SPEC set to the pipeline's spec, e.g. gray48 or rgb96x64); default PIXELFLOW_TASK (classification)
 service: --no-count --no-schedule (disable those triggers)`;
 
 const OPTIONS = {
@@ -75,6 +77,11 @@ function overridesOf(v: Values): ParamOverrides {
     test_fraction: v['test-fraction'],
   };
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as ParamOverrides;
+}
+
+/** --task, or undefined for the pipeline's own (PIXELFLOW_TASK). */
+function taskOf(v: Values): TaskName | undefined {
+  return flagValue(v.task, '--task', parsers.oneOf('classification', 'keypoints', 'segmentation'));
 }
 
 async function tensorflow(ctx: ServiceContext) {
@@ -155,6 +162,7 @@ async function runOnce(v: Values, selector: RangeSelector, params: ParamOverride
       await createTrainerService(ctx, rt, {
         triggers: { count: false, schedule: false, requests: false },
         gateScorer: servingScorer(ctx, rt),
+        task: taskOf(v),
         onProgress: (_run, p) => printer.onProgress(p),
         onRunFinished: (r) => {
           record = r;
@@ -170,18 +178,7 @@ async function runOnce(v: Values, selector: RangeSelector, params: ParamOverride
     if (v.json) {
       process.stdout.write(`${JSON.stringify({ outcome, run: record ?? null }, null, 2)}\n`);
     } else if (record) {
-      const r = record;
-      const lines = [
-        `run ${r.run_id}: ${r.status}${r.error ? ` (${r.error})` : ''}`,
-        `  data       ${r.train_samples} train, ${r.val_samples} val, ${r.test_samples} test; skipped ${JSON.stringify(r.skipped)}`,
-        `  epochs     ${r.epochs}, median ${Math.round(r.samples_per_sec)} samples/s on ${r.backend}`,
-        `  val        loss ${r.val_loss.toFixed(4)}  accuracy ${r.val_accuracy.toFixed(4)}`,
-        `  test       loss ${r.test_loss.toFixed(4)}  accuracy ${r.test_accuracy.toFixed(4)}`,
-        `  model      ${r.model_version || '-'} ${r.model_version ? (r.promoted ? '→ production' : '→ candidate') : ''}`,
-        `  why        ${r.promotion_reason || '-'}`,
-        `  took       ${((r.finished_at_ms - r.started_at_ms) / 1000).toFixed(1)} s`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      process.stdout.write(`${formatRun(record)}\n`);
     } else {
       process.stdout.write(`run ${outcome.runId}: ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}\n`);
     }
@@ -218,6 +215,7 @@ async function runService(v: Values): Promise<number> {
       await createTrainerService(ctx, rt, {
         triggers: { count: !v['no-count'], schedule: !v['no-schedule'], requests: true },
         gateScorer: servingScorer(ctx, rt),
+        task: taskOf(v),
       }),
     );
     const metrics = lifecycle.add(
@@ -258,6 +256,9 @@ export const command: Command = {
     const { values } = parseFlags(args, OPTIONS);
     if (values.once && values.request) throw usageError('--once and --request exclude each other');
     const params = overridesOf(values);
+    const task = taskOf(values);
+    if (task && values.request)
+      throw usageError('--task: not with --request (the running trainer trains its own pipeline task)');
     if (!values.once && !values.request) {
       if (values.from || values.to || Object.keys(params).length)
         throw usageError('range and params flags need --once or --request; the service takes them per request');
@@ -265,13 +266,7 @@ export const command: Command = {
     }
     // Checked before anything connects; the trainer checks them again against its own config.
     const selector = selectorFromArgs(values.from, values.to, RANGE_FLAGS);
-    const resolved = resolveParams(defaultParams(loadConfig()), params, PARAM_FLAGS);
-    const task = flagValue(values.task, '--task', parsers.oneOf('classification', 'keypoints', 'segmentation'));
-    if (task && task !== 'classification') {
-      if (!values.once) throw usageError('--task: only with --once (the trainer service trains the classifier)');
-      const { runTaskOnce } = await import('../train/task-once.ts');
-      return runTaskOnce(task, selector, resolved, values.json === true);
-    }
+    resolveParams(defaultParams(loadConfig()), params, PARAM_FLAGS);
     return values.once ? runOnce(values, selector, params) : sendRequest(selector, params);
   },
 };

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClickHouseAdapter } from '../../lib/adapters/clickhouse/client.ts';
 import { createKafkaAdapter } from '../../lib/adapters/kafka/index.ts';
 import { loadConfig } from '../../lib/core/config.ts';
-import type { TaskRunReport } from '../../trainer/task-run.ts';
+import type { RunRecord } from '../../trainer/run-recorder.ts';
 import { uniqueName } from '../helpers/context.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
@@ -57,28 +57,29 @@ async function demo(task: 'keypoints' | 'segmentation') {
   });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   expect(code, output.slice(-3000)).toBe(0);
-  return JSON.parse(readFileSync(reportFile, 'utf8')) as TaskRunReport & { seconds: number };
+  return JSON.parse(readFileSync(reportFile, 'utf8')) as RunRecord & { seconds: number };
 }
 
 describe('pixelflow demo --task … --quick', () => {
   it('keypoints: PCK@0.05 ≥ 0.90 on held-out faces, trained from replayed events', async () => {
     const r = await demo('keypoints');
-    expect(r.counts.train + r.counts.val + r.counts.test).toBe(1500);
-    expect(r.counts.test).toBeGreaterThan(100);
+    expect(r.train_samples + r.val_samples + r.test_samples).toBe(1500);
+    expect(r.test_samples).toBeGreaterThan(100);
     expect(r.skipped).toEqual({});
-    expect(r.scoredOn).toBe('test');
-    expect(r.keypoints?.pck05).toBeGreaterThanOrEqual(0.9);
-    expect(r.keypoints?.meanError).toBeGreaterThan(0);
+    expect(r.task).toBe('keypoints');
+    expect(r.task_metrics.pck05).toBeGreaterThanOrEqual(0.9);
+    expect(r.task_metrics.mean_error_px).toBeGreaterThan(0);
     expect(r.promoted).toBe(true);
   });
 
   it('segmentation: mean IoU ≥ 0.85 on held-out cars, trained from replayed events', async () => {
     const r = await demo('segmentation');
-    expect(r.counts.train + r.counts.val).toBe(480);
-    expect(r.counts.test).toBe(96);
+    expect(r.train_samples + r.val_samples).toBe(480);
+    expect(r.test_samples).toBe(96);
     expect(r.skipped).toEqual({});
-    expect(r.segmentation?.meanIou).toBeGreaterThanOrEqual(0.85);
-    expect(r.segmentation?.meanDice).toBeGreaterThan(r.segmentation?.meanIou ?? 1);
+    expect(r.task).toBe('segmentation');
+    expect(r.task_metrics.mean_iou).toBeGreaterThanOrEqual(0.85);
+    expect(r.task_metrics.mean_dice).toBeGreaterThan(r.task_metrics.mean_iou);
     expect(r.promoted).toBe(true);
   });
 });

@@ -27,6 +27,12 @@ export const ML_VARS = {
     parse: preprocessSpecName,
     doc: 'preprocessing spec name (lib/core/preprocess-spec.ts)',
   },
+  task: {
+    env: 'PIXELFLOW_TASK',
+    default: 'classification',
+    parse: parsers.oneOf('classification', 'keypoints', 'segmentation'),
+    doc: "what the pipeline's trainer learns (lib/tasks): classes, named keypoints or a mask; events labelled for another task are skipped",
+  },
   tfBackend: {
     env: 'PIXELFLOW_TF_BACKEND',
     default: 'auto',

@@ -1,8 +1,10 @@
 // Keypoints and segmentation trained only from replayed events on the real path: synthetic faces
 // and cars (with exact labels) as ImageRaw events → the preprocessing worker (gray48 / rgb96x64) →
-// images.preprocessed → runTaskTraining replays the topic, trains the task's model, scores the test
-// split in original-image pixels and registers a version that loads back. Events a task cannot use
-// are counted by reason, not trained on.
+// images.preprocessed → the trainer service (the run every task shares: trainer/train-run.ts)
+// replays the topic, trains the task's model, scores the test split in original-image pixels,
+// tracks the run in training_runs, registers a version that loads back and promotes it only when
+// its validation loss beats production's on the same split. Events a task cannot use are counted
+// by reason, not trained on.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,8 @@ import { startPreprocessWorker } from '../../../processors/preprocess-worker.ts'
 import { buildRawEvent } from '../../../producers/image-producer.ts';
 import { FACE_KEYPOINTS, generateCar, generateFace } from '../../../producers/synthetic/index.ts';
 import { classLabel, keypointsLabel, type Label, maskLabel } from '../../../schemas/index.ts';
-import { runTaskTraining, taskRunDeps } from '../../../trainer/task-run.ts';
+import type { RunRecord } from '../../../trainer/run-recorder.ts';
+import { createTrainerService } from '../../../trainer/trainer-service.ts';
 import { createTestContext, eventually } from '../../helpers/context.ts';
 
 let rt: TfRuntime;
@@ -80,9 +83,37 @@ async function preprocess(ctx: ServiceContext, spec: PreprocessSpec, samples: Sa
   }
 }
 
+/** One run of the context's task by the trainer service, as `pixelflow train --once` runs it. */
+async function trainOnce(ctx: ServiceContext, registryDir: string, params: Record<string, number>): Promise<RunRecord> {
+  let record: RunRecord | undefined;
+  const trainer = await createTrainerService(ctx, rt, {
+    triggers: { count: false, schedule: false, requests: false },
+    registryDir,
+    onRunFinished: (r) => {
+      record = r;
+    },
+  });
+  try {
+    const outcome = await trainer.request({ trigger: 'manual', selector: { kind: 'all' }, params }).done;
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'succeeded' });
+  } finally {
+    await trainer.close();
+  }
+  if (!record) throw new Error('the run finished without a record');
+  return record;
+}
+
+/** The run as training_runs holds it (the latest state of the run). */
+async function trackedRun(ctx: ServiceContext, runId: string) {
+  const [row] = await ctx.clickhouse.query<Record<string, string>>(
+    `SELECT task, task_metrics, status, model_version, promoted, epochs FROM training_runs FINAL WHERE run_id = '${runId}'`,
+  );
+  return { ...row, task_metrics: JSON.parse(row.task_metrics) as Record<string, number> };
+}
+
 describe('training keypoints and segmentation from replayed events', () => {
   it('a keypoint CNN learns the 15 facial points from replayed faces, scored in original pixels', async () => {
-    const ctx = await createTestContext('task-run-faces');
+    const ctx = await createTestContext('task-run-faces', { spec: 'gray48', task: 'keypoints' });
     const samples: Sample[] = [];
     for (const [split, count] of [
       ['train', 400],
@@ -124,34 +155,42 @@ describe('training keypoints and segmentation from replayed events', () => {
     );
     await preprocess(ctx, SPECS.gray48, samples);
 
-    const registry = createModelRegistry({ url: join(root, 'faces') });
-    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, SPECS.gray48), {
-      runId: 'faces-1',
-      task: 'keypoints',
-      selector: { kind: 'all' },
-      epochs: 8,
-      seed: 1,
-    });
+    const dir = join(root, 'faces');
+    const report = await trainOnce(ctx, dir, { epochs: 8, batch_size: 32, learning_rate: 0.002, seed: 1 });
+    const m = report.task_metrics;
     console.log(
-      `[task-run] keypoints: ${report.counts.train}/${report.counts.val}/${report.counts.test}, mean error ${report.keypoints?.meanError.toFixed(2)} px, PCK@0.05 ${report.keypoints?.pck05.toFixed(3)}, PCK@0.1 ${report.keypoints?.pck10.toFixed(3)}, ${report.trainImagesPerSecond.toFixed(0)} img/s`,
+      `[task-run] keypoints: ${report.train_samples}/${report.val_samples}/${report.test_samples}, mean error ${m.mean_error_px.toFixed(2)} px, PCK@0.05 ${m.pck05.toFixed(3)}, PCK@0.1 ${m.pck10.toFixed(3)}, ${report.samples_per_sec.toFixed(0)} img/s`,
     );
-    expect(report.counts.test).toBe(60);
-    expect(report.counts.train + report.counts.val).toBe(400);
+    expect(report.test_samples).toBe(60);
+    expect(report.train_samples + report.val_samples).toBe(400);
     expect(report.skipped).toEqual({ bad_label: 1, other_task: 1, unlabelled: 1 });
-    expect(report.names).toEqual([...FACE_KEYPOINTS]);
-    expect(report.scoredOn).toBe('test');
-    expect(report.keypoints?.points).toBe(60 * 15);
-    expect(report.keypoints?.pck10).toBeGreaterThan(0.8);
-    expect(report).toMatchObject({ version: 'v0001', promoted: true, promotion: 'first model of the pipeline' });
+    expect(report.task).toBe('keypoints');
+    expect(m.points).toBe(60 * 15);
+    expect(m.pck10).toBeGreaterThan(0.8);
+    expect(report).toMatchObject({
+      model_version: 'v0001',
+      promoted: true,
+      promotion_reason: 'no production model yet',
+    });
+    const registry = createModelRegistry({ url: dir });
     const manifest = await registry.get('v0001');
     expect(manifest.params.task).toBe('keypoints');
-    expect(manifest.metrics.pck05).toBeCloseTo(report.keypoints?.pck05 ?? -1, 9);
+    expect(manifest.labels).toEqual([...FACE_KEYPOINTS]);
+    expect(manifest.metrics.pck05).toBeCloseTo(m.pck05, 9);
+    // tracked like a classifier's run: the run row with the task's scores, one row per epoch
+    const tracked = await trackedRun(ctx, report.run_id);
+    expect(tracked).toMatchObject({ task: 'keypoints', status: 'succeeded', model_version: 'v0001' });
+    expect(tracked.task_metrics.pck05).toBeCloseTo(m.pck05, 9);
+    const [epochs] = await ctx.clickhouse.query<{ n: string }>(
+      `SELECT count() AS n FROM training_epochs WHERE run_id = '${report.run_id}'`,
+    );
+    expect(Number(epochs.n)).toBe(report.epochs);
     // the per-image scores are in ClickHouse, and the named queries agree with the report
     const analytics = createAnalytics(ctx.clickhouse);
     const [accuracy] = (await analytics.run('keypoint_accuracy', { until: soon() })).rows;
     expect(accuracy).toMatchObject({ model_version: 'v0001', images: 60, points: 60 * 15 });
-    expect(accuracy.pck05).toBeCloseTo(report.keypoints?.pck05 ?? -1, 4);
-    expect(accuracy.mean_error_px).toBeCloseTo(report.keypoints?.meanError ?? -1, 3);
+    expect(accuracy.pck05).toBeCloseTo(m.pck05, 4);
+    expect(accuracy.mean_error_px).toBeCloseTo(m.mean_error_px, 3);
     const errors = (await analytics.run('keypoint_errors', { model: 'v0001', until: soon() })).rows;
     expect(errors.map((r) => r.point).sort()).toEqual([...FACE_KEYPOINTS].sort());
     expect(errors.every((r) => r.images === 60)).toBe(true);
@@ -161,11 +200,18 @@ describe('training keypoints and segmentation from replayed events', () => {
     expect(out.shape).toEqual([1, 30]);
     out.dispose();
     loaded.dispose();
+    // A run of one epoch: production (v0001, loaded back with its soft-argmax layer) is scored on
+    // this run's validation split and wins, so the new version stays candidate.
+    const weak = await trainOnce(ctx, dir, { epochs: 1, batch_size: 32, learning_rate: 0.002, seed: 2 });
+    expect(weak).toMatchObject({ model_version: 'v0002', promoted: false, baseline_version: 'v0001' });
+    expect(weak.baseline_val_loss).toBeGreaterThan(0);
+    expect(weak.promotion_reason).toMatch(/val_loss .* ≥ production v0001/);
+    expect(await registry.aliases()).toMatchObject({ production: 'v0001', candidate: 'v0002' });
     registry.close();
   }, 600_000);
 
   it('a U-Net learns car masks from replayed image + mask events; a mask of the wrong size is not trained on', async () => {
-    const ctx = await createTestContext('task-run-cars');
+    const ctx = await createTestContext('task-run-cars', { spec: 'rgb96x64', task: 'segmentation' });
     const samples: Sample[] = [];
     for (const [split, count] of [
       ['train', 200],
@@ -194,27 +240,23 @@ describe('training keypoints and segmentation from replayed events', () => {
     });
     await preprocess(ctx, SPECS.rgb96x64, samples);
 
-    const registry = createModelRegistry({ url: join(root, 'cars') });
-    const report = await runTaskTraining(taskRunDeps(ctx, rt, registry, SPECS.rgb96x64), {
-      runId: 'cars-1',
-      task: 'segmentation',
-      selector: { kind: 'all' },
-      epochs: 6,
-      batchSize: 16,
-      seed: 1,
-    });
+    const dir = join(root, 'cars');
+    const report = await trainOnce(ctx, dir, { epochs: 6, batch_size: 16, learning_rate: 0.002, seed: 1 });
+    const m = report.task_metrics;
     console.log(
-      `[task-run] segmentation: ${report.counts.train}/${report.counts.val}/${report.counts.test}, mIoU ${report.segmentation?.meanIou.toFixed(3)}, Dice ${report.segmentation?.meanDice.toFixed(3)}, ${report.trainImagesPerSecond.toFixed(0)} img/s`,
+      `[task-run] segmentation: ${report.train_samples}/${report.val_samples}/${report.test_samples}, mIoU ${m.mean_iou.toFixed(3)}, Dice ${m.mean_dice.toFixed(3)}, ${report.samples_per_sec.toFixed(0)} img/s`,
     );
-    expect(report.counts.test).toBe(30);
+    expect(report.test_samples).toBe(30);
     expect(report.skipped).toEqual({ bad_label: 1 });
-    expect(report.segmentation?.images).toBe(30);
-    expect(report.segmentation?.meanIou).toBeGreaterThan(0.75);
+    expect(m.images).toBe(30);
+    expect(m.mean_iou).toBeGreaterThan(0.75);
     expect(report.promoted).toBe(true);
-    expect((await registry.get(report.version)).params.task).toBe('segmentation');
+    const registry = createModelRegistry({ url: dir });
+    expect((await registry.get(report.model_version)).params.task).toBe('segmentation');
+    expect(await trackedRun(ctx, report.run_id)).toMatchObject({ task: 'segmentation', status: 'succeeded' });
     const [quality] = (await createAnalytics(ctx.clickhouse).run('segmentation_quality', { until: soon() })).rows;
-    expect(quality).toMatchObject({ model_version: report.version, images: 30 });
-    expect(quality.mean_iou).toBeCloseTo(report.segmentation?.meanIou ?? -1, 4);
+    expect(quality).toMatchObject({ model_version: report.model_version, images: 30 });
+    expect(quality.mean_iou).toBeCloseTo(m.mean_iou, 4);
     registry.close();
   }, 600_000);
 });

@@ -29,7 +29,7 @@ describe('pixelflow commands refuse bad flags before connecting', () => {
     ],
     [
       ['train', '--request', '--task', 'keypoints'],
-      'pixelflow train: --task: only with --once (the trainer service trains the classifier)',
+      'pixelflow train: --task: not with --request (the running trainer trains its own pipeline task)',
     ],
     [
       ['demo', '--task', 'detection'],
