@@ -53,6 +53,13 @@ const runProperties = {
   started_at_ms: num,
   finished_at_ms: nullableNum,
   duration_ms: num,
+  task: { type: 'string', description: 'what the run trained: classification, keypoints, segmentation' },
+  task_metrics: {
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    description:
+      "the task's held-out scores (keypoints: pck05, pck10, mean_error_px; segmentation: mean_iou, mean_dice)",
+  },
 } as const;
 
 const runSchema = { type: 'object', required: ['run_id', 'status', 'params', 'lineage'], properties: runProperties };

@@ -30,6 +30,14 @@ export function createRunsPanel({ getJson, el, state }) {
     renderRuns();
   }
 
+  /** A classifier's test accuracy, or the task's own held-out score (PCK@0.05, mean IoU). */
+  function heldOutScore(r) {
+    const m = r.task_metrics ?? {};
+    if (r.task === 'keypoints' && m.pck05 !== undefined) return `PCK ${formatNumber(m.pck05)}`;
+    if (r.task === 'segmentation' && m.mean_iou !== undefined) return `IoU ${formatNumber(m.mean_iou)}`;
+    return formatNumber(r.test_accuracy);
+  }
+
   function renderRuns() {
     const rows = state.runs.map((r) => {
       const box = el('input', { type: 'checkbox', 'aria-label': `compare ${r.run_id}` });
@@ -40,7 +48,7 @@ export function createRunsPanel({ getJson, el, state }) {
         el('td', {}, [box]),
         el('td', { class: 'mono', title: r.run_id, text: short(r.run_id) }),
         el('td', {}, [el('span', { class: `badge ${statusTone(r.status)}`, text: r.status })]),
-        cell(r.trigger),
+        cell(r.task && r.task !== 'classification' ? `${r.task} · ${r.trigger}` : r.trigger),
         cell(time(r.started_at_ms)),
         cell(formatDuration(r.duration_ms), 'num'),
         cell(lineageText(r.lineage), 'mono small'),
@@ -48,7 +56,7 @@ export function createRunsPanel({ getJson, el, state }) {
         cell(String(r.epochs), 'num'),
         cell(formatNumber(r.val_loss), 'num'),
         cell(formatNumber(r.val_accuracy), 'num'),
-        cell(formatNumber(r.test_accuracy), 'num'),
+        cell(heldOutScore(r), 'num'),
         cell(model, 'mono'),
         cell(paramsText(r.params), 'small'),
       ]);

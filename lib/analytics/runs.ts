@@ -35,6 +35,10 @@ export interface RunSummary {
   started_at_ms: number;
   finished_at_ms: number | null;
   duration_ms: number;
+  /** what the run trained (classification, keypoints, segmentation) */
+  task: string;
+  /** the task's held-out scores (keypoints: pck05, pck10, mean_error_px; segmentation: mean_iou, mean_dice) */
+  task_metrics: Record<string, number>;
 }
 
 export interface RunDetail extends RunSummary {
@@ -65,7 +69,7 @@ export interface RunsReader {
 
 const SUMMARY_COLUMNS = `run_id, status, trigger, backend, params, lineage, train_samples, val_samples,
   test_samples, epochs, val_loss, val_accuracy, test_loss, test_accuracy, samples_per_sec, model_version,
-  promoted, promotion_reason, baseline_version, error, started_at_ms, finished_at_ms, duration_ms`;
+  promoted, promotion_reason, baseline_version, error, started_at_ms, finished_at_ms, duration_ms, task, task_metrics`;
 
 /** JSON text from a String column; a malformed or empty value reads as the fallback. */
 function json<T>(text: unknown, fallback: T): T {
@@ -115,6 +119,8 @@ export function toSummary(r: Record<string, unknown>): RunSummary {
     started_at_ms: num(r.started_at_ms),
     finished_at_ms: finished > 0 ? finished : null,
     duration_ms: num(r.duration_ms),
+    task: String(r.task || 'classification'),
+    task_metrics: json(r.task_metrics, {}),
   };
 }
 

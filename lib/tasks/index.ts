@@ -1,11 +1,9 @@
 // The task registry: what pixelflow can learn, and for each task the label it learns from, the
 // model it builds, the loss it trains with and the metric a promotion compares. Stages ask the
-// registry instead of assuming classification: the trainer keeps the events labelled for its task
-// (others are skipped as 'other_task'), and builds and compiles the task's model.
-//
-// Today's state (#18): classification trains, evaluates and serves end to end; keypoints and
-// segmentation train from replayed events (trainer/task-run.ts) and are not yet served by the
-// inference service.
+// registry instead of assuming classification: the trainer keeps the events labelled for its
+// pipeline's task (others are skipped as 'other_task') and builds and compiles the task's model
+// here — classification included — in the one run every task shares (trainer/train-run.ts); serve
+// loads a model by its manifest's task and decodes its output as the task says.
 
 import { type Label, type LabelKind, labelKind } from '../../schemas/labels.ts';
 import type { PreprocessSpec } from '../core/preprocess-spec.ts';
