@@ -8,7 +8,15 @@ import { toMessage } from '../lib/adapters/kafka/events.ts';
 import type { PixelflowProducer } from '../lib/adapters/kafka/index.ts';
 import { describeError } from '../lib/core/errors.ts';
 import type { Logger } from '../lib/core/logger.ts';
-import { classNameOf, classOutput, type Label, type Prediction } from '../schemas/index.ts';
+import {
+  classNameOf,
+  classOutput,
+  keypointsOutputOf,
+  type Label,
+  maskOutputOf,
+  type Output,
+  type Prediction,
+} from '../schemas/index.ts';
 import type { InferenceMetrics } from './metrics.ts';
 import type { ModelAnswer } from './predictor.ts';
 
@@ -43,6 +51,34 @@ export function toPredictionEvent(r: PredictionRecord): Prediction {
   };
 }
 
+/** A keypoints or segmentation answer's columns (migration 052); a classifier's leave them empty. */
+function outputColumns(output: Output | undefined): Record<string, unknown> {
+  const points = output ? keypointsOutputOf(output) : null;
+  if (points) {
+    const scores = points.points.map((p) => p.score);
+    return {
+      task: 'keypoints',
+      point_names: points.points.map((p) => p.name),
+      point_x: points.points.map((p) => p.x),
+      point_y: points.points.map((p) => p.y),
+      point_scores: scores,
+      confidence: scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : 0,
+    };
+  }
+  const mask = output ? maskOutputOf(output) : null;
+  if (mask) {
+    const pixels = mask.width * mask.height;
+    return {
+      task: 'segmentation',
+      mask_area: mask.area,
+      image_width: mask.width,
+      image_height: mask.height,
+      confidence: pixels ? mask.area / pixels : 0,
+    };
+  }
+  return { task: 'classification' };
+}
+
 export function toPredictionRow(r: PredictionRecord): Record<string, unknown> {
   const top = r.answer.top_k[0];
   const truth = classNameOf(r.label);
@@ -63,6 +99,7 @@ export function toPredictionRow(r: PredictionRecord): Record<string, unknown> {
     source: r.source ?? '',
     predicted_at: Math.floor(r.predicted_at / 1000),
     predicted_at_ms: r.predicted_at,
+    ...outputColumns(r.answer.output),
   };
 }
 

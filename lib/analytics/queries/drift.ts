@@ -1,17 +1,20 @@
 // Drift: live inputs and predictions over a window against the training window of a model.
 //   mean, std       per-image pixel statistics, binned at the reference's quantiles
 //   predicted_class live predicted labels against the training set's label distribution
-// The reference is every labelled 'train' image ingested before the model's training run
-// started; with no model (none given, none in production) it is every 'train' image ingested
-// before the window.
+//   keypoint_score  a keypoints model's mean point score per image  } against the model's own
+//   mask_area       a segmentation model's foreground share of the image } predictions before the window
+// The reference for inputs and classes is every labelled 'train' image ingested before the model's
+// training run started; with no model (none given, none in production) it is every 'train' image
+// ingested before the window. A regression output has no label distribution to compare with, so its
+// reference is what the same model predicted before the window (rows only for a task that has predictions).
 
 import { type RawSql, raw, sql } from '../../adapters/clickhouse/sql.ts';
 import { isPixelflowError } from '../../core/errors.ts';
 import { categoricalPsi, classifyPsi, edgesFromQuantiles, psi, psiNoiseFloor } from '../drift.ts';
-import { dedupedPredictions } from '../sql-parts.ts';
+import { dedupedPredictions, window } from '../sql-parts.ts';
 import type { NamedQuery, QueryContext } from '../types.ts';
 
-export const DRIFT_FEATURES = ['mean', 'std', 'predicted_class'] as const;
+export const DRIFT_FEATURES = ['mean', 'std', 'predicted_class', 'keypoint_score', 'mask_area'] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
 
 interface Reference {
@@ -124,10 +127,50 @@ async function predictedClassDrift(ctx: QueryContext, ref: Reference) {
   return row('predicted_class', score, refN, liveN, classes, ref);
 }
 
+/** keypoint_score / mask_area: the model's outputs (the confidence column) in the window against its earlier ones. */
+async function outputDrift(ctx: QueryContext, ref: Reference) {
+  const p = ctx.params;
+  const who = raw(ref.model ? sql`model_version = ${ref.model}` : `role = 'production'`);
+  const tasks = await ctx.select(sql`
+    SELECT task, count() AS n FROM predictions
+    WHERE task IN ('keypoints', 'segmentation') AND predicted_at < ${p.until} AND ${who}
+    GROUP BY task ORDER BY task`);
+  const levels = Array.from({ length: p.bins - 1 }, (_, i) => (i + 1) / p.bins);
+  const out = [];
+  for (const t of tasks) {
+    const task = String(t.task);
+    const feature: DriftFeature = task === 'keypoints' ? 'keypoint_score' : 'mask_area';
+    const isReference = raw(sql`task = ${task} AND ${who} AND predicted_at < ${p.since}`);
+    const isLive = raw(sql`task = ${task} AND ${who} AND ${window('predicted_at', p)}`);
+    const outputRef = { ...ref, untilMs: p.since.getTime() };
+    const [q] = await ctx.select(sql`
+      SELECT count() AS n, quantiles(${raw(levels.map((l) => sql`${l}`).join(', '))})(confidence) AS qc
+      FROM predictions FINAL WHERE ${isReference}`);
+    if (Number(q?.n ?? 0) === 0) {
+      out.push(row(feature, null, 0, 0, 0, outputRef));
+      continue;
+    }
+    const edges = edgesFromQuantiles((q.qc as number[]).map(Number));
+    const counts = await ctx.select(sql`
+      SELECT population, bin, count() AS n FROM (
+        SELECT if(${isReference}, 'reference', 'live') AS population, ${binExpression('confidence', edges)} AS bin
+        FROM predictions FINAL WHERE (${isReference}) OR (${isLive})
+      )
+      GROUP BY population, bin`);
+    const refBins = new Array<number>(edges.length + 1).fill(0);
+    const liveBins = new Array<number>(edges.length + 1).fill(0);
+    for (const c of counts) (c.population === 'reference' ? refBins : liveBins)[Number(c.bin)] += Number(c.n);
+    const refN = refBins.reduce((a, b) => a + b, 0);
+    const liveN = liveBins.reduce((a, b) => a + b, 0);
+    out.push(row(feature, liveN > 0 ? psi(refBins, liveBins) : null, refN, liveN, refBins.length, outputRef));
+  }
+  return out;
+}
+
 export const drift: NamedQuery = {
   name: 'drift',
   description:
-    "population stability index (PSI) of live inputs (pixel mean, std) and predicted classes over the window vs the model's training window; < 0.1 stable, ≥ 0.25 significant",
+    "population stability index (PSI) of live inputs (pixel mean, std) and predicted classes over the window vs the model's training window, and of keypoint scores / mask areas vs the model's earlier predictions; < 0.1 stable, ≥ 0.25 significant",
   params: ['since', 'until', 'model', 'bins'],
   defaults: { since: '1h' },
   columns: [
@@ -156,6 +199,6 @@ export const drift: NamedQuery = {
   async run(ctx) {
     const ref = await referenceFor(ctx);
     const stats = await pixelStatsDrift(ctx, ref);
-    return [...stats, await predictedClassDrift(ctx, ref)];
+    return [...stats, await predictedClassDrift(ctx, ref), ...(await outputDrift(ctx, ref))];
   },
 };

@@ -3,10 +3,12 @@
 // feature past the 'significant' line, in the query and in the Prometheus gauge.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussian, imageRow, LABELS, mulberry32, predictionRow } from '../../../bench/shared/analytics-rows.ts';
+import { toPredictionRow } from '../../../inference/prediction-sink.ts';
 import { createDriftMonitor } from '../../../lib/analytics/drift-monitor.ts';
 import { createAnalytics } from '../../../lib/analytics/index.ts';
 import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import type { ServiceContext } from '../../../lib/runtime/context.ts';
+import { keypointsOutput } from '../../../schemas/index.ts';
 import { createTestContext } from '../../helpers/context.ts';
 
 let ctx: ServiceContext;
@@ -147,6 +149,54 @@ describe('drift', () => {
       ['predicted_class', 3],
     ]);
     expect(rows[0].reference_until).toBe(new Date(Math.floor((now - 2 * HOUR) / 1000) * 1000).toISOString());
+  });
+
+  it('a keypoints model’s point scores drift against its own earlier predictions', async () => {
+    // v0002 serves keypoints: rows written by the sink's own mapping, scores ~0.8 for an hour
+    // before the window, then the same in the window (stable), then a run of low scores (significant).
+    const at = (i: number, from: number) => from + i * 10_000;
+    const kpRows = (prefix: string, n: number, score: number, from: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const s = Math.min(1, Math.max(0, gaussian(rand, score, 0.05)));
+        return toPredictionRow({
+          id: `${prefix}-${i}`,
+          origin: 'stream',
+          latency_ms: 20,
+          predicted_at: at(i, from),
+          answer: {
+            model_version: 'v0002',
+            role: 'production',
+            top_k: [],
+            inference_ms: 2,
+            batch_size: 1,
+            output: keypointsOutput([
+              { name: 'nose', x: 40, y: 50, score: s },
+              { name: 'left_eye', x: 30, y: 35, score: s },
+            ]),
+          },
+        });
+      });
+    await ctx.clickhouse.insert('model_versions', [
+      {
+        version: 'v0002',
+        run_id: 'run-k',
+        labels: ['nose', 'left_eye'],
+        aliases: [],
+        published_at: 0,
+        published_at_ms: 0,
+      },
+    ]);
+    await ctx.clickhouse.insert('predictions', kpRows('kp-ref', 300, 0.8, now - 110 * 60_000));
+    await ctx.clickhouse.insert('predictions', kpRows('kp-live', 150, 0.8, now - 40 * 60_000));
+    const analytics = createAnalytics(ctx.clickhouse);
+    const stable = byFeature((await analytics.run('drift', { model: 'v0002', since: '1h' })).rows);
+    expect(stable.keypoint_score).toMatchObject({ status: 'stable', reference_count: 300, live_count: 150 });
+    expect(stable).not.toHaveProperty('mask_area');
+
+    await ctx.clickhouse.insert('predictions', kpRows('kp-low', 150, 0.4, now - 30 * 60_000));
+    const shifted = byFeature((await analytics.run('drift', { model: 'v0002', since: '1h' })).rows);
+    expect(shifted.keypoint_score).toMatchObject({ status: 'significant', live_count: 300 });
+    expect(Number(shifted.keypoint_score.psi)).toBeGreaterThan(0.25);
   });
 
   it('drift reports insufficient_data, not a score, when the window holds nothing', async () => {

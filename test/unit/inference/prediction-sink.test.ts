@@ -8,7 +8,7 @@ import {
 import { codecs } from '../../../lib/adapters/kafka/events.ts';
 import type { OutgoingMessage } from '../../../lib/adapters/kafka/index.ts';
 import { PixelflowError } from '../../../lib/core/errors.ts';
-import { classLabel, classOutput, type Prediction } from '../../../schemas/index.ts';
+import { classLabel, classOutput, keypointsOutput, maskOutput, type Prediction } from '../../../schemas/index.ts';
 
 function rec(
   id: string,
@@ -51,6 +51,34 @@ describe('prediction sink', () => {
     });
     expect(toPredictionRow(rec('b', { label: classLabel('Coat') }))).toMatchObject({ has_label: 1, correct: 0 });
     expect(toPredictionRow(rec('c', { label: null }))).toMatchObject({ label: '', has_label: 0, correct: 0 });
+  });
+
+  it('toPredictionRow writes a keypoints or mask answer into its own columns, not the class ones', () => {
+    const points = keypointsOutput([
+      { name: 'left_eye', x: 30.5, y: 40, score: 0.9 },
+      { name: 'nose', x: 48, y: 60.25, score: 0.5 },
+    ]);
+    const kp = toPredictionRow(rec('k', { answer: { ...rec('k').answer, top_k: [], output: points } }));
+    expect(kp).toMatchObject({
+      task: 'keypoints',
+      predicted_label: '',
+      point_names: ['left_eye', 'nose'],
+      point_x: [30.5, 48],
+      point_y: [40, 60.25],
+      point_scores: [0.9, 0.5],
+    });
+    expect(kp.confidence).toBeCloseTo(0.7, 9);
+    const mask = maskOutput({ png: Buffer.alloc(0), width: 40, height: 20, classes: [], area: 200, bbox: null });
+    const seg = toPredictionRow(rec('m', { answer: { ...rec('m').answer, top_k: [], output: mask } }));
+    expect(seg).toMatchObject({
+      task: 'segmentation',
+      mask_area: 200,
+      image_width: 40,
+      image_height: 20,
+      confidence: 0.25,
+    });
+    expect(toPredictionRow(rec('c'))).toMatchObject({ task: 'classification', predicted_label: 'Bag' });
+    expect(toPredictionRow(rec('c'))).not.toHaveProperty('point_x');
   });
 
   it('recent predictions keep the newest production records, newest first, within capacity', () => {
