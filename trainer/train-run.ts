@@ -17,7 +17,7 @@ import { evaluateBaseline } from './baseline.ts';
 import { openClassificationSession } from './classification-session.ts';
 import type { Promotion } from './promotion.ts';
 import { emptyRun, type RunRecord, type RunRecorder } from './run-recorder.ts';
-import type { RunSession } from './run-session.ts';
+import type { RunSession, SessionScores } from './run-session.ts';
 import { openTaskSession } from './task-session.ts';
 import { type EpochLog, type FitHooks, fitModel } from './tf-training.ts';
 import { paramsRecord, type TrainParams } from './train-params.ts';
@@ -272,6 +272,9 @@ export async function executeRun(deps: RunDeps, job: RunJob, opts: RunOptions = 
     deps.metrics?.runs.inc({ trigger: job.trigger, outcome: 'succeeded' });
     deps.metrics?.lastValAccuracy.set(v.accuracy);
     deps.metrics?.lastValLoss.set(v.loss);
+    for (const [metric, value] of Object.entries(heldOutScores(task, scores))) {
+      deps.metrics?.heldOutScore.set({ task, metric }, value);
+    }
     runLog.info(
       {
         version: manifest.version,
@@ -310,6 +313,16 @@ export function disposeModel(model: import('@tensorflow/tfjs').LayersModel | und
   const optimizer = model.optimizer;
   model.dispose();
   optimizer?.dispose();
+}
+
+/** What the held-out score gauge shows: a classifier's accuracy, a task's own scores (counts left out). */
+function heldOutScores(task: TaskName, scores: SessionScores): Record<string, number> {
+  const { points: _p, images: _i, ...rest } = scores.taskMetrics;
+  const all =
+    task === 'classification'
+      ? { accuracy: Number.isFinite(scores.test.accuracy) ? scores.test.accuracy : scores.val.accuracy }
+      : rest;
+  return finiteOnly(all);
 }
 
 function median(values: number[]): number {

@@ -31,6 +31,12 @@ export function createTrainerMetrics(registry: Registry) {
       'Validation accuracy of the last finished run',
     ),
     lastValLoss: gauge(registry, 'pixelflow_training_last_val_loss', 'Validation loss of the last finished run'),
+    heldOutScore: gauge(
+      registry,
+      'pixelflow_training_held_out_score',
+      "The last finished run's held-out scores in its task's terms (classification: accuracy; keypoints: pck05, pck10, mean_error_px; segmentation: mean_iou, mean_dice)",
+      ['task', 'metric'],
+    ),
     running: gauge(registry, 'pixelflow_training_running', '1 while a training run is in progress'),
     pendingLabelled: gauge(
       registry,
