@@ -127,6 +127,8 @@ async function main(): Promise<void> {
     for (const b of order) reports.get(b)?.push(await runChild(b, args.quick));
   }
   const rate = (items: number, ts: Timing[]) => ts.map((t) => items / t.wallS);
+  // Per CPU-second of the child: comparable when another process steals the cores mid-run.
+  const cpuRate = (items: number, ts: Timing[]) => ts.map((t) => items / t.cpuS);
   const summary = args.backends.map((b) => {
     const rs = reports.get(b) ?? [];
     const first = rs[0];
@@ -137,15 +139,27 @@ async function main(): Promise<void> {
       describe: first.describe,
       train: summarize(rs.flatMap((r) => rate(r.trainImages, r.train))),
       predict: summarize(rs.flatMap((r) => rate(r.predictImages, r.predict))),
+      trainPerCpuS: summarize(rs.flatMap((r) => cpuRate(r.trainImages, r.train))),
+      predictPerCpuS: summarize(rs.flatMap((r) => cpuRate(r.predictImages, r.predict))),
     };
   });
-  const rows = summary.map((s) => [s.backend, s.device, formatStats(s.train), formatStats(s.predict)]);
+  const rows = summary.map((s) => [
+    s.backend,
+    s.device,
+    formatStats(s.train),
+    formatStats(s.predict),
+    formatStats(s.trainPerCpuS),
+    formatStats(s.predictPerCpuS),
+  ]);
   const [a, b] = summary;
   const ratio = (x?: Stats, y?: Stats) => (x && y ? `${(x.median / y.median).toFixed(2)}×` : '–');
-  if (a && b) rows.push([`${a.backend} / ${b.backend}`, '', ratio(a.train, b.train), ratio(a.predict, b.predict)]);
+  if (a && b) {
+    const keys = ['train', 'predict', 'trainPerCpuS', 'predictPerCpuS'] as const;
+    rows.push([`${a.backend} / ${b.backend}`, '', ...keys.map((k) => ratio(a[k], b[k]))]);
+  }
   printTable(
     `small CNN on Fashion-MNIST, images/s (median, min–max over ${args.rounds} round(s) × repeats)`,
-    ['build', 'device', 'train bs64', 'predict bs1024'],
+    ['build', 'device', 'train bs64', 'predict bs1024', 'train per CPU-s', 'predict per CPU-s'],
     rows,
   );
   const seconds = Math.round((Date.now() - started) / 1000);
