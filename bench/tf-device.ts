@@ -71,7 +71,7 @@ async function childMain(backend: BackendName, quick: boolean): Promise<void> {
   const data = await loadFashionMnist(tf, Math.max(sizes.train, sizes.predict));
   const [x, y] = [data.x.slice(0, sizes.train), data.y.slice(0, sizes.train)];
   const model = freshModel(tf);
-  const fit = () => model.fit(x, y, { batchSize: 64, epochs: 1, shuffle: false, verbose: 0 });
+  const trainOnce = () => model.fit(x, y, { batchSize: 64, epochs: 1, shuffle: false, verbose: 0 });
   const chunks = Array.from({ length: sizes.predict / 1024 }, (_, i) => data.x.slice(i * 1024, 1024));
   const predict = async () => {
     for (const chunk of chunks) {
@@ -80,7 +80,7 @@ async function childMain(backend: BackendName, quick: boolean): Promise<void> {
       out.dispose();
     }
   };
-  await fit();
+  await trainOnce();
   await predict();
   const report: ChildReport = {
     backend: rt.backend,
@@ -92,7 +92,7 @@ async function childMain(backend: BackendName, quick: boolean): Promise<void> {
     predict: [],
   };
   for (let i = 0; i < sizes.repeats; i++) {
-    report.train.push(await timeRun(fit));
+    report.train.push(await timeRun(trainOnce));
     report.predict.push(await timeRun(predict));
   }
   console.log(JSON.stringify(report));
