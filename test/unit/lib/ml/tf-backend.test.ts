@@ -20,7 +20,7 @@ async function nativeRuntime(): Promise<TfRuntime> {
   expect(
     rt.backend,
     `expected the native backend (${NATIVE_HINT} if it is missing); got ${rt.describe()}; log: ${logs.join(' | ')}`,
-  ).toBe('tensorflow');
+  ).toMatch(/^tensorflow(-gpu)?$/); // where a GPU shows and the CUDA build is built, auto takes it
   await rt.tf.setBackend('tensorflow');
   return rt;
 }
@@ -46,7 +46,7 @@ describe('initTensorflow', () => {
     const rt = await nativeRuntime();
     expect(rt.tf.getBackend()).toBe('tensorflow');
     expect(rt.canTrain).toBe(true);
-    expect(rt.describe()).toMatch(/^tensorflow \(libtensorflow 2\.\d+/);
+    expect(rt.describe()).toMatch(/^tensorflow(-gpu)? \(libtensorflow 2\.\d+/);
     expect(Number(process.env.TF_NUM_INTRAOP_THREADS)).toBeGreaterThan(0);
   });
 
