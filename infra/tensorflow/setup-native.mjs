@@ -30,7 +30,7 @@ const cacheRoot = process.env.PIXELFLOW_CACHE_DIR ?? join(homedir(), '.cache', '
 const pkgName = gpu ? 'tfjs-node-gpu' : 'tfjs-node';
 const pkgDir = join(root, 'node_modules', '@tensorflow', pkgName);
 const marker = join(pkgDir, 'deps', '.pixelflow-native');
-// The GPU build records where its libtensorflow came from (read by lib/ml/tf-backend.ts's log line).
+// Where the built addon's libtensorflow came from (which wheel or jar), for the next run's message.
 const sourceFile = join(pkgDir, 'deps', '.pixelflow-source');
 const log = (msg) => console.error(`[setup-native] ${msg}`);
 
@@ -219,7 +219,7 @@ function main() {
   const built = patchBinding() ? `${tfVersion}+${PATCH_ID}` : tfVersion;
   const stamp = gpu ? `gpu ${built}` : built;
   if (!force && existsSync(marker) && readFileSync(marker, 'utf8') === stamp && addonBuilt()) {
-    const from = existsSync(sourceFile) ? readFileSync(sourceFile, 'utf8') : `TensorFlow ${tfVersion}`;
+    const from = existsSync(sourceFile) ? readFileSync(sourceFile, 'utf8') : `TensorFlow ${tfVersion} wheel`;
     return log(`native ${pkgName} already built (libtensorflow from the ${from})`);
   }
   const started = Date.now();
