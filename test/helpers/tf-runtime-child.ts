@@ -26,7 +26,7 @@ const trained = await model.trainOnBatch(x, y);
 const loss = Array.isArray(trained) ? trained[0] : trained;
 const after = Array.from(await model.getWeights()[0].data());
 const probs = (model.predict(x) as import('@tensorflow/tfjs').Tensor).arraySync() as number[][];
-const addons = Object.keys(createRequire(import.meta.url).cache).filter((p) => p.endsWith('.node'));
+const addons = Object.keys(createRequire(import.meta.url).cache).filter((p) => p.endsWith('tfjs_binding.node'));
 console.log(
   JSON.stringify({
     backend: rt.backend,
