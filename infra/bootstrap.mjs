@@ -2,7 +2,8 @@
 // Everything a fresh clone needs before the demo or the tests, idempotent and quick when done:
 //   1. npm dependencies (npm ci, scripts off: see .npmrc)
 //   2. Debian packages the local stack and tests use (when root or passwordless sudo)
-//   3. the native TensorFlow addon (infra/tensorflow/setup-native.mjs)
+//   3. the native TensorFlow addon (infra/tensorflow/setup-native.mjs); with --gpu or
+//      PIXELFLOW_TF_BACKEND=tensorflow-gpu also its CUDA build (setup-native.mjs --gpu)
 //   4. the local stack: Kafka, ClickHouse, Prometheus (`pixelflow up`) unless endpoints are given
 // Plain Node with no dependencies, because it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
@@ -21,6 +22,8 @@ const APT_PACKAGES = [
   { pkg: 'prometheus', check: '/usr/bin/prometheus' },
   { pkg: 'dataset-fashion-mnist', check: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz' },
   { pkg: 'chromium', check: '/usr/bin/chromium' },
+  // setup-native --gpu fetches TensorFlow Java's CUDA libtensorflow with it (infra/tensorflow/gpu-libs.mjs).
+  { pkg: 'maven', check: '/usr/bin/mvn' },
 ];
 
 function run(cmd, args, opts = {}) {
@@ -71,6 +74,9 @@ function aptPackages() {
 
 function nativeTensorflow() {
   run(process.execPath, [join(root, 'infra', 'tensorflow', 'setup-native.mjs')]);
+  // The CUDA build (~0.5 GB to fetch) only when asked for; its integration test builds it otherwise.
+  if (process.env.PIXELFLOW_TF_BACKEND === 'tensorflow-gpu' || process.argv.includes('--gpu'))
+    run(process.execPath, [join(root, 'infra', 'tensorflow', 'setup-native.mjs'), '--gpu']);
 }
 
 function stack() {

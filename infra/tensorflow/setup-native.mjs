@@ -7,14 +7,18 @@
 // type attributes (see patchBinding). Idempotent: a marker next to the built addon records the TF
 // version and the patch; a second run is a no-op.
 // Usage: node infra/tensorflow/setup-native.mjs [--gpu] [--force] [--copy]
+//   --gpu builds @tensorflow/tfjs-node-gpu instead, against a CUDA build of libtensorflow
+//   (gpu-libs.mjs says from where). It loads on a machine without a GPU and runs on the CPU.
 //   --copy puts real files into node_modules instead of symlinks into the cache, so the cache can
 //   be deleted afterwards (the container image does; the addon would not load otherwise).
-// Env:   PIXELFLOW_CACHE_DIR (default ~/.cache/pixelflow), PIXELFLOW_TF_WHEEL_VERSION (default 2.21.0)
+// Env:   PIXELFLOW_CACHE_DIR (default ~/.cache/pixelflow), PIXELFLOW_TF_WHEEL_VERSION (default 2.21.0),
+//        PIXELFLOW_TF_GPU_SOURCE=maven (--gpu: skip the pip attempt)
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { extractWheel, MAVEN_ARTIFACT, mavenGpuLibs, pipWheel } from './gpu-libs.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = new Set(process.argv.slice(2));
@@ -24,10 +28,10 @@ const copy = args.has('--copy');
 const tfVersion = process.env.PIXELFLOW_TF_WHEEL_VERSION ?? '2.21.0';
 const cacheRoot = process.env.PIXELFLOW_CACHE_DIR ?? join(homedir(), '.cache', 'pixelflow');
 const pkgName = gpu ? 'tfjs-node-gpu' : 'tfjs-node';
-const wheelName = gpu ? 'tensorflow' : 'tensorflow-cpu';
 const pkgDir = join(root, 'node_modules', '@tensorflow', pkgName);
-const cacheDir = join(cacheRoot, `${wheelName}-${tfVersion}`);
 const marker = join(pkgDir, 'deps', '.pixelflow-native');
+// Where the built addon's libtensorflow came from (which wheel or jar), for the next run's message.
+const sourceFile = join(pkgDir, 'deps', '.pixelflow-source');
 const log = (msg) => console.error(`[setup-native] ${msg}`);
 
 // tfjs-node's binding sets string and type attributes one value at a time; TensorFlow's fused
@@ -117,44 +121,35 @@ function python() {
   throw new Error('python3 is required to fetch the TensorFlow wheel (pip download)');
 }
 
-function fetchWheel(py) {
-  mkdirSync(cacheDir, { recursive: true });
-  const have = readdirSync(cacheDir).find((f) => f.endsWith('.whl'));
-  if (have) return join(cacheDir, have);
-  log(`downloading ${wheelName}==${tfVersion} wheel with pip (once; cached in ${cacheDir})`);
-  execFileSync(py, ['-m', 'pip', 'download', '--no-deps', `${wheelName}==${tfVersion}`, '-d', cacheDir], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, PIP_RETRIES: process.env.PIP_RETRIES ?? '0' },
-  });
-  const got = readdirSync(cacheDir).find((f) => f.endsWith('.whl'));
-  if (!got) throw new Error(`pip did not produce a ${wheelName} wheel in ${cacheDir}`);
-  return join(cacheDir, got);
-}
-
-// Extract only what the binding needs: two shared libraries and four header trees.
-function extract(py, wheel) {
-  const out = join(cacheDir, 'extracted');
-  if (existsSync(join(out, '.done'))) return out;
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  log('extracting libtensorflow and headers from the wheel');
-  const script = `
-import sys, zipfile
-wheel, out = sys.argv[1], sys.argv[2]
-keep_files = ('tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2')
-keep_dirs = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/platform/',
-             'tensorflow/include/tsl/', 'tensorflow/include/xla/')
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n in keep_files or n.startswith(keep_dirs)]
-    missing = [f for f in keep_files if f not in names]
-    if missing:
-        sys.exit('wheel lacks ' + ', '.join(missing))
-    for n in names:
-        z.extract(n, out)
-`;
-  execFileSync(py, ['-c', script, wheel, out], { stdio: 'inherit' });
-  writeFileSync(join(out, '.done'), tfVersion);
-  return out;
+/**
+ * The extracted libtensorflow and headers to build against: the tensorflow-cpu wheel's, or with
+ * --gpu a CUDA build (gpu-libs.mjs: the `tensorflow` wheel when pip can get it, else TensorFlow
+ * Java's jar from Maven Central, with the CPU wheel's headers).
+ */
+function libtensorflow(py) {
+  const cpuDir = join(cacheRoot, `tensorflow-cpu-${tfVersion}`);
+  const cpu = () => {
+    const wheel = pipWheel(py, 'tensorflow-cpu', tfVersion, cpuDir, log);
+    if (!existsSync(join(cpuDir, 'extracted', '.done'))) log('extracting libtensorflow and headers from the wheel');
+    return extractWheel(py, wheel, join(cpuDir, 'extracted'), tfVersion);
+  };
+  if (!gpu) return { dir: cpu(), source: `tensorflow-cpu ${tfVersion} wheel` };
+  if (process.env.PIXELFLOW_TF_GPU_SOURCE !== 'maven') {
+    const gpuDir = join(cacheRoot, `tensorflow-${tfVersion}`);
+    try {
+      const wheel = pipWheel(py, 'tensorflow', tfVersion, gpuDir, log);
+      return {
+        dir: extractWheel(py, wheel, join(gpuDir, 'extracted'), tfVersion),
+        source: `tensorflow ${tfVersion} wheel`,
+      };
+    } catch (err) {
+      log(
+        `no tensorflow==${tfVersion} wheel from pip (${err.message.split('\n')[0]}); using TensorFlow Java's CUDA build`,
+      );
+    }
+  }
+  const { artifact, version, classifier } = MAVEN_ARTIFACT;
+  return { dir: mavenGpuLibs(py, cacheRoot, cpu(), log), source: `${artifact} ${version} ${classifier} jar` };
 }
 
 function link(target, path) {
@@ -219,22 +214,23 @@ function localNodeDir() {
 
 function main() {
   if (!existsSync(pkgDir)) {
-    throw new Error(
-      `@tensorflow/${pkgName} is not installed; run npm install first${gpu ? ' (npm install --no-save @tensorflow/tfjs-node-gpu)' : ''}`,
-    );
+    throw new Error(`@tensorflow/${pkgName} is not installed; run npm install first`);
   }
-  const stamp = patchBinding() ? `${tfVersion}+${PATCH_ID}` : tfVersion;
+  const built = patchBinding() ? `${tfVersion}+${PATCH_ID}` : tfVersion;
+  const stamp = gpu ? `gpu ${built}` : built;
   if (!force && existsSync(marker) && readFileSync(marker, 'utf8') === stamp && addonBuilt()) {
-    return log(`native ${pkgName} already built against TensorFlow ${tfVersion}`);
+    const from = existsSync(sourceFile) ? readFileSync(sourceFile, 'utf8') : `TensorFlow ${tfVersion} wheel`;
+    return log(`native ${pkgName} already built (libtensorflow from the ${from})`);
   }
   const started = Date.now();
   const py = python();
-  const extracted = extract(py, fetchWheel(py));
-  stage(extracted);
+  const { dir, source } = libtensorflow(py);
+  stage(dir);
   build();
   if (!addonBuilt()) throw new Error('node-gyp finished but tfjs_binding.node was not produced');
   writeFileSync(marker, stamp);
-  log(`native ${pkgName} ready (TensorFlow ${tfVersion}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  writeFileSync(sourceFile, source);
+  log(`native ${pkgName} ready (libtensorflow from the ${source}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 try {

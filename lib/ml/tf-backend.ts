@@ -19,6 +19,8 @@ export type BackendPreference = BackendName | 'auto';
 export interface TfRuntime {
   readonly tf: Tf;
   readonly backend: BackendName;
+  /** Where the ops run: 'gpu' only for tensorflow-gpu with a CUDA device libtensorflow can use. */
+  readonly device: 'gpu' | 'cpu';
   /** False when the backend lacks the gradient kernels a conv net needs (wasm). */
   readonly canTrain: boolean;
   /** One line for logs and `pixelflow status`. */
@@ -76,7 +78,8 @@ export interface TfLoaders {
   isInstalled(pkg: NativePackage): boolean;
   /** Whether a native addon is already in this process (thread settings can no longer apply). */
   nativeLoaded(): boolean;
-  gpuPresent(): boolean;
+  /** Why this machine shows no NVIDIA GPU, or undefined when it shows one. */
+  gpuMissing(): string | undefined;
   /** Loads the native addon (with lib/ml/tf-native-kernels.ts unless told not to); throws when it is missing or libtensorflow cannot be opened. */
   importNative(pkg: NativePackage, opts?: { nativeKernels?: boolean }): Promise<Tf>;
   importWasm(): Promise<Tf>;
@@ -85,6 +88,7 @@ export interface TfLoaders {
 
 const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 const SETUP_HINT = 'run `node infra/tensorflow/setup-native.mjs` to build it';
+const GPU_SETUP_HINT = 'run `node infra/tensorflow/setup-native.mjs --gpu` to build it';
 // tfjs names its backend 'tensorflow' whether the addon is the CPU or the CUDA build.
 const TFJS_NAME: Record<BackendName, string> = {
   'tensorflow-gpu': 'tensorflow',
@@ -112,9 +116,12 @@ export const nodeLoaders: TfLoaders = {
   nativeLoaded() {
     return Object.keys(requireHere.cache).some((path) => path.endsWith('tfjs_binding.node'));
   },
-  gpuPresent() {
-    if (existsSync('/dev/nvidia0')) return true;
-    return spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  gpuMissing() {
+    if (existsSync('/dev/nvidia0')) return undefined;
+    const smi = spawnSync('nvidia-smi', ['-L'], { stdio: 'ignore', timeout: 5000 });
+    if (smi.status === 0) return undefined;
+    const why = smi.error ? 'nvidia-smi not installed' : `nvidia-smi -L exited with ${smi.status ?? smi.signal}`;
+    return `no /dev/nvidia0, ${why}`;
   },
   async importNative(pkg, opts = {}) {
     const tf = defaultImport<Tf>(await import(pkg));
@@ -177,6 +184,7 @@ function applyThreadEnv(opts: InitTensorflowOptions, loaders: TfLoaders, log: (m
 interface Activated {
   tf: Tf;
   detail: string;
+  device: 'gpu' | 'cpu';
 }
 
 async function activate(
@@ -189,12 +197,23 @@ async function activate(
     case 'tensorflow-gpu': {
       if (!loaders.isInstalled('@tensorflow/tfjs-node-gpu'))
         throw new Error('@tensorflow/tfjs-node-gpu is not installed');
-      if (!loaders.gpuPresent()) throw new Error('no GPU found');
+      const missing = loaders.gpuMissing();
+      // 'auto' loads the CUDA build only where a GPU shows: elsewhere the CPU build is the one to run.
+      if (missing && opts.preferred !== 'tensorflow-gpu') throw new NoGpu(missing);
       applyThreadEnv(opts, loaders, log);
-      const tf = await loaders.importNative('@tensorflow/tfjs-node-gpu', opts);
+      let tf: Tf;
+      try {
+        tf = await loaders.importNative('@tensorflow/tfjs-node-gpu', opts);
+      } catch (err) {
+        throw new Error(`CUDA build unavailable (${firstLine(err)}); ${GPU_SETUP_HINT}`, { cause: err });
+      }
       await setBackendOrThrow(tf, 'tensorflow');
-      if (!usesGpu(tf)) throw new Error('libtensorflow found no usable CUDA device');
-      return { tf, detail: nativeDetail(tf) };
+      // Loaded, the CUDA build stays: a second libtensorflow (the CPU addon) cannot join it in one
+      // process, and it runs every op on the CPU when it finds no device.
+      if (usesGpu(tf)) return { tf, detail: nativeDetail(tf), device: 'gpu' };
+      const reason = missing ?? 'libtensorflow found no usable CUDA device; its own log above says why';
+      log(`tensorflow-gpu: no GPU visible (${reason}); running on the CPU`);
+      return { tf, detail: `${nativeDetail(tf)}, on the CPU`, device: 'cpu' };
     }
     case 'tensorflow': {
       applyThreadEnv(opts, loaders, log);
@@ -205,20 +224,23 @@ async function activate(
         throw new Error(`native addon unavailable (${firstLine(err)}); ${SETUP_HINT}`, { cause: err });
       }
       await setBackendOrThrow(tf, 'tensorflow');
-      return { tf, detail: nativeDetail(tf) };
+      return { tf, detail: nativeDetail(tf), device: 'cpu' };
     }
     case 'wasm': {
       const tf = await loaders.importWasm();
       await setBackendOrThrow(tf, 'wasm');
-      return { tf, detail: 'WebAssembly, inference only' };
+      return { tf, detail: 'WebAssembly, inference only', device: 'cpu' };
     }
     case 'cpu': {
       const tf = await loaders.importJs();
       await setBackendOrThrow(tf, 'cpu');
-      return { tf, detail: 'pure JavaScript' };
+      return { tf, detail: 'pure JavaScript', device: 'cpu' };
     }
   }
 }
+
+/** 'auto' passing over tensorflow-gpu on a machine with no GPU: not worth a log line. */
+class NoGpu extends Error {}
 
 async function setBackendOrThrow(tf: Tf, name: string): Promise<void> {
   // setBackend resolves false (and logs) when a registered backend fails to initialise.
@@ -262,18 +284,17 @@ export async function createTfRuntime(
     const next = order[i + 1];
     const explicit = preferred === name;
     try {
-      const { tf, detail } = await activate(name, loaders, opts, log);
+      const { tf, detail, device } = await activate(name, loaders, { ...opts, preferred }, log);
       // Derived from the kernel registry, not assumed per backend: wasm lacks conv gradients.
       const canTrain = tf.getKernel('Conv2DBackpropFilter', TFJS_NAME[name]) !== undefined;
       if (name === 'cpu')
         log('using the pure-JS cpu backend: training works but runs hundreds of times slower than native');
       const text = `${name} (${detail}; tfjs ${tf.version.tfjs}; training ${canTrain ? 'yes' : 'no'})`;
-      return Object.freeze({ tf, backend: name, canTrain, describe: () => text });
+      return Object.freeze({ tf, backend: name, device, canTrain, describe: () => text });
     } catch (err) {
       failures.push(`${name}: ${firstLine(err)}`);
-      if (name === 'tensorflow-gpu' && explicit && firstLine(err) === 'no GPU found') {
-        log('no GPU found; using CPU');
-      } else if (explicit || name === 'tensorflow') {
+      if (err instanceof NoGpu) continue;
+      if (explicit || name === 'tensorflow') {
         // The native backend is what 'auto' is for, so its absence is always worth one line.
         log(`${name} backend unavailable: ${firstLine(err)}${next ? `; falling back to ${next}` : ''}`);
       }

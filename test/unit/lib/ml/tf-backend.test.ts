@@ -20,7 +20,7 @@ async function nativeRuntime(): Promise<TfRuntime> {
   expect(
     rt.backend,
     `expected the native backend (${NATIVE_HINT} if it is missing); got ${rt.describe()}; log: ${logs.join(' | ')}`,
-  ).toBe('tensorflow');
+  ).toMatch(/^tensorflow(-gpu)?$/); // where a GPU shows and the CUDA build is built, auto takes it
   await rt.tf.setBackend('tensorflow');
   return rt;
 }
@@ -46,7 +46,7 @@ describe('initTensorflow', () => {
     const rt = await nativeRuntime();
     expect(rt.tf.getBackend()).toBe('tensorflow');
     expect(rt.canTrain).toBe(true);
-    expect(rt.describe()).toMatch(/^tensorflow \(libtensorflow 2\.\d+/);
+    expect(rt.describe()).toMatch(/^tensorflow(-gpu)? \(libtensorflow 2\.\d+/);
     expect(Number(process.env.TF_NUM_INTRAOP_THREADS)).toBeGreaterThan(0);
   });
 
@@ -146,6 +146,8 @@ function fakeTf(backendName: { current: string }, cudaUsable = false): Tf {
 interface FakeMachine {
   native?: boolean;
   gpuPackage?: boolean;
+  /** false: tfjs-node-gpu is installed but its addon was never built (setup-native --gpu). */
+  gpuAddon?: boolean;
   gpu?: boolean;
   /** Whether libtensorflow finds a CUDA device it can use once loaded. */
   cuda?: boolean;
@@ -158,10 +160,11 @@ function fakeLoaders(machine: FakeMachine, seenEnv: Array<string | undefined> = 
   return {
     isInstalled: (pkg) => (pkg === '@tensorflow/tfjs-node-gpu' ? machine.gpuPackage === true : true),
     nativeLoaded: () => false,
-    gpuPresent: () => machine.gpu === true,
+    gpuMissing: () => (machine.gpu === true ? undefined : 'no /dev/nvidia0, nvidia-smi not installed'),
     importNative: async (pkg) => {
       seenEnv.push(process.env.TF_NUM_INTRAOP_THREADS, process.env.TF_NUM_INTEROP_THREADS);
       if (pkg === '@tensorflow/tfjs-node' && machine.native === false) return fail('tfjs_binding.node');
+      if (pkg === '@tensorflow/tfjs-node-gpu' && machine.gpuAddon === false) return fail('tfjs_binding.node');
       return fakeTf(active, pkg === '@tensorflow/tfjs-node-gpu' && machine.cuda === true);
     },
     importWasm: () => (machine.wasm === false ? fail('wasm') : Promise.resolve(fakeTf(active))),
@@ -172,35 +175,67 @@ function fakeLoaders(machine: FakeMachine, seenEnv: Array<string | undefined> = 
 async function pick(preferred: BackendName | 'auto', machine: FakeMachine) {
   const logs: string[] = [];
   const rt = await createTfRuntime({ preferred, log: (msg) => logs.push(msg) }, fakeLoaders(machine));
-  return { backend: rt.backend, canTrain: rt.canTrain, logs };
+  return { backend: rt.backend, device: rt.device, canTrain: rt.canTrain, logs };
 }
 
 describe('createTfRuntime fallback', () => {
   it('createTfRuntime uses tensorflow silently when auto finds no GPU package', async () => {
-    expect(await pick('auto', {})).toEqual({ backend: 'tensorflow', canTrain: true, logs: [] });
+    expect(await pick('auto', {})).toEqual({ backend: 'tensorflow', device: 'cpu', canTrain: true, logs: [] });
   });
 
-  it('createTfRuntime logs one "no GPU found" line when tensorflow-gpu is requested on a machine without a GPU', async () => {
+  it('createTfRuntime leaves the CUDA build unloaded when auto finds it installed but no GPU', async () => {
+    const loaded: string[] = [];
+    const loaders = fakeLoaders({ gpuPackage: true, gpu: false });
+    const importNative = loaders.importNative;
+    loaders.importNative = (pkg, o) => {
+      loaded.push(pkg);
+      return importNative(pkg, o);
+    };
+    const rt = await createTfRuntime({ preferred: 'auto', log: () => {} }, loaders);
+    expect([rt.backend, rt.device, loaded]).toEqual(['tensorflow', 'cpu', ['@tensorflow/tfjs-node']]);
+  });
+
+  it('createTfRuntime runs tensorflow-gpu on the CPU with one line naming why when it is chosen on a machine without a GPU', async () => {
     expect(await pick('tensorflow-gpu', { gpuPackage: true, gpu: false })).toEqual({
-      backend: 'tensorflow',
+      backend: 'tensorflow-gpu',
+      device: 'cpu',
       canTrain: true,
-      logs: ['no GPU found; using CPU'],
+      logs: ['tensorflow-gpu: no GPU visible (no /dev/nvidia0, nvidia-smi not installed); running on the CPU'],
     });
   });
 
-  it('createTfRuntime picks tensorflow-gpu when the package and a usable GPU are present', async () => {
+  it('createTfRuntime picks tensorflow-gpu on the GPU when the package and a usable GPU are present', async () => {
     expect(await pick('auto', { gpuPackage: true, gpu: true, cuda: true })).toEqual({
       backend: 'tensorflow-gpu',
+      device: 'gpu',
       canTrain: true,
       logs: [],
     });
   });
 
-  it('createTfRuntime falls back to tensorflow when libtensorflow cannot use the GPU it was given', async () => {
-    const result = await pick('tensorflow-gpu', { gpuPackage: true, gpu: true, cuda: false });
+  it('createTfRuntime keeps the loaded CUDA build on the CPU when libtensorflow cannot use the GPU it was given', async () => {
+    // Falling back to tfjs-node here would load a second libtensorflow into the process.
+    const result = await pick('auto', { gpuPackage: true, gpu: true, cuda: false });
+    expect([result.backend, result.device]).toEqual(['tensorflow-gpu', 'cpu']);
+    expect(result.logs).toEqual([
+      'tensorflow-gpu: no GPU visible (libtensorflow found no usable CUDA device; its own log above says why); running on the CPU',
+    ]);
+  });
+
+  it('createTfRuntime falls back to tensorflow naming setup-native --gpu when the CUDA build was never built', async () => {
+    const result = await pick('tensorflow-gpu', { gpuPackage: true, gpuAddon: false });
     expect(result.backend).toBe('tensorflow');
     expect(result.logs).toEqual([
-      'tensorflow-gpu backend unavailable: libtensorflow found no usable CUDA device; falling back to tensorflow',
+      'tensorflow-gpu backend unavailable: CUDA build unavailable (tfjs_binding.node failed to load); ' +
+        'run `node infra/tensorflow/setup-native.mjs --gpu` to build it; falling back to tensorflow',
+    ]);
+  });
+
+  it('createTfRuntime falls back to tensorflow with one line when tensorflow-gpu is chosen but not installed', async () => {
+    const result = await pick('tensorflow-gpu', { gpuPackage: false });
+    expect(result.backend).toBe('tensorflow');
+    expect(result.logs).toEqual([
+      'tensorflow-gpu backend unavailable: @tensorflow/tfjs-node-gpu is not installed; falling back to tensorflow',
     ]);
   });
 
