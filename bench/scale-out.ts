@@ -1,0 +1,200 @@
+// bench/scale-out: how preprocessing and streaming inference scale from 1 to 2 to 4 processes in one
+// consumer group on the topic's partitions (issue #21). Each process is a real `pixelflow preprocess`
+// or `pixelflow serve` child, started on an empty topic of its own namespace; once every member
+// said it is ready, N events are produced and the time until the group's lag is 0 gives events/s.
+// The anchor is one process: the table prints the speed-up over it and the efficiency (speed-up ÷
+// processes). Cases: preprocess 640×480 JPEG → gray28 (CPU-bound decoding), serve gray28 tensors
+// through the classifier (the stream consumer: Kafka → model → predictions topic + ClickHouse).
+//
+//   npx tsx bench/scale-out.ts [--quick] [--processes 1,2,4] [--partitions 4]   (or: pixelflow bench scale-out)
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { toMessage } from '../lib/adapters/kafka/events.ts';
+import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
+import { childProcessEnv, loadConfig, REPO_ROOT } from '../lib/core/config.ts';
+import { waitUntil } from '../lib/core/wait.ts';
+import { encodeImage } from '../lib/image/decode.ts';
+import { initTensorflow } from '../lib/ml/tf-backend.ts';
+import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
+import { buildRawEvent } from '../producers/image-producer.ts';
+import { benchArgs, machineInfo, printTable, writeResults } from './harness.ts';
+import { benchRegistry, event } from './inference-fixtures.ts';
+
+type Stage = 'preprocess' | 'serve';
+
+interface Args {
+  quick: boolean;
+  processes: number[];
+  partitions: number;
+}
+
+const args = benchArgs('scale-out', (argv): Args => {
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean' },
+    processes: { type: 'string' },
+    partitions: { type: 'string' },
+  });
+  const list = (values.processes ?? '1,2,4').split(',').map((s) => parsers.int(1, 16)(s.trim(), '--processes'));
+  return {
+    quick: values.quick === true,
+    processes: list,
+    partitions: flagValue(values.partitions, '--partitions', parsers.int(1, 64)) ?? 4,
+  };
+});
+
+/** Photo-like 640×480 JPEGs (smooth shapes plus noise, ~40–60 kB), a few distinct ones reused. */
+async function jpegs(n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let k = 0; k < n; k++) {
+    const w = 640;
+    const h = 480;
+    const px = Buffer.alloc(w * h * 3);
+    let seed = 999 + k * 7919;
+    for (let i = 0; i < w * h; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const x = i % w;
+      const y = (i / w) | 0;
+      const d = Math.hypot(x - 300 - k * 9, y - 240) < 140 ? 90 : 0;
+      const noise = (seed >> 16) % 24;
+      px[3 * i] = (x / 3 + d + noise) & 0xff;
+      px[3 * i + 1] = (y / 2 + noise) & 0xff;
+      px[3 * i + 2] = (128 + d - noise) & 0xff;
+    }
+    out.push(await encodeImage({ data: px, width: w, height: h, channels: 3 }, 'jpeg', { quality: 85 }));
+  }
+  return out;
+}
+
+interface Member {
+  child: ChildProcess;
+  ready: Promise<void>;
+  output: () => string;
+}
+
+/** A `pixelflow <stage>` child; ready when it logs that its consumer joined (preprocess) or it serves. */
+function startMember(stage: Stage, env: NodeJS.ProcessEnv): Member {
+  const cli = join(REPO_ROOT, 'bin', 'pixelflow.js');
+  const argv = stage === 'preprocess' ? ['preprocess'] : ['serve', '--port', '0'];
+  const child = spawn(process.execPath, [cli, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const marker = stage === 'preprocess' ? 'preprocess worker ready' : 'pixelflow serve:';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      text = (text + d.toString()).slice(-20_000);
+      if (text.includes(marker)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`${stage} exited ${code} before it was ready:\n${text.slice(-2000)}`)),
+    );
+  });
+  ready.catch(() => {});
+  return { child, ready, output: () => text };
+}
+
+async function stop(m: Member): Promise<void> {
+  if (m.child.exitCode !== null) return;
+  const gone = new Promise((r) => m.child.once('exit', r));
+  m.child.kill('SIGTERM');
+  const timer = setTimeout(() => m.child.kill('SIGKILL'), 15_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** Events/s of `n` members of `stage` on `total` events, counted from the first produce to zero lag. */
+async function runCase(stage: Stage, n: number, total: number, registryDir: string, images: Buffer[]): Promise<number> {
+  const prefix = `bench_scale_${stage}_${n}_${Date.now().toString(36)}`;
+  const config = loadConfig(process.env, {
+    topicPrefix: prefix,
+    clickhouseDatabase: prefix,
+    registryDir,
+    topicPartitions: args.partitions,
+    shadow: false,
+    logLevel: 'info',
+  });
+  const ctx: ServiceContext = await createServiceContext(`bench-scale-${stage}`, { config });
+  const members: Member[] = [];
+  try {
+    // One core's worth of threads per member: n members share the machine's cores.
+    const env = childProcessEnv(config, { PIXELFLOW_TF_INTRA_OP_THREADS: '1', PIXELFLOW_METRICS_PORT: '0' });
+    for (let i = 0; i < n; i++) members.push(startMember(stage, env));
+    await Promise.all(members.map((m) => m.ready));
+    const topic = stage === 'preprocess' ? ctx.topics.raw : ctx.topics.preprocessed;
+    const group = `${config.topicPrefix}.${stage === 'preprocess' ? 'preprocess' : 'inference'}`;
+    const producer = ctx.lifecycle.add('producer', await ctx.kafka.createProducer());
+    const t0 = performance.now();
+    for (let i = 0; i < total; i += 200) {
+      const size = Math.min(200, total - i);
+      const messages = Array.from({ length: size }, (_, j) => {
+        const k = i + j;
+        if (stage === 'serve') {
+          const e = event(k);
+          return toMessage('preprocessed', e.id, e);
+        }
+        const raw = buildRawEvent({ id: `scale-${k}`, bytes: images[k % images.length], source: 'bench' });
+        return toMessage('raw', raw.id, raw);
+      });
+      await producer.send(topic, messages);
+    }
+    await waitUntil(
+      async () => {
+        for (const m of members)
+          if (m.child.exitCode !== null) throw new Error(`a member died:\n${m.output().slice(-2000)}`);
+        const committed = await ctx.kafka.groupOffsets(group, topic).catch(() => []);
+        return committed.length > 0 && (await ctx.kafka.groupLag(group, topic)) === 0;
+      },
+      { what: `${n} ${stage} processes to consume ${total} events`, timeoutMs: 20 * 60_000, intervalMs: 100 },
+    );
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await Promise.all(members.map(stop));
+    const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    await ctx.kafka.deleteTopics(topics).catch(() => {});
+    await ctx.clickhouse.command(`DROP DATABASE IF EXISTS ${prefix}`).catch(() => {});
+    await ctx.lifecycle.close('bench done');
+  }
+}
+
+async function main() {
+  const rt = await initTensorflow({ preferred: 'tensorflow' });
+  const { dir } = await benchRegistry(rt);
+  const images = await jpegs(16);
+  const totals: Record<Stage, number> = args.quick
+    ? { preprocess: 600, serve: 6000 }
+    : { preprocess: 3000, serve: 40_000 };
+  const results: Record<string, Record<number, number>> = {};
+  const rows: string[][] = [];
+  try {
+    for (const stage of ['preprocess', 'serve'] as const) {
+      results[stage] = {};
+      for (const n of args.processes) {
+        const rate = await runCase(stage, n, totals[stage], dir, images);
+        results[stage][n] = rate;
+        const one = results[stage][args.processes[0]];
+        const speedup = rate / one;
+        rows.push([
+          stage === 'preprocess' ? 'preprocess 640×480 JPEG' : 'serve (stream) gray28',
+          String(n),
+          `${Math.round(rate)}`,
+          `${speedup.toFixed(2)}×`,
+          `${((speedup / n) * args.processes[0]).toFixed(2)}`,
+        ]);
+        console.error(`[scale-out] ${stage} × ${n}: ${Math.round(rate)} events/s`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(
+    `scale-out: events/s by processes in one consumer group (${args.partitions} partitions, ${totals.preprocess} / ${totals.serve} events)`,
+    ['stage', 'processes', 'events/s', 'speed-up', 'efficiency'],
+    rows,
+  );
+  const file = writeResults('scale-out', { machine: machineInfo(), partitions: args.partitions, totals, results });
+  console.error(`results: ${file}`);
+}
+
+await main();
+process.exit(0);
