@@ -35,6 +35,7 @@ import {
   toThroughput,
   writeResults,
 } from './harness.ts';
+import { photoJpegs } from './shared/photo-jpegs.ts';
 
 interface Case {
   name: string;
@@ -52,30 +53,6 @@ interface Figures {
   naive: Timing[];
   rawLoop: Timing[];
   pipeline: Timing[];
-}
-
-async function photoJpegs(n: number): Promise<Buffer[]> {
-  // Smooth shapes plus sensor-like noise: sizes close to a real 640×480 photo (~40–60 kB).
-  const out: Buffer[] = [];
-  for (let k = 0; k < n; k++) {
-    const w = 640;
-    const h = 480;
-    const px = Buffer.alloc(w * h * 3);
-    let seed = 12345 + k * 7919;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-        const noise = (seed >> 16) % 24;
-        const i = (y * w + x) * 3;
-        const d = Math.hypot(x - 320 - k * 10, y - 240) < 150 ? 90 : 0;
-        px[i] = (x / 3 + d + noise) & 0xff;
-        px[i + 1] = (y / 2 + noise) & 0xff;
-        px[i + 2] = (128 + d - noise) & 0xff;
-      }
-    }
-    out.push(await encodeImage({ data: px, width: w, height: h, channels: 3 }, 'jpeg', { quality: 85 }));
-  }
-  return out;
 }
 
 /** What one would write first: one sharp pipeline per image, awaited one after the other. */

@@ -14,12 +14,12 @@ import { toMessage } from '../lib/adapters/kafka/events.ts';
 import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
 import { childProcessEnv, loadConfig, REPO_ROOT } from '../lib/core/config.ts';
 import { waitUntil } from '../lib/core/wait.ts';
-import { encodeImage } from '../lib/image/decode.ts';
 import { initTensorflow } from '../lib/ml/tf-backend.ts';
 import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
 import { buildRawEvent } from '../producers/image-producer.ts';
 import { benchArgs, machineInfo, printTable, writeResults } from './harness.ts';
 import { benchRegistry, event } from './inference-fixtures.ts';
+import { photoJpegs } from './shared/photo-jpegs.ts';
 
 type Stage = 'preprocess' | 'serve';
 
@@ -42,29 +42,6 @@ const args = benchArgs('scale-out', (argv): Args => {
     partitions: flagValue(values.partitions, '--partitions', parsers.int(1, 64)) ?? 4,
   };
 });
-
-/** Photo-like 640×480 JPEGs (smooth shapes plus noise, ~40–60 kB), a few distinct ones reused. */
-async function jpegs(n: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (let k = 0; k < n; k++) {
-    const w = 640;
-    const h = 480;
-    const px = Buffer.alloc(w * h * 3);
-    let seed = 999 + k * 7919;
-    for (let i = 0; i < w * h; i++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const x = i % w;
-      const y = (i / w) | 0;
-      const d = Math.hypot(x - 300 - k * 9, y - 240) < 140 ? 90 : 0;
-      const noise = (seed >> 16) % 24;
-      px[3 * i] = (x / 3 + d + noise) & 0xff;
-      px[3 * i + 1] = (y / 2 + noise) & 0xff;
-      px[3 * i + 2] = (128 + d - noise) & 0xff;
-    }
-    out.push(await encodeImage({ data: px, width: w, height: h, channels: 3 }, 'jpeg', { quality: 85 }));
-  }
-  return out;
-}
 
 interface Member {
   child: ChildProcess;
@@ -160,7 +137,7 @@ async function runCase(stage: Stage, n: number, total: number, registryDir: stri
 async function main() {
   const rt = await initTensorflow({ preferred: 'tensorflow' });
   const { dir } = await benchRegistry(rt);
-  const images = await jpegs(16);
+  const images = await photoJpegs(16);
   const totals: Record<Stage, number> = args.quick
     ? { preprocess: 600, serve: 6000 }
     : { preprocess: 3000, serve: 40_000 };
