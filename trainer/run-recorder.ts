@@ -4,7 +4,6 @@
 // held-out image a keypoints or segmentation run scored.
 import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import type { LineageRange } from '../lib/registry/model-registry.ts';
-import type { ImageScore } from './run-session.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
 
@@ -41,6 +40,21 @@ export interface RunRecord {
   task: string;
   /** the task's own scores on the held-out split (keypoints: pck05, pck10, mean_error_px; segmentation: mean_iou, mean_dice) */
   task_metrics: Record<string, number>;
+}
+
+/** One held-out image's scores: a row of task_evaluations (infra/clickhouse/migrations/050_task_evaluations.sql). */
+export interface ImageScore {
+  image_id: string;
+  points: number;
+  mean_error_px: number;
+  pck05: number;
+  pck10: number;
+  point_names: string[];
+  point_errors: number[];
+  iou: number;
+  dice: number;
+  predicted_area: number;
+  truth_area: number;
 }
 
 /** A row of task_evaluations (infra/clickhouse/migrations/050_task_evaluations.sql). */

@@ -7,7 +7,10 @@
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { RangeSelector } from '../lib/streams/range-spec.ts';
 import type { TaskDefinition, TaskName } from '../lib/tasks/index.ts';
-import type { RunRecord } from './run-recorder.ts';
+import type { ImageScore, RunRecord } from './run-recorder.ts';
+
+export type { ImageScore } from './run-recorder.ts';
+
 import type { SplitTensors } from './tf-training.ts';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -16,21 +19,6 @@ export interface SessionSplits {
   train: SplitTensors;
   val: SplitTensors;
   test: SplitTensors;
-}
-
-/** One held-out image's scores: a row of task_evaluations (infra/clickhouse/migrations/050_task_evaluations.sql). */
-export interface ImageScore {
-  image_id: string;
-  points: number;
-  mean_error_px: number;
-  pck05: number;
-  pck10: number;
-  point_names: string[];
-  point_errors: number[];
-  iou: number;
-  dice: number;
-  predicted_area: number;
-  truth_area: number;
 }
 
 export interface SessionScores {
