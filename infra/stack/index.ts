@@ -1,6 +1,12 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { clickhouseDriver, readerCredentials } from './clickhouse.ts';
+import {
+  CLICKHOUSE_CLUSTER_NAME,
+  clickhouseClusterDrivers,
+  clusterNodeDir,
+  waitForClusterReady,
+} from './clickhouse-cluster.ts';
 import { defaultStateDir, displayPath, resolveStackConfig, type StackConfig } from './config.ts';
 import { StackError } from './errors.ts';
 import {
@@ -39,7 +45,10 @@ export type { ServiceStatus } from './service.ts';
 export interface StackEndpoints {
   /** Comma-separated host:port list for kafkajs `brokers`. */
   kafkaBrokers: string;
+  /** The single server, or the cluster's first node (`clickhouseCluster` set). */
   clickhouseUrl: string;
+  /** With `--clickhouse-cluster`: the cluster's name, for CLICKHOUSE_CLUSTER. */
+  clickhouseCluster?: string;
   prometheusUrl: string;
   /** With `s3: true`: the local S3-compatible server for s3:// model registries. */
   s3?: S3Endpoint;
@@ -64,20 +73,44 @@ export interface StackOptions {
   signal?: AbortSignal;
   /** Also start S3Proxy (`pixelflow up --s3`). @default false */
   s3?: boolean;
+  /**
+   * ZooKeeper and a 2-shard × 2-replica ClickHouse cluster instead of the single server
+   * (`pixelflow up --clickhouse-cluster`). Remembered until `down`. @default what runs, else false
+   */
+  clickhouseCluster?: boolean;
 }
+
+type ClickHouseLayout = 'single' | 'cluster';
 
 export interface DownOptions extends StackOptions {
   /** Also delete configs, logs and data of every service (the Kafka jar cache stays). @default false */
   purge?: boolean;
 }
 
-/** Start order; `down` stops in reverse. */
-function drivers(cluster: KafkaCluster, s3 = false): ServiceDriver[] {
-  return [...kafkaDrivers(cluster), clickhouseDriver, prometheusDriver, ...(s3 ? [s3proxyDriver] : [])];
+/** Start order; `down` stops in reverse. `layouts`: the ClickHouse layouts to include. */
+function drivers(cluster: KafkaCluster, s3: boolean, layouts: readonly ClickHouseLayout[]): ServiceDriver[] {
+  return [
+    ...kafkaDrivers(cluster),
+    ...(layouts.includes('single') ? [clickhouseDriver] : []),
+    ...(layouts.includes('cluster') ? clickhouseClusterDrivers() : []),
+    prometheusDriver,
+    ...(s3 ? [s3proxyDriver] : []),
+  ];
 }
 
 const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
 const clusterFile = (cfg: StackConfig) => join(cfg.stateDir, 'kafka-cluster.json');
+const layoutFile = (cfg: StackConfig) => join(cfg.stateDir, 'clickhouse-layout');
+
+/** The layout `up` last started (until `down`), else the single server. */
+function rememberedLayout(cfg: StackConfig): ClickHouseLayout {
+  try {
+    return readFileSync(layoutFile(cfg), 'utf8').trim() === 'cluster' ? 'cluster' : 'single';
+  } catch {
+    return 'single';
+  }
+}
+
 const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
 const noLog = () => {};
 
@@ -97,6 +130,24 @@ async function settleAll<T>(tasks: Array<Promise<T>>, log: (line: string) => voi
   return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
+/** What every driver of one start shares; apt runs at most once. */
+function serviceContext(cfg: StackConfig, log: (line: string) => void, signal?: AbortSignal): ServiceContext {
+  let packagesInstalled: Promise<void> | undefined;
+  return {
+    cfg,
+    log,
+    signal,
+    ensureSystemPackages: () => {
+      packagesInstalled ??= installSystemPackages(missingSystemPackages(), {
+        log,
+        logFile: join(cfg.stateDir, 'apt.log'),
+        signal,
+      });
+      return packagesInstalled;
+    },
+  };
+}
+
 /**
  * Starts Kafka, ClickHouse and Prometheus as detached local processes, installing or
  * downloading what is missing, and returns their endpoints. Returns at once when they already
@@ -111,35 +162,39 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
     lockFile(cfg),
     async () => {
       const cluster = resolveCluster(cfg, opts.brokers);
-      const all = drivers(cluster, opts.s3);
+      const layout: ClickHouseLayout =
+        opts.clickhouseCluster === undefined ? rememberedLayout(cfg) : opts.clickhouseCluster ? 'cluster' : 'single';
+      const all = drivers(cluster, opts.s3 ?? false, [layout]);
       assertDistinctPorts(cfg, all);
-      let packagesInstalled: Promise<void> | undefined;
-      const ctx: ServiceContext = {
-        cfg,
-        log,
-        signal: opts.signal,
-        ensureSystemPackages: () => {
-          packagesInstalled ??= installSystemPackages(missingSystemPackages(), {
-            log,
-            logFile: join(cfg.stateDir, 'apt.log'),
-            signal: opts.signal,
-          });
-          return packagesInstalled;
-        },
-      };
+      const ctx = serviceContext(cfg, log, opts.signal);
       for (const driver of all) await assertStartable(driver, cfg);
       writeFileAtomic(clusterFile(cfg), `${JSON.stringify(cluster)}\n`);
+      writeFileAtomic(layoutFile(cfg), `${layout}\n`);
       const started = await settleAll(
         all.map((driver) => ensureServiceRunning(driver, ctx)),
         log,
       );
+      const endpointOf = (name: string) => started[all.findIndex((driver) => driver.name === name)];
       const kafkaNodes = started.slice(0, cluster.brokers);
-      const [clickhouseUrl, prometheusUrl, s3Url] = started.slice(cluster.brokers);
       if (cluster.brokers > 1) await waitForAllBrokers(kafkaNodes, ctx.signal, log);
-      const endpoints: StackEndpoints = { kafkaBrokers: kafkaNodes.join(','), clickhouseUrl, prometheusUrl };
-      if (s3Url)
-        endpoints.s3 = { endpoint: s3Url, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
-      writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
+      if (layout === 'cluster') await waitForClusterReady(cfg.ports, ctx.signal, log);
+      const endpoints: StackEndpoints = {
+        kafkaBrokers: kafkaNodes.join(','),
+        clickhouseUrl: layout === 'cluster' ? endpointOf(clickhouseClusterDrivers()[1].name) : endpointOf('clickhouse'),
+        prometheusUrl: endpointOf('prometheus'),
+        ...(layout === 'cluster' ? { clickhouseCluster: CLICKHOUSE_CLUSTER_NAME } : {}),
+      };
+      if (opts.s3)
+        endpoints.s3 = {
+          endpoint: endpointOf('s3proxy'),
+          accessKeyId: S3PROXY_IDENTITY,
+          secretAccessKey: s3proxyCredential(cfg),
+        };
+      writeStackEnv(
+        cfg.stateDir,
+        endpoints,
+        readerCredentials(cfg, layout === 'cluster' ? clusterNodeDir(cfg) : undefined),
+      );
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
     },
@@ -156,8 +211,8 @@ export async function down(opts: DownOptions = {}): Promise<void> {
     lockFile(cfg),
     async () => {
       rmSync(stackEnvFile(cfg.stateDir), { force: true });
-      // S3Proxy is optional (`up --s3`); down stops it whenever it runs.
-      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, true);
+      // S3Proxy and the ClickHouse cluster are optional; down stops them whenever they run.
+      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, true, ['single', 'cluster']);
       await settleAll(
         [...all].reverse().map((driver) => stopService(driver, cfg, log)),
         log,
@@ -169,6 +224,7 @@ export async function down(opts: DownOptions = {}): Promise<void> {
         }
         removeFile(clusterFile(cfg));
       }
+      removeFile(layoutFile(cfg));
     },
     lockOptions(log, opts.signal),
   );
@@ -176,7 +232,7 @@ export async function down(opts: DownOptions = {}): Promise<void> {
 
 export async function status(opts: Pick<StackOptions, 'stateDir' | 'signal'> = {}): Promise<ServiceStatus[]> {
   const cfg = resolveStackConfig(opts.stateDir);
-  const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' });
+  const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, false, [rememberedLayout(cfg)]);
   return Promise.all(all.map((driver) => serviceStatus(driver, cfg, opts.signal)));
 }
 
@@ -256,6 +312,7 @@ function writeStackEnv(
     `CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
     `PROMETHEUS_URL=${endpoints.prometheusUrl}`,
     `PIXELFLOW_STATE_DIR=${stateDir}`,
+    ...(endpoints.clickhouseCluster ? [`CLICKHOUSE_CLUSTER=${endpoints.clickhouseCluster}`] : []),
     ...(reader ? [`CLICKHOUSE_READER_USER=${reader.user}`, `CLICKHOUSE_READER_PASSWORD=${reader.password}`] : []),
   ];
   if (endpoints.s3)
@@ -297,17 +354,7 @@ export async function startS3Proxy(opts: StackOptions & { port?: number } = {}):
   const cfg = resolveStackConfig(opts.stateDir, env);
   const log = opts.log ?? noLog;
   mkdirSync(cfg.stateDir, { recursive: true });
-  const ctx: ServiceContext = {
-    cfg,
-    log,
-    signal: opts.signal,
-    ensureSystemPackages: () =>
-      installSystemPackages(missingSystemPackages(), {
-        log,
-        logFile: join(cfg.stateDir, 'apt.log'),
-        signal: opts.signal,
-      }),
-  };
+  const ctx = serviceContext(cfg, log, opts.signal);
   await assertStartable(s3proxyDriver, cfg);
   const endpoint = await ensureServiceRunning(s3proxyDriver, ctx);
   return { endpoint, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
@@ -315,4 +362,41 @@ export async function startS3Proxy(opts: StackOptions & { port?: number } = {}):
 
 export async function stopS3Proxy(opts: Pick<StackOptions, 'stateDir' | 'log'> = {}): Promise<void> {
   await stopService(s3proxyDriver, resolveStackConfig(opts.stateDir), opts.log ?? noLog);
+}
+
+/**
+ * The ClickHouse cluster alone (ZooKeeper and the four nodes) in a state dir, for its tests: ports
+ * from `env` (PIXELFLOW_ZOOKEEPER_PORT, PIXELFLOW_CLICKHOUSE_CLUSTER_PORT); stop it with
+ * stopClickHouseCluster. Returns every node's HTTP endpoint, shard by shard.
+ */
+export async function startClickHouseCluster(
+  opts: Pick<StackOptions, 'stateDir' | 'log' | 'signal'> & { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ cluster: string; nodeUrls: string[] }> {
+  const cfg = resolveStackConfig(opts.stateDir, opts.env);
+  const log = opts.log ?? noLog;
+  mkdirSync(cfg.stateDir, { recursive: true });
+  const all = clickhouseClusterDrivers();
+  assertDistinctPorts(cfg, all);
+  for (const driver of all) await assertStartable(driver, cfg);
+  const ctx = serviceContext(cfg, log, opts.signal);
+  const started = await settleAll(
+    all.map((driver) => ensureServiceRunning(driver, ctx)),
+    log,
+  );
+  await waitForClusterReady(cfg.ports, opts.signal, log);
+  return { cluster: CLICKHOUSE_CLUSTER_NAME, nodeUrls: started.slice(1) };
+}
+
+export async function stopClickHouseCluster(
+  opts: Pick<StackOptions, 'stateDir' | 'log'> & { env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
+  const cfg = resolveStackConfig(opts.stateDir, opts.env);
+  const log = opts.log ?? noLog;
+  const [zookeeper, ...nodes] = clickhouseClusterDrivers();
+  // The nodes first: a node losing ZooKeeper while it stops would wait on its session.
+  await settleAll(
+    nodes.map((driver) => stopService(driver, cfg, log)),
+    log,
+  );
+  await stopService(zookeeper, cfg, log);
 }
