@@ -26,14 +26,13 @@ import { S3PROXY_IDENTITY, s3proxyCredential, s3proxyDriver } from './s3proxy.ts
 import {
   assertStartable,
   ensureServiceRunning,
-  type ServiceContext,
   type ServiceDriver,
   type ServiceStatus,
   serviceDir,
   serviceStatus,
   stopService,
 } from './service.ts';
-import { installSystemPackages, missingSystemPackages } from './system-packages.ts';
+import { assertDistinctPorts, noLog, serviceContext, settleAll } from './start-helpers.ts';
 import { waitUntil } from './wait.ts';
 
 export type { ServiceName, StackPorts } from './config.ts';
@@ -41,6 +40,15 @@ export { STACK_ERROR_CODES, StackError, type StackErrorCode } from './errors.ts'
 export { MAX_BROKERS } from './kafka.ts';
 export { registerScrapeTarget, unregisterScrapeTarget } from './prometheus.ts';
 export type { ServiceStatus } from './service.ts';
+export {
+  type S3Endpoint,
+  startClickHouseCluster,
+  startS3Proxy,
+  stopClickHouseCluster,
+  stopS3Proxy,
+} from './standalone.ts';
+
+import type { S3Endpoint } from './standalone.ts';
 
 export interface StackEndpoints {
   /** Comma-separated host:port list for kafkajs `brokers`. */
@@ -52,12 +60,6 @@ export interface StackEndpoints {
   prometheusUrl: string;
   /** With `s3: true`: the local S3-compatible server for s3:// model registries. */
   s3?: S3Endpoint;
-}
-
-export interface S3Endpoint {
-  endpoint: string;
-  accessKeyId: string;
-  secretAccessKey: string;
 }
 
 export interface StackOptions {
@@ -112,39 +114,11 @@ function rememberedLayout(cfg: StackConfig): ClickHouseLayout {
 }
 
 const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
-const noLog = () => {};
 
 function lockOptions(log: (line: string) => void, signal?: AbortSignal) {
   return {
     signal,
     onWait: (pid: number | undefined) => log(`stack: waiting for another up/down (pid ${pid ?? '?'}) to finish`),
-  };
-}
-
-/** Waits for every branch so no service is still starting when the error reaches the caller. */
-async function settleAll<T>(tasks: Array<Promise<T>>, log: (line: string) => void): Promise<T[]> {
-  const results = await Promise.allSettled(tasks);
-  const failures = results.filter((result) => result.status === 'rejected').map((result) => result.reason);
-  for (const extra of failures.slice(1)) log(`stack: also failed: ${extra instanceof Error ? extra.message : extra}`);
-  if (failures.length > 0) throw failures[0];
-  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
-}
-
-/** What every driver of one start shares; apt runs at most once. */
-function serviceContext(cfg: StackConfig, log: (line: string) => void, signal?: AbortSignal): ServiceContext {
-  let packagesInstalled: Promise<void> | undefined;
-  return {
-    cfg,
-    log,
-    signal,
-    ensureSystemPackages: () => {
-      packagesInstalled ??= installSystemPackages(missingSystemPackages(), {
-        log,
-        logFile: join(cfg.stateDir, 'apt.log'),
-        signal,
-      });
-      return packagesInstalled;
-    },
   };
 }
 
@@ -269,23 +243,6 @@ function resolveCluster(cfg: StackConfig, requested: number | undefined): KafkaC
   return { brokers, clusterId: formattedId ?? onDisk?.clusterId ?? newClusterId() };
 }
 
-/** Derived node ports (PIXELFLOW_KAFKA_PORT + 2(n−1), ...) may land on another service's port. */
-function assertDistinctPorts(cfg: StackConfig, all: readonly ServiceDriver[]): void {
-  const seen = new Map<number, string>();
-  for (const driver of all) {
-    for (const { port, envVar } of driver.ports(cfg.ports)) {
-      const clash = seen.get(port);
-      if (clash) {
-        throw new StackError(
-          'STACK_CONFIG_INVALID',
-          `${envVar} and ${clash} both resolve to port ${port}; each service needs its own port`,
-        );
-      }
-      seen.set(port, envVar);
-    }
-  }
-}
-
 async function waitForAllBrokers(nodes: string[], signal: AbortSignal | undefined, log: (line: string) => void) {
   await waitUntil(async () => (await registeredBrokers(nodes)) >= nodes.length, {
     what: `${nodes.length} Kafka brokers registering with the quorum`,
@@ -343,60 +300,4 @@ export function readStackEnv(stateDir: string = defaultStateDir()): Record<strin
 /** Java and classpath for Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) in benchmarks. */
 export function kafkaTools(opts: Pick<StackOptions, 'stateDir'> = {}): { java: string; classpath: string } {
   return { java: javaBinary(), classpath: kafkaClasspath(resolveStackConfig(opts.stateDir)) };
-}
-
-/**
- * S3Proxy alone in a state dir (tests of the s3:// registry): started if not running, with the
- * port PIXELFLOW_S3PROXY_PORT or `port`; stop it with stopS3Proxy.
- */
-export async function startS3Proxy(opts: StackOptions & { port?: number } = {}): Promise<S3Endpoint> {
-  const env = opts.port ? { ...process.env, PIXELFLOW_S3PROXY_PORT: String(opts.port) } : process.env;
-  const cfg = resolveStackConfig(opts.stateDir, env);
-  const log = opts.log ?? noLog;
-  mkdirSync(cfg.stateDir, { recursive: true });
-  const ctx = serviceContext(cfg, log, opts.signal);
-  await assertStartable(s3proxyDriver, cfg);
-  const endpoint = await ensureServiceRunning(s3proxyDriver, ctx);
-  return { endpoint, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
-}
-
-export async function stopS3Proxy(opts: Pick<StackOptions, 'stateDir' | 'log'> = {}): Promise<void> {
-  await stopService(s3proxyDriver, resolveStackConfig(opts.stateDir), opts.log ?? noLog);
-}
-
-/**
- * The ClickHouse cluster alone (ZooKeeper and the four nodes) in a state dir, for its tests: ports
- * from `env` (PIXELFLOW_ZOOKEEPER_PORT, PIXELFLOW_CLICKHOUSE_CLUSTER_PORT); stop it with
- * stopClickHouseCluster. Returns every node's HTTP endpoint, shard by shard.
- */
-export async function startClickHouseCluster(
-  opts: Pick<StackOptions, 'stateDir' | 'log' | 'signal'> & { env?: NodeJS.ProcessEnv } = {},
-): Promise<{ cluster: string; nodeUrls: string[] }> {
-  const cfg = resolveStackConfig(opts.stateDir, opts.env);
-  const log = opts.log ?? noLog;
-  mkdirSync(cfg.stateDir, { recursive: true });
-  const all = clickhouseClusterDrivers();
-  assertDistinctPorts(cfg, all);
-  for (const driver of all) await assertStartable(driver, cfg);
-  const ctx = serviceContext(cfg, log, opts.signal);
-  const started = await settleAll(
-    all.map((driver) => ensureServiceRunning(driver, ctx)),
-    log,
-  );
-  await waitForClusterReady(cfg.ports, opts.signal, log);
-  return { cluster: CLICKHOUSE_CLUSTER_NAME, nodeUrls: started.slice(1) };
-}
-
-export async function stopClickHouseCluster(
-  opts: Pick<StackOptions, 'stateDir' | 'log'> & { env?: NodeJS.ProcessEnv } = {},
-): Promise<void> {
-  const cfg = resolveStackConfig(opts.stateDir, opts.env);
-  const log = opts.log ?? noLog;
-  const [zookeeper, ...nodes] = clickhouseClusterDrivers();
-  // The nodes first: a node losing ZooKeeper while it stops would wait on its session.
-  await settleAll(
-    nodes.map((driver) => stopService(driver, cfg, log)),
-    log,
-  );
-  await stopService(zookeeper, cfg, log);
 }

@@ -36,7 +36,7 @@ export const SHARD_KEYS: Readonly<Record<string, string>> = {
 const CREATE =
   /^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_]\w*)\s*\(([\s\S]*)\)\s*ENGINE\s*=\s*(\w*MergeTree)\s*(?:\(([^()]*)\))?([\s\S]*)$/i;
 const ALTER = /^ALTER\s+TABLE\s+([A-Za-z_]\w*)\s+([\s\S]+)$/i;
-const ORDER_BY = /\bORDER\s+BY\s+(\([^()]*\)|[A-Za-z_]\w*)/i;
+const ORDER_BY = /\bORDER\s+BY\s+([\s\S]*?)\s*(?:\b(?:PARTITION|PRIMARY|SAMPLE|SETTINGS)\b|$)/i;
 
 function refuse(where: string, why: string): never {
   throw new PixelflowError('CONFIG_INVALID', `${where}: ${why}; the cluster layout cannot apply it`);
@@ -45,8 +45,8 @@ function refuse(where: string, why: string): never {
 function orderByColumns(rest: string, where: string): string[] {
   const m = ORDER_BY.exec(rest);
   if (!m) refuse(where, 'no ORDER BY key to shard by');
-  const columns = m[1]
-    .replace(/^\(|\)$/g, '')
+  const key = m[1].trim();
+  const columns = (key.startsWith('(') && key.endsWith(')') ? key.slice(1, -1) : key)
     .split(',')
     .map((c) => c.trim());
   if (columns.some((c) => !/^[A-Za-z_]\w*$/.test(c))) refuse(where, `ORDER BY ${m[1]} is not a list of columns`);
@@ -87,7 +87,7 @@ export function clusterStatements(
       const engineArgs = [path, quoteString('{replica}'), ...(args?.trim() ? [args.trim()] : [])].join(', ');
       out.push(
         `CREATE TABLE IF NOT EXISTS ${db}.${table}${LOCAL_SUFFIX} ${onCluster} (${columns}) ` +
-          `ENGINE = Replicated${engine}(${engineArgs})${rest}`,
+          `ENGINE = Replicated${engine}(${engineArgs}) ${rest.trim()}`,
         distributed(layout, table, shardKey),
       );
       return;
