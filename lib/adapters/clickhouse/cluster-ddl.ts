@@ -46,9 +46,7 @@ function orderByColumns(rest: string, where: string): string[] {
   const m = ORDER_BY.exec(rest);
   if (!m) refuse(where, 'no ORDER BY key to shard by');
   const key = m[1].trim();
-  const columns = (key.startsWith('(') && key.endsWith(')') ? key.slice(1, -1) : key)
-    .split(',')
-    .map((c) => c.trim());
+  const columns = (key.startsWith('(') && key.endsWith(')') ? key.slice(1, -1) : key).split(',').map((c) => c.trim());
   if (columns.some((c) => !/^[A-Za-z_]\w*$/.test(c))) refuse(where, `ORDER BY ${m[1]} is not a list of columns`);
   return columns;
 }
