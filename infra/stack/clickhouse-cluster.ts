@@ -82,10 +82,13 @@ export function clusterConfigXml(ports: StackPorts, node: ClusterNode): string {
 /**
  * Default-profile settings of a node. insert_distributed_sync: an insert into a Distributed table
  * answers once every shard has its rows (not when they are queued on the receiving node), so the
- * writers' "resolves when the server has them" holds on the cluster too.
+ * writers' "resolves when the server has them" holds on the cluster too. load_balancing in_order:
+ * inserts and reads of a shard go to its first live replica, so a read through the entry node sees
+ * the rows just written there instead of racing replication to the other replica.
  */
 const NODE_PROFILE_XML = `
             <insert_distributed_sync>1</insert_distributed_sync>
+            <load_balancing>in_order</load_balancing>
             <distributed_ddl_task_timeout>120</distributed_ddl_task_timeout>
             <background_pool_size>4</background_pool_size>
             <max_threads>2</max_threads>`;

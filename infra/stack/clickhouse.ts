@@ -87,6 +87,10 @@ export function writeServerConfig(cfg: StackConfig, layout: ServerLayout): void 
   const databases = [...new Set([process.env.CLICKHOUSE_DATABASE || 'pixelflow', 'pixelflow_demo'])];
   let systemUsers = readFileSync(join(SYSTEM_CONFIG_DIR, 'users.xml'), 'utf8');
   if (layout.defaultProfileXml) {
+    // A setting named twice fails the server's start ("Unknown setting x[1]"): ours replace the packaged ones.
+    for (const [, tag] of layout.defaultProfileXml.matchAll(/<([a-z_]+)>/g)) {
+      systemUsers = systemUsers.replace(new RegExp(`<${tag}>[^<]*</${tag}>`, 'g'), '');
+    }
     const at = systemUsers.indexOf('<default>');
     if (at < 0) throw new StackError('STACK_CONFIG_INVALID', 'users.xml has no default profile');
     const after = at + '<default>'.length;
