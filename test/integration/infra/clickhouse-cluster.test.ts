@@ -181,6 +181,8 @@ describe('ClickHouse cluster (2 shards × 2 replicas, ZooKeeper)', () => {
     const pid = Number(readFileSync(join(stateDir, victim.name, `${victim.name}.pid`), 'utf8').trim());
     process.kill(pid, 'SIGKILL');
     await vi.waitFor(() => expect(processCommandLine(pid)).toBeUndefined(), { timeout: 30_000, interval: 100 });
+    const killedAt = Date.now();
+    const since = () => `${Date.now() - killedAt} ms after the kill`;
 
     await sink!.write(records(1000, 100, Date.now() - 10_000));
     const v9001 = "SELECT count() AS n FROM predictions FINAL WHERE model_version = 'v9001'";
@@ -190,13 +192,16 @@ describe('ClickHouse cluster (2 shards × 2 replicas, ZooKeeper)', () => {
     await vi.waitFor(async () => expect(await count(nodes[3], v9001)).toBe(300), { timeout: 30_000, interval: 250 });
     const { rows } = await createAnalytics(nodes[3]).run('accuracy_over_time', { model: 'v9001', since: '2h' });
     expect(rows.reduce((a, r) => a + Number(r.labelled), 0)).toBe(300);
+    console.log(`with ${victim.name} dead: written and read back ${since()}`);
 
     // Started again (only the dead node is started), it fetches what its twin took meanwhile.
     await startClickHouseCluster({ stateDir, env });
+    console.log(`${victim.name} restarted ${since()}`);
     const local = "SELECT count() AS n FROM predictions_local FINAL WHERE model_version = 'v9001'";
     await vi.waitFor(
       async () => expect(await count(nodes[victim.index], local)).toBe(await count(nodes[victim.index + 1], local)),
-      { timeout: 60_000, interval: 500 },
+      { timeout: 90_000, interval: 500 },
     );
+    console.log(`${victim.name} caught up ${since()}`);
   });
 });
