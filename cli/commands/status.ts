@@ -84,7 +84,7 @@ export const command: Command = {
     const rows = await stack.status();
     for (const r of rows) {
       const state = r.running ? (r.healthy ? 'running' : 'running, not healthy') : 'stopped';
-      console.log(`${r.service.padEnd(11)} ${state.padEnd(22)} ${r.endpoint}${r.pid ? `  (pid ${r.pid})` : ''}`);
+      console.log(`${r.service.padEnd(16)} ${state.padEnd(22)} ${r.endpoint}${r.pid ? `  (pid ${r.pid})` : ''}`);
     }
     const servicesOk = rows.every((r) => r.running && r.healthy);
     if (rows.some((r) => r.service.startsWith('kafka') && r.healthy)) {

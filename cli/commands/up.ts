@@ -9,18 +9,29 @@ import type { Command } from '../command.ts';
 export const command: Command = {
   summary: 'start the local stack (Kafka, ClickHouse, Prometheus); idempotent',
   usage:
-    'pixelflow up [--brokers N] [--s3]   (N Kafka nodes, remembered by the state dir, default 1; --s3: also S3Proxy, a local S3-compatible server for s3:// model registries)',
+    'pixelflow up [--brokers N] [--s3] [--clickhouse-cluster]   (N Kafka nodes, remembered by the state dir, default 1; --s3: also S3Proxy, a local S3-compatible server for s3:// model registries; --clickhouse-cluster: ZooKeeper and a 2-shard × 2-replica ClickHouse cluster instead of one server, until `down` (docs/scale-out.md))',
   async run(args) {
-    const { values } = parseFlags(args, { brokers: { type: 'string' }, s3: { type: 'boolean', default: false } });
+    const { values } = parseFlags(args, {
+      brokers: { type: 'string' },
+      s3: { type: 'boolean', default: false },
+      'clickhouse-cluster': { type: 'boolean', default: false },
+    });
     const stack = await import('../../infra/stack/index.ts');
     const brokers = flagValue(values.brokers, '--brokers', parsers.int(1, stack.MAX_BROKERS));
     const started = Date.now();
-    const endpoints = await stack.up({ brokers, s3: values.s3, log: (line: string) => console.error(`  ${line}`) });
+    const endpoints = await stack.up({
+      brokers,
+      s3: values.s3,
+      // Without the flag, up keeps whichever layout runs.
+      clickhouseCluster: values['clickhouse-cluster'] ? true : undefined,
+      log: (line: string) => console.error(`  ${line}`),
+    });
     // Re-read config: stack.env now names the endpoints.
     const config = loadConfig();
     const ch = await createClickHouseAdapter({
       url: config.clickhouseUrl,
       database: config.clickhouseDatabase,
+      cluster: config.clickhouseCluster || undefined,
       username: config.clickhouseUser,
       password: config.clickhousePassword,
     });
@@ -41,6 +52,11 @@ export const command: Command = {
         `pixelflow stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
         `  KAFKA_BROKERS=${endpoints.kafkaBrokers}`,
         `  CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
+        ...(endpoints.clickhouseCluster
+          ? [
+              `  CLICKHOUSE_CLUSTER=${endpoints.clickhouseCluster} (2 shards × 2 replicas, ZooKeeper; tables migrated as Distributed over Replicated*)`,
+            ]
+          : []),
         `  PROMETHEUS_URL=${endpoints.prometheusUrl}`,
         ...(endpoints.s3
           ? [

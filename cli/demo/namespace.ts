@@ -51,8 +51,12 @@ async function purge(ctx: ServiceContext, registryDir: string) {
   const tables = await ctx.clickhouse.query<{ name: string; view: number }>(
     "SELECT name, engine LIKE '%View' AS view FROM system.tables WHERE database = currentDatabase()",
   );
+  // On a cluster (docs/scale-out.md) every node's copy goes, so a migration after this recreates them all.
+  const { cluster, database } = ctx.clickhouse;
+  const where = (name: string) =>
+    cluster ? `${ident(database)}.${ident(name)} ON CLUSTER ${ident(cluster)}` : ident(name);
   for (const t of [...tables].sort((a, b) => Number(b.view) - Number(a.view)))
-    await ctx.clickhouse.command(`DROP TABLE IF EXISTS ${ident(t.name)}`);
+    await ctx.clickhouse.command(`DROP TABLE IF EXISTS ${where(t.name)}`);
   rmSync(registryDir, { recursive: true, force: true });
 }
 

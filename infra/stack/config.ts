@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { StackError } from './errors.ts';
 
 /** Node 1 of Kafka is 'kafka'; the further nodes of `up --brokers N` are 'kafka-2' ... */
-export type ServiceName = 'kafka' | `kafka-${number}` | 'clickhouse' | 'prometheus' | 's3proxy';
+export type ServiceName =
+  | 'kafka'
+  | `kafka-${number}`
+  | 'clickhouse'
+  | 'prometheus'
+  | 's3proxy'
+  // `up --clickhouse-cluster`: ZooKeeper and one ClickHouse per shard and replica (clickhouse-s1r1 ...)
+  | 'zookeeper'
+  | `clickhouse-s${number}r${number}`;
 
 /** Ports the stack binds on 127.0.0.1. Defaults sit in the 19xxx range to stay clear of system services. */
 export interface StackPorts {
@@ -22,6 +30,13 @@ export interface StackPorts {
   prometheus: number;
   /** @default 19300 (PIXELFLOW_S3PROXY_PORT); only `up --s3` binds it */
   s3proxy: number;
+  /** @default 19181 (PIXELFLOW_ZOOKEEPER_PORT); only `up --clickhouse-cluster` binds it */
+  zookeeper: number;
+  /**
+   * First port of the ClickHouse cluster's nodes; node i (0-based) binds base + 3i (HTTP),
+   * + 1 (native TCP), + 2 (interserver). @default 18200 (PIXELFLOW_CLICKHOUSE_CLUSTER_PORT)
+   */
+  clickhouseCluster: number;
 }
 
 export interface StackConfig {
@@ -41,6 +56,8 @@ export const PORT_ENV_VARS: Readonly<Record<keyof StackPorts, string>> = Object.
   clickhouseInterserver: 'PIXELFLOW_CLICKHOUSE_INTERSERVER_PORT',
   prometheus: 'PIXELFLOW_PROMETHEUS_PORT',
   s3proxy: 'PIXELFLOW_S3PROXY_PORT',
+  zookeeper: 'PIXELFLOW_ZOOKEEPER_PORT',
+  clickhouseCluster: 'PIXELFLOW_CLICKHOUSE_CLUSTER_PORT',
 });
 
 const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
@@ -51,6 +68,8 @@ const DEFAULT_PORTS: Readonly<StackPorts> = Object.freeze({
   clickhouseInterserver: 19009,
   prometheus: 19090,
   s3proxy: 19300,
+  zookeeper: 19181,
+  clickhouseCluster: 18200,
 });
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

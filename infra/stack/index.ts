@@ -1,6 +1,12 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { clickhouseDriver, readerCredentials } from './clickhouse.ts';
+import {
+  CLICKHOUSE_CLUSTER_NAME,
+  clickhouseClusterDrivers,
+  clusterNodeDir,
+  waitForClusterReady,
+} from './clickhouse-cluster.ts';
 import { defaultStateDir, displayPath, resolveStackConfig, type StackConfig } from './config.ts';
 import { StackError } from './errors.ts';
 import {
@@ -20,14 +26,13 @@ import { S3PROXY_IDENTITY, s3proxyCredential, s3proxyDriver } from './s3proxy.ts
 import {
   assertStartable,
   ensureServiceRunning,
-  type ServiceContext,
   type ServiceDriver,
   type ServiceStatus,
   serviceDir,
   serviceStatus,
   stopService,
 } from './service.ts';
-import { installSystemPackages, missingSystemPackages } from './system-packages.ts';
+import { assertDistinctPorts, noLog, serviceContext, settleAll } from './start-helpers.ts';
 import { waitUntil } from './wait.ts';
 
 export type { ServiceName, StackPorts } from './config.ts';
@@ -35,20 +40,26 @@ export { STACK_ERROR_CODES, StackError, type StackErrorCode } from './errors.ts'
 export { MAX_BROKERS } from './kafka.ts';
 export { registerScrapeTarget, unregisterScrapeTarget } from './prometheus.ts';
 export type { ServiceStatus } from './service.ts';
+export {
+  type S3Endpoint,
+  startClickHouseCluster,
+  startS3Proxy,
+  stopClickHouseCluster,
+  stopS3Proxy,
+} from './standalone.ts';
+
+import type { S3Endpoint } from './standalone.ts';
 
 export interface StackEndpoints {
   /** Comma-separated host:port list for kafkajs `brokers`. */
   kafkaBrokers: string;
+  /** The single server, or the cluster's first node (`clickhouseCluster` set). */
   clickhouseUrl: string;
+  /** With `--clickhouse-cluster`: the cluster's name, for CLICKHOUSE_CLUSTER. */
+  clickhouseCluster?: string;
   prometheusUrl: string;
   /** With `s3: true`: the local S3-compatible server for s3:// model registries. */
   s3?: S3Endpoint;
-}
-
-export interface S3Endpoint {
-  endpoint: string;
-  accessKeyId: string;
-  secretAccessKey: string;
 }
 
 export interface StackOptions {
@@ -64,37 +75,51 @@ export interface StackOptions {
   signal?: AbortSignal;
   /** Also start S3Proxy (`pixelflow up --s3`). @default false */
   s3?: boolean;
+  /**
+   * ZooKeeper and a 2-shard × 2-replica ClickHouse cluster instead of the single server
+   * (`pixelflow up --clickhouse-cluster`). Remembered until `down`. @default what runs, else false
+   */
+  clickhouseCluster?: boolean;
 }
+
+type ClickHouseLayout = 'single' | 'cluster';
 
 export interface DownOptions extends StackOptions {
   /** Also delete configs, logs and data of every service (the Kafka jar cache stays). @default false */
   purge?: boolean;
 }
 
-/** Start order; `down` stops in reverse. */
-function drivers(cluster: KafkaCluster, s3 = false): ServiceDriver[] {
-  return [...kafkaDrivers(cluster), clickhouseDriver, prometheusDriver, ...(s3 ? [s3proxyDriver] : [])];
+/** Start order; `down` stops in reverse. `layouts`: the ClickHouse layouts to include. */
+function drivers(cluster: KafkaCluster, s3: boolean, layouts: readonly ClickHouseLayout[]): ServiceDriver[] {
+  return [
+    ...kafkaDrivers(cluster),
+    ...(layouts.includes('single') ? [clickhouseDriver] : []),
+    ...(layouts.includes('cluster') ? clickhouseClusterDrivers() : []),
+    prometheusDriver,
+    ...(s3 ? [s3proxyDriver] : []),
+  ];
 }
 
 const lockFile = (cfg: StackConfig) => join(cfg.stateDir, 'stack.lock');
 const clusterFile = (cfg: StackConfig) => join(cfg.stateDir, 'kafka-cluster.json');
+const layoutFile = (cfg: StackConfig) => join(cfg.stateDir, 'clickhouse-layout');
+
+/** The layout `up` last started (until `down`), else the single server. */
+function rememberedLayout(cfg: StackConfig): ClickHouseLayout {
+  try {
+    return readFileSync(layoutFile(cfg), 'utf8').trim() === 'cluster' ? 'cluster' : 'single';
+  } catch {
+    return 'single';
+  }
+}
+
 const stackEnvFile = (stateDir: string) => join(stateDir, 'stack.env');
-const noLog = () => {};
 
 function lockOptions(log: (line: string) => void, signal?: AbortSignal) {
   return {
     signal,
     onWait: (pid: number | undefined) => log(`stack: waiting for another up/down (pid ${pid ?? '?'}) to finish`),
   };
-}
-
-/** Waits for every branch so no service is still starting when the error reaches the caller. */
-async function settleAll<T>(tasks: Array<Promise<T>>, log: (line: string) => void): Promise<T[]> {
-  const results = await Promise.allSettled(tasks);
-  const failures = results.filter((result) => result.status === 'rejected').map((result) => result.reason);
-  for (const extra of failures.slice(1)) log(`stack: also failed: ${extra instanceof Error ? extra.message : extra}`);
-  if (failures.length > 0) throw failures[0];
-  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /**
@@ -111,35 +136,39 @@ export async function up(opts: StackOptions = {}): Promise<StackEndpoints> {
     lockFile(cfg),
     async () => {
       const cluster = resolveCluster(cfg, opts.brokers);
-      const all = drivers(cluster, opts.s3);
+      const layout: ClickHouseLayout =
+        opts.clickhouseCluster === undefined ? rememberedLayout(cfg) : opts.clickhouseCluster ? 'cluster' : 'single';
+      const all = drivers(cluster, opts.s3 ?? false, [layout]);
       assertDistinctPorts(cfg, all);
-      let packagesInstalled: Promise<void> | undefined;
-      const ctx: ServiceContext = {
-        cfg,
-        log,
-        signal: opts.signal,
-        ensureSystemPackages: () => {
-          packagesInstalled ??= installSystemPackages(missingSystemPackages(), {
-            log,
-            logFile: join(cfg.stateDir, 'apt.log'),
-            signal: opts.signal,
-          });
-          return packagesInstalled;
-        },
-      };
+      const ctx = serviceContext(cfg, log, opts.signal);
       for (const driver of all) await assertStartable(driver, cfg);
       writeFileAtomic(clusterFile(cfg), `${JSON.stringify(cluster)}\n`);
+      writeFileAtomic(layoutFile(cfg), `${layout}\n`);
       const started = await settleAll(
         all.map((driver) => ensureServiceRunning(driver, ctx)),
         log,
       );
+      const endpointOf = (name: string) => started[all.findIndex((driver) => driver.name === name)];
       const kafkaNodes = started.slice(0, cluster.brokers);
-      const [clickhouseUrl, prometheusUrl, s3Url] = started.slice(cluster.brokers);
       if (cluster.brokers > 1) await waitForAllBrokers(kafkaNodes, ctx.signal, log);
-      const endpoints: StackEndpoints = { kafkaBrokers: kafkaNodes.join(','), clickhouseUrl, prometheusUrl };
-      if (s3Url)
-        endpoints.s3 = { endpoint: s3Url, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
-      writeStackEnv(cfg.stateDir, endpoints, readerCredentials(cfg));
+      if (layout === 'cluster') await waitForClusterReady(cfg.ports, ctx.signal, log);
+      const endpoints: StackEndpoints = {
+        kafkaBrokers: kafkaNodes.join(','),
+        clickhouseUrl: layout === 'cluster' ? endpointOf(clickhouseClusterDrivers()[1].name) : endpointOf('clickhouse'),
+        prometheusUrl: endpointOf('prometheus'),
+        ...(layout === 'cluster' ? { clickhouseCluster: CLICKHOUSE_CLUSTER_NAME } : {}),
+      };
+      if (opts.s3)
+        endpoints.s3 = {
+          endpoint: endpointOf('s3proxy'),
+          accessKeyId: S3PROXY_IDENTITY,
+          secretAccessKey: s3proxyCredential(cfg),
+        };
+      writeStackEnv(
+        cfg.stateDir,
+        endpoints,
+        readerCredentials(cfg, layout === 'cluster' ? clusterNodeDir(cfg) : undefined),
+      );
       log(`stack: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; endpoints in ${stackEnvFile(cfg.stateDir)}`);
       return endpoints;
     },
@@ -156,8 +185,8 @@ export async function down(opts: DownOptions = {}): Promise<void> {
     lockFile(cfg),
     async () => {
       rmSync(stackEnvFile(cfg.stateDir), { force: true });
-      // S3Proxy is optional (`up --s3`); down stops it whenever it runs.
-      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, true);
+      // S3Proxy and the ClickHouse cluster are optional; down stops them whenever they run.
+      const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, true, ['single', 'cluster']);
       await settleAll(
         [...all].reverse().map((driver) => stopService(driver, cfg, log)),
         log,
@@ -169,6 +198,7 @@ export async function down(opts: DownOptions = {}): Promise<void> {
         }
         removeFile(clusterFile(cfg));
       }
+      removeFile(layoutFile(cfg));
     },
     lockOptions(log, opts.signal),
   );
@@ -176,7 +206,7 @@ export async function down(opts: DownOptions = {}): Promise<void> {
 
 export async function status(opts: Pick<StackOptions, 'stateDir' | 'signal'> = {}): Promise<ServiceStatus[]> {
   const cfg = resolveStackConfig(opts.stateDir);
-  const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' });
+  const all = drivers(rememberedCluster(cfg) ?? { brokers: 1, clusterId: '' }, false, [rememberedLayout(cfg)]);
   return Promise.all(all.map((driver) => serviceStatus(driver, cfg, opts.signal)));
 }
 
@@ -213,23 +243,6 @@ function resolveCluster(cfg: StackConfig, requested: number | undefined): KafkaC
   return { brokers, clusterId: formattedId ?? onDisk?.clusterId ?? newClusterId() };
 }
 
-/** Derived node ports (PIXELFLOW_KAFKA_PORT + 2(n−1), ...) may land on another service's port. */
-function assertDistinctPorts(cfg: StackConfig, all: readonly ServiceDriver[]): void {
-  const seen = new Map<number, string>();
-  for (const driver of all) {
-    for (const { port, envVar } of driver.ports(cfg.ports)) {
-      const clash = seen.get(port);
-      if (clash) {
-        throw new StackError(
-          'STACK_CONFIG_INVALID',
-          `${envVar} and ${clash} both resolve to port ${port}; each service needs its own port`,
-        );
-      }
-      seen.set(port, envVar);
-    }
-  }
-}
-
 async function waitForAllBrokers(nodes: string[], signal: AbortSignal | undefined, log: (line: string) => void) {
   await waitUntil(async () => (await registeredBrokers(nodes)) >= nodes.length, {
     what: `${nodes.length} Kafka brokers registering with the quorum`,
@@ -256,6 +269,7 @@ function writeStackEnv(
     `CLICKHOUSE_URL=${endpoints.clickhouseUrl}`,
     `PROMETHEUS_URL=${endpoints.prometheusUrl}`,
     `PIXELFLOW_STATE_DIR=${stateDir}`,
+    ...(endpoints.clickhouseCluster ? [`CLICKHOUSE_CLUSTER=${endpoints.clickhouseCluster}`] : []),
     ...(reader ? [`CLICKHOUSE_READER_USER=${reader.user}`, `CLICKHOUSE_READER_PASSWORD=${reader.password}`] : []),
   ];
   if (endpoints.s3)
@@ -286,33 +300,4 @@ export function readStackEnv(stateDir: string = defaultStateDir()): Record<strin
 /** Java and classpath for Kafka's own tools (e.g. org.apache.kafka.tools.ProducerPerformance) in benchmarks. */
 export function kafkaTools(opts: Pick<StackOptions, 'stateDir'> = {}): { java: string; classpath: string } {
   return { java: javaBinary(), classpath: kafkaClasspath(resolveStackConfig(opts.stateDir)) };
-}
-
-/**
- * S3Proxy alone in a state dir (tests of the s3:// registry): started if not running, with the
- * port PIXELFLOW_S3PROXY_PORT or `port`; stop it with stopS3Proxy.
- */
-export async function startS3Proxy(opts: StackOptions & { port?: number } = {}): Promise<S3Endpoint> {
-  const env = opts.port ? { ...process.env, PIXELFLOW_S3PROXY_PORT: String(opts.port) } : process.env;
-  const cfg = resolveStackConfig(opts.stateDir, env);
-  const log = opts.log ?? noLog;
-  mkdirSync(cfg.stateDir, { recursive: true });
-  const ctx: ServiceContext = {
-    cfg,
-    log,
-    signal: opts.signal,
-    ensureSystemPackages: () =>
-      installSystemPackages(missingSystemPackages(), {
-        log,
-        logFile: join(cfg.stateDir, 'apt.log'),
-        signal: opts.signal,
-      }),
-  };
-  await assertStartable(s3proxyDriver, cfg);
-  const endpoint = await ensureServiceRunning(s3proxyDriver, ctx);
-  return { endpoint, accessKeyId: S3PROXY_IDENTITY, secretAccessKey: s3proxyCredential(cfg) };
-}
-
-export async function stopS3Proxy(opts: Pick<StackOptions, 'stateDir' | 'log'> = {}): Promise<void> {
-  await stopService(s3proxyDriver, resolveStackConfig(opts.stateDir), opts.log ?? noLog);
 }

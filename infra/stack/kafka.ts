@@ -72,7 +72,23 @@ export function javaBinary(): string {
   return process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
 }
 
-async function ensureKafkaJars(ctx: ServiceContext, logFile: string): Promise<void> {
+const jarFetches = new Map<string, Promise<void>>();
+
+/**
+ * The Kafka jars in the cache (they also carry ZooKeeper); one fetch per cache dir at a time, so
+ * the nodes of a cluster and ZooKeeper starting together share it.
+ */
+export function ensureKafkaJars(ctx: ServiceContext, logFile: string): Promise<void> {
+  const key = kafkaLibDir(ctx.cfg);
+  let fetch = jarFetches.get(key);
+  if (!fetch) {
+    fetch = fetchKafkaJars(ctx, logFile).finally(() => jarFetches.delete(key));
+    jarFetches.set(key, fetch);
+  }
+  return fetch;
+}
+
+async function fetchKafkaJars(ctx: ServiceContext, logFile: string): Promise<void> {
   const { cfg, log, signal } = ctx;
   const pomFile = join(templateDir(cfg), 'pom.xml');
   const libDir = kafkaLibDir(cfg);

@@ -78,6 +78,7 @@ export async function createServiceContext(
       createClickHouseAdapter({
         url: config.clickhouseUrl,
         database: config.clickhouseDatabase,
+        cluster: config.clickhouseCluster || undefined,
         username: config.clickhouseUser,
         password: config.clickhousePassword,
         insertLingerMs: config.clickhouseInsertLingerMs,

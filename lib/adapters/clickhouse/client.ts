@@ -10,6 +10,11 @@ import { ident } from './sql.ts';
 export interface ClickHouseOptions {
   url: string;
   database: string;
+  /**
+   * The cluster (remote_servers name) the database is laid out on; migrate() then creates
+   * Replicated* and Distributed tables ON CLUSTER (lib/adapters/clickhouse/cluster-ddl.ts). @default none
+   */
+  cluster?: string;
   username?: string;
   password?: string;
   /**
@@ -36,12 +41,14 @@ export interface ClickHouseOptions {
 
 export interface ClickHouseAdapter {
   readonly database: string;
+  /** The cluster this database is laid out on, when it is (CLICKHOUSE_CLUSTER). */
+  readonly cluster?: string;
   /** Whether the server answers, as this process last saw it. */
   readonly outage: Pick<OutageTracker, 'down' | 'status' | 'whenDown' | 'whenUp'>;
   /** Resolves when the server answers; CLICKHOUSE_TIMEOUT after timeoutMs (default: the request deadline). */
   ping(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
-  /** DDL and other statements that return nothing. */
-  command(sql: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** DDL and other statements that return nothing; `settings` apply to this statement only. */
+  command(sql: string, opts?: { signal?: AbortSignal; settings?: Record<string, string | number> }): Promise<void>;
   /**
    * Inserts rows as JSONEachRow; resolves when the server has them. Concurrent inserts into one
    * table may share one request (insertLingerMs). Idempotency comes from the table engine
@@ -113,6 +120,7 @@ function wrap(err: unknown, what: string, signal?: AbortSignal): PixelflowError 
 /** Creates the database if needed, then returns an adapter bound to it. */
 export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<ClickHouseAdapter> {
   ident(opts.database);
+  if (opts.cluster) ident(opts.cluster);
   if (opts.createDatabase ?? true) {
     const bootstrap = clientFor(opts);
     try {
@@ -161,6 +169,7 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
 
   return {
     database: opts.database,
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
     outage,
     ping: (popts = {}) =>
       track(async () => {
@@ -179,7 +188,11 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
     command: (query, copts = {}) =>
       track(async () => {
         try {
-          await client.command({ query, abort_signal: copts.signal });
+          await client.command({
+            query,
+            abort_signal: copts.signal,
+            ...(copts.settings ? { clickhouse_settings: copts.settings as never } : {}),
+          });
         } catch (err) {
           throw wrap(err, 'command', copts.signal);
         }

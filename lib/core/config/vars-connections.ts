@@ -28,6 +28,12 @@ export const CONNECTION_VARS = {
     parse: parsers.identifier,
     doc: 'ClickHouse database (created if missing)',
   },
+  clickhouseCluster: {
+    env: 'CLICKHOUSE_CLUSTER',
+    default: '',
+    parse: (raw: string, name: string) => (raw === '' ? '' : parsers.identifier(raw, name)),
+    doc: 'ClickHouse cluster (remote_servers name) to migrate onto: each table Replicated* on every node plus a Distributed table of its name (docs/scale-out.md); empty = one server. `up --clickhouse-cluster` sets it in stack.env',
+  },
   clickhouseUser: { env: 'CLICKHOUSE_USER', default: 'default', parse: parsers.string, doc: 'ClickHouse user' },
   clickhousePassword: { env: 'CLICKHOUSE_PASSWORD', default: '', parse: parsers.string, doc: 'ClickHouse password' },
   // ClickHouse credentials and the read-only analytics user (secured connections).

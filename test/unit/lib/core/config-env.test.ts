@@ -17,6 +17,7 @@ const FULL_ENV: Record<string, string> = {
   KAFKA_BROKERS: 'k1.example:9092, k2.example:9093',
   CLICKHOUSE_URL: 'https://ch.example:8443/',
   CLICKHOUSE_DATABASE: 'db_full',
+  CLICKHOUSE_CLUSTER: 'pf_cluster',
   CLICKHOUSE_USER: 'writer',
   CLICKHOUSE_PASSWORD: 'pw with spaces, and a comma',
   CLICKHOUSE_READER_USER: 'reader',
