@@ -61,7 +61,11 @@ export function readPipelineArgs(argv: string[]): PipelineOptions & { quick: boo
 async function main() {
   const opts = benchArgs('pipeline', readPipelineArgs);
   const results = await runPipelineBench({ ...opts, progress: (line) => console.error(`  ${line}`) });
-  console.log(`\nimages: ${Object.entries(results.imageBytes).map(([f, n]) => `${f} ${n} bytes`).join(', ')}`);
+  console.log(
+    `\nimages: ${Object.entries(results.imageBytes)
+      .map(([f, n]) => `${f} ${n} bytes`)
+      .join(', ')}`,
+  );
   console.log(
     `seen in ClickHouse = when a poll (every 50 ms, mean query ${results.clickhousePollMs.toFixed(0)} ms) first returned the row`,
   );

@@ -10,14 +10,7 @@ import { waitUntil } from '../../lib/core/wait.ts';
 import type { OpenLoopResponse } from '../open-loop-load.ts';
 import type { UploadBody } from './fixtures.ts';
 import type { Observer } from './observer.ts';
-import {
-  type Breakdown,
-  breakdown,
-  latencyTrend,
-  notSustainedBecause,
-  slowestStage,
-  type Timeline,
-} from './stats.ts';
+import { type Breakdown, breakdown, latencyTrend, notSustainedBecause, slowestStage, type Timeline } from './stats.ts';
 
 const GENERATOR = resolve(import.meta.dirname, '..', 'open-loop-load.ts');
 
@@ -67,8 +60,9 @@ async function generate(
   try {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, GENERATOR, '--each', url, String(spec.rate), String(spec.seconds), body.contentType, file],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      // tsx as a loader, not this process' execArgv: under vitest those are the test worker's.
+      ['--import', 'tsx', GENERATOR, '--each', url, String(spec.rate), String(spec.seconds), body.contentType, file],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: resolve(import.meta.dirname, '..', '..') },
     );
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     for await (const line of createInterface({ input: child.stdout })) {

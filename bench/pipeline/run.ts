@@ -3,12 +3,12 @@
 // maximum sustained rate. bench/pipeline.ts parses the command line; the integration test calls this.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultGroupId } from '../../processors/preprocess-worker.ts';
 import { waitUntil } from '../../lib/core/wait.ts';
 import { createSmallCnn } from '../../lib/ml/models.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
 import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import type { ServiceContext } from '../../lib/runtime/context.ts';
+import { defaultGroupId } from '../../processors/preprocess-worker.ts';
 import { LABELS, SPEC } from '../inference-fixtures.ts';
 import { type ImageFormat, type UploadBody, uploadBody } from './fixtures.ts';
 import { startObserver } from './observer.ts';
@@ -100,7 +100,10 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<PipelineR
       }
       for (const training of opts.training) {
         const trainer = training ? await startTraining(opts.trainer, opts.logDir) : undefined;
-        if (trainer) say(`training in its own process (nice ${opts.trainer.niceness}, ${opts.trainer.threads || 'all'} TF threads)`);
+        if (trainer)
+          say(
+            `training in its own process (nice ${opts.trainer.niceness}, ${opts.trainer.threads || 'all'} TF threads)`,
+          );
         try {
           for (const format of opts.formats) {
             const mine: CaseResult[] = [];

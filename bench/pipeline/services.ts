@@ -7,8 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
-import { type Config, loadConfig } from '../../lib/core/config.ts';
 import { childProcessEnv } from '../../lib/core/config/env.ts';
+import { type Config, loadConfig } from '../../lib/core/config.ts';
 import { waitUntil } from '../../lib/core/wait.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../../lib/image/fashion-mnist.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
@@ -112,27 +112,27 @@ export interface Serving {
 export async function startServing(config: Config, logDir: string, extraEnv: Record<string, string> = {}) {
   const port = await freePort();
   const env = childProcessEnv(config, { PIXELFLOW_HTTP_PORT: String(port), PIXELFLOW_LOG_LEVEL: 'warn', ...extraEnv });
-  const children = [spawnCli('preprocess', ['preprocess'], { env, logDir }), spawnCli('serve', ['serve'], { env, logDir })];
+  const children = [
+    spawnCli('preprocess', ['preprocess'], { env, logDir }),
+    spawnCli('serve', ['serve'], { env, logDir }),
+  ];
   const baseUrl = `http://127.0.0.1:${port}`;
   const stop = async () => {
     for (const c of [...children].reverse()) await c.stop();
   };
   try {
-    await waitUntil(
-      async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.ok === true,
-      {
-        what: 'serve to be ready',
-        timeoutMs: 120_000,
-        intervalMs: 250,
-        failFast: async () => {
-          for (const c of children) {
-            const code = await Promise.race([c.exited, Promise.resolve('running' as const)]);
-            if (code !== 'running') return new Error(`${c.name} exited (${code}); see ${c.logFile}`);
-          }
-          return undefined;
-        },
+    await waitUntil(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.ok === true, {
+      what: 'serve to be ready',
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      failFast: async () => {
+        for (const c of children) {
+          const code = await Promise.race([c.exited, Promise.resolve('running' as const)]);
+          if (code !== 'running') return new Error(`${c.name} exited (${code}); see ${c.logFile}`);
+        }
+        return undefined;
       },
-    );
+    });
   } catch (err) {
     await stop();
     throw err;
