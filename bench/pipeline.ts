@@ -4,7 +4,8 @@
 // predictions topic + ClickHouse. Reports upload → prediction-in-topic and → row-in-ClickHouse
 // p50/p90/p99, a per-stage breakdown from the events' own timestamps (ingested_at, preprocessed_at,
 // predicted_at), the backlog, and the maximum sustained rate; without and with a concurrent
-// `pixelflow train` (its own process, nice'd and with capped TF threads: serving must not starve).
+// `pixelflow train` (its own process, which lowers its own priority, PIXELFLOW_TRAIN_NICENESS:
+// serving must not starve; --trainer-nice 0 and --trainer-threads N compare other designs).
 // Goals (issue #21): p50 ≤ 100 ms and p99 ≤ 500 ms at 200 img/s without training; p99 ≤ 1 s with.
 //
 //   npx tsx bench/pipeline.ts [--quick] [--formats png28,jpeg640x480] [--rates 50,200,500]
@@ -49,7 +50,7 @@ export function readPipelineArgs(argv: string[]): PipelineOptions & { quick: boo
     maxRate: flagValue(values['max-rate'], '--max-rate', parsers.int(1, 100_000), 3000),
     trainer: {
       niceness: flagValue(values['trainer-nice'], '--trainer-nice', parsers.int(0, 19), 10),
-      threads: flagValue(values['trainer-threads'], '--trainer-threads', parsers.int(0, 256), 1),
+      threads: flagValue(values['trainer-threads'], '--trainer-threads', parsers.int(0, 256), 0),
       samples: flagValue(values['train-samples'], '--train-samples', parsers.int(100, 60_000), quick ? 5000 : 20_000),
     },
     serviceEnv: linger === undefined ? {} : { PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS: String(linger) },

@@ -102,7 +102,7 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<PipelineR
         const trainer = training ? await startTraining(opts.trainer, opts.logDir) : undefined;
         if (trainer)
           say(
-            `training in its own process (nice ${opts.trainer.niceness}, ${opts.trainer.threads || 'all'} TF threads)`,
+            `training in its own process (niceness ${opts.trainer.niceness}, ${opts.trainer.threads || 'default'} TF threads)`,
           );
         try {
           for (const format of opts.formats) {

@@ -1,6 +1,7 @@
 // bench/pipeline's processes: a fresh namespace (topics, database, registry) per run on the real
 // stack, `pixelflow serve` and `pixelflow preprocess` as child processes as an operator runs them,
-// and a concurrent `pixelflow train --once` in a namespace of its own on replayed Fashion-MNIST.
+// and a concurrent `pixelflow train --once` in a namespace of its own on replayed Fashion-MNIST
+// (at the niceness and TF thread counts asked for: how training is kept from starving serving).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +17,24 @@ import { fashionEvent } from '../fashion-mnist-events.ts';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 
+// libtensorflow's thread variables as the bench was started with: loading TensorFlow here (for the
+// model it saves) sets them in this process, and children must not inherit that.
+const TF_THREAD_VARS = {
+  TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS,
+  TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS,
+};
+
+/** A child's environment: the namespace's config, the thread variables as started, then `extra`. */
+function serviceEnv(config: Config, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env = childProcessEnv(config, extra);
+  for (const [k, v] of Object.entries({ ...TF_THREAD_VARS, ...extra })) {
+    if (!k.startsWith('TF_NUM_')) continue;
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
 export interface Child {
   readonly name: string;
   readonly pid: number;
@@ -26,18 +45,12 @@ export interface Child {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** `pixelflow <args>` in a child process (optionally under `nice -n <niceness>`), output to a log file. */
-export function spawnCli(
-  name: string,
-  args: string[],
-  opts: { env: NodeJS.ProcessEnv; logDir: string; niceness?: number },
-): Child {
+/** `pixelflow <args>` in a child process, its output to a log file. */
+export function spawnCli(name: string, args: string[], opts: { env: NodeJS.ProcessEnv; logDir: string }): Child {
   const logFile = join(opts.logDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const argv = [CLI, ...args];
-  const child: ChildProcess = opts.niceness
-    ? spawn('nice', ['-n', String(opts.niceness), process.execPath, ...argv], { env: opts.env })
-    : spawn(process.execPath, argv, { env: opts.env });
+  const child: ChildProcess = spawn(process.execPath, argv, { env: opts.env });
   let seen = '';
   const onData = (chunk: Buffer) => {
     out.write(chunk);
@@ -111,7 +124,7 @@ export interface Serving {
 /** Starts preprocess and serve on `config`'s namespace and waits until serve is ready (model loaded). */
 export async function startServing(config: Config, logDir: string, extraEnv: Record<string, string> = {}) {
   const port = await freePort();
-  const env = childProcessEnv(config, { PIXELFLOW_HTTP_PORT: String(port), PIXELFLOW_LOG_LEVEL: 'warn', ...extraEnv });
+  const env = serviceEnv(config, { PIXELFLOW_HTTP_PORT: String(port), PIXELFLOW_LOG_LEVEL: 'warn', ...extraEnv });
   const children = [
     spawnCli('preprocess', ['preprocess'], { env, logDir }),
     spawnCli('serve', ['serve'], { env, logDir }),
@@ -143,7 +156,7 @@ export async function startServing(config: Config, logDir: string, extraEnv: Rec
 export interface TrainerOptions {
   /** Fashion-MNIST train images replayed into the trainer's namespace. */
   samples: number;
-  /** `nice` level of the trainer process (0 = none). */
+  /** PIXELFLOW_TRAIN_NICENESS of the trainer: the niceness it gives itself (0 = none). */
   niceness: number;
   /** TensorFlow intra- and inter-op threads of the trainer (0 = TensorFlow's default: all cores). */
   threads: number;
@@ -176,11 +189,15 @@ export async function startTraining(opts: TrainerOptions, logDir: string): Promi
       ),
     );
   }
-  const env = childProcessEnv(ns.ctx.config, {
+  const threads = opts.threads > 0 ? String(opts.threads) : undefined;
+  const env = serviceEnv(ns.ctx.config, {
     PIXELFLOW_LOG_LEVEL: 'warn',
-    ...(opts.threads > 0
-      ? { PIXELFLOW_TF_INTRA_OP_THREADS: String(opts.threads), PIXELFLOW_TF_INTER_OP_THREADS: String(opts.threads) }
-      : {}),
+    PIXELFLOW_TRAIN_NICENESS: String(opts.niceness),
+    PIXELFLOW_TF_INTRA_OP_THREADS: threads,
+    PIXELFLOW_TF_INTER_OP_THREADS: threads,
+    // libtensorflow's own variables win over the config; set them too (or leave TensorFlow's default).
+    TF_NUM_INTRAOP_THREADS: threads,
+    TF_NUM_INTEROP_THREADS: threads,
   });
   let runs = 0;
   let current: Child | undefined;
@@ -191,7 +208,6 @@ export async function startTraining(opts: TrainerOptions, logDir: string): Promi
       current = spawnCli(`trainer-${runs}`, ['train', '--once', '--epochs', '200', '--patience', '200'], {
         env,
         logDir,
-        niceness: opts.niceness,
       });
       await current.exited;
     }

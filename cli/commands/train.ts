@@ -1,5 +1,6 @@
 // `pixelflow train`: the trainer service (count, schedule and TrainRequest triggers, /metrics), or
 // one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
+import { getPriority, setPriority } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
@@ -77,7 +78,22 @@ function overridesOf(v: Values): ParamOverrides {
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as ParamOverrides;
 }
 
+/**
+ * Training yields the CPU to serving: the process lowers its priority before TensorFlow creates its
+ * thread pools, which inherit it (Linux sets niceness per thread, new threads take their creator's).
+ * Threads that already run (V8's platform workers) keep theirs. Never raises a priority.
+ */
+function yieldToServing(ctx: ServiceContext): void {
+  const target = ctx.config.trainNiceness;
+  try {
+    if (target > 0 && getPriority() < target) setPriority(target);
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, `could not lower the trainer's priority to niceness ${target}`);
+  }
+}
+
 async function tensorflow(ctx: ServiceContext) {
+  yieldToServing(ctx);
   const rt = await initTensorflow(tensorflowOptions(ctx.config, (msg) => ctx.log.warn(msg)));
   ctx.log.info({ backend: rt.describe() }, 'tensorflow ready');
   return rt;
