@@ -20,6 +20,7 @@ export interface Observer {
   /**
    * Polls ClickHouse for rows predicted at or after `since()` (epoch ms): the bench passes the due
    * time of the oldest accepted upload whose row it has not seen, so a poll reads only the tail.
+   * Each case passes its own; the latest one is used from the next poll on.
    */
   startPolling(since: () => number | undefined): void;
   /** ClickHouse polls so far and their mean duration (the resolution of "seen in ClickHouse"). */
@@ -69,7 +70,8 @@ export async function startObserver(ctx: ServiceContext, opts: { pollMs: number 
   let pollCount = 0;
   let pollTotalMs = 0;
   let polling: Promise<void> | undefined;
-  const poll = async (since: () => number | undefined) => {
+  let since: () => number | undefined = () => undefined;
+  const poll = async () => {
     const from = since();
     if (from !== undefined) {
       const t0 = Date.now();
@@ -81,14 +83,14 @@ export async function startObserver(ctx: ServiceContext, opts: { pollMs: number 
       pollTotalMs += t1 - t0;
       for (const r of rows) entry(r.id).inClickHouse ??= t1;
     }
-    if (!closed) timer = setTimeout(() => (polling = poll(since)), opts.pollMs);
+    if (!closed) timer = setTimeout(() => (polling = poll()), opts.pollMs);
   };
 
   return {
     get: (id) => seen.get(id),
-    startPolling(since) {
-      if (polling) return;
-      polling = poll(since);
+    startPolling(from) {
+      since = from;
+      polling ??= poll();
     },
     polls: () => ({ count: pollCount, meanMs: pollCount ? pollTotalMs / pollCount : 0 }),
     async close() {
