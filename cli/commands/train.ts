@@ -1,6 +1,5 @@
 // `pixelflow train`: the trainer service (count, schedule and TrainRequest triggers, /metrics), or
 // one run with --once (progress bar, summary), or --request to ask a running trainer for a run.
-import { getPriority, setPriority } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import { createGateScorer } from '../../inference/gate-scorer.ts';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
@@ -17,6 +16,7 @@ import type { RunProgress } from '../../trainer/train-run.ts';
 import { createTrainerService } from '../../trainer/trainer-service.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
+import { yieldToServing } from '../train/yield-cpu.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
        pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
@@ -78,22 +78,8 @@ function overridesOf(v: Values): ParamOverrides {
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as ParamOverrides;
 }
 
-/**
- * Training yields the CPU to serving: the process lowers its priority before TensorFlow creates its
- * thread pools, which inherit it (Linux sets niceness per thread, new threads take their creator's).
- * Threads that already run (V8's platform workers) keep theirs. Never raises a priority.
- */
-function yieldToServing(ctx: ServiceContext): void {
-  const target = ctx.config.trainNiceness;
-  try {
-    if (target > 0 && getPriority() < target) setPriority(target);
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, `could not lower the trainer's priority to niceness ${target}`);
-  }
-}
-
 async function tensorflow(ctx: ServiceContext) {
-  yieldToServing(ctx);
+  yieldToServing(ctx.config.trainNiceness, ctx.log);
   const rt = await initTensorflow(tensorflowOptions(ctx.config, (msg) => ctx.log.warn(msg)));
   ctx.log.info({ backend: rt.describe() }, 'tensorflow ready');
   return rt;
