@@ -11,6 +11,9 @@
 // Run as its own process (so it shares no event loop with the server or the bench):
 //   tsx bench/open-loop-load.ts <url> <rate> <seconds> <content-type> <body-file>
 // prints one JSON line: { sent, ok, non2xx, errors, achieved, latencies: number[] (ms, sorted) }.
+// With --each it first prints { start } (epoch ms of request 0's due time), then one line per answered
+// request, { i, due (epoch ms), ms, status, body }, as it comes: bench/pipeline.ts follows each
+// accepted upload's ids through the pipeline while the load runs.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +39,21 @@ export interface OpenLoopOptions {
   body: Buffer;
   /** Sockets kept open; enough that the generator never waits for one. @default 64 */
   maxSockets?: number;
+  /** Called once, with the epoch ms at which request 0 is due. */
+  onStart?: (startEpochMs: number) => void;
+  /** Called per answered request (not per failed connection) with its response body. */
+  onResponse?: (r: OpenLoopResponse) => void;
+}
+
+export interface OpenLoopResponse {
+  /** Index in the schedule: due at start + i / rate. */
+  i: number;
+  /** Epoch ms at which the request was due. */
+  due: number;
+  /** From due time to the end of the response. */
+  ms: number;
+  status: number;
+  body: string;
 }
 
 /** Value at quantile q (0..1) of an ascending array; nearest rank. */
@@ -54,7 +72,7 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   let errors = 0;
   const inflight = new Set<Promise<void>>();
 
-  const send = (due: number) =>
+  const send = (due: number, index: number) =>
     new Promise<void>((resolve) => {
       const req = request(
         {
@@ -66,9 +84,19 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
           headers: { 'content-type': opts.contentType, 'content-length': opts.body.length },
         },
         (res) => {
-          res.resume();
+          const chunks: Buffer[] = [];
+          if (opts.onResponse) res.on('data', (c: Buffer) => chunks.push(c));
+          else res.resume();
           res.on('end', () => {
-            latencies.push(performance.now() - due);
+            const ms = performance.now() - due;
+            latencies.push(ms);
+            opts.onResponse?.({
+              i: index,
+              due: performance.timeOrigin + due,
+              ms,
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
             if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) ok++;
             else non2xx++;
             resolve();
@@ -85,12 +113,13 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
 
   const total = Math.round(opts.rate * opts.seconds);
   const start = performance.now();
+  opts.onStart?.(performance.timeOrigin + start);
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / opts.rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     // Late timers do not shift the schedule: the request keeps its due time.
-    const p = send(due).then(() => {
+    const p = send(due, i).then(() => {
       inflight.delete(p);
     });
     inflight.add(p);
@@ -102,9 +131,9 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   return { sent: total, ok, non2xx, errors, achieved: latencies.length / elapsed, latencies };
 }
 
-/** `open-loop-load.ts <url> <rate> <seconds> <content-type> <body file>`, as bench/inference-rest.ts runs it. */
+/** `open-loop-load.ts [--each] <url> <rate> <seconds> <content-type> <body file>`, as bench/inference-rest.ts runs it. */
 function readArgs(argv: string[]): OpenLoopOptions {
-  const { positionals } = parseFlags(argv, {}, { positionals: true });
+  const { values, positionals } = parseFlags(argv, { each: { type: 'boolean' } }, { positionals: true });
   if (positionals.length !== 5)
     throw usageError(`expected <url> <rate> <seconds> <content-type> <body file>, got ${positionals.length} arguments`);
   const [url, rate, seconds, contentType, bodyFile] = positionals;
@@ -114,6 +143,12 @@ function readArgs(argv: string[]): OpenLoopOptions {
     seconds: flagValue(seconds, '<seconds>', parsers.number(0.001, 86_400)),
     contentType,
     body: readFileSync(bodyFile),
+    ...(values.each
+      ? {
+          onStart: (start: number) => process.stdout.write(`${JSON.stringify({ start })}\n`),
+          onResponse: (r: OpenLoopResponse) => process.stdout.write(`${JSON.stringify(r)}\n`),
+        }
+      : {}),
   };
 }
 

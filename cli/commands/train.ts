@@ -18,6 +18,7 @@ import { createTrainerService } from '../../trainer/trainer-service.ts';
 import type { Command } from '../command.ts';
 import { registerScrapeTarget } from '../scrape-target.ts';
 import { formatRun } from '../train/format-run.ts';
+import { yieldToServing } from '../train/yield-cpu.ts';
 
 const USAGE = `pixelflow train                      run the trainer service: count / schedule / TrainRequest triggers
        pixelflow train --once [range] [params] [--json]   one run now, with a progress bar
@@ -85,6 +86,7 @@ function taskOf(v: Values): TaskName | undefined {
 }
 
 async function tensorflow(ctx: ServiceContext) {
+  yieldToServing(ctx.config.trainNiceness, ctx.log);
   const rt = await initTensorflow(tensorflowOptions(ctx.config, (msg) => ctx.log.warn(msg)));
   ctx.log.info({ backend: rt.describe() }, 'tensorflow ready');
   return rt;

@@ -63,6 +63,12 @@ export const ML_VARS = {
     parse: parsers.oneOf('auto', 'graph', 'eager'),
     doc: "how models run: 'graph' = compiled into TensorFlow graphs (the training step, the serving forward pass; lib/ml/tf-graph/), 'eager' = tfjs op by op, 'auto' = graph when the model and backend allow it",
   },
+  trainNiceness: {
+    env: 'PIXELFLOW_TRAIN_NICENESS',
+    default: '10',
+    parse: parsers.int(0, 19),
+    doc: 'niceness `pixelflow train` gives itself before TensorFlow starts its threads: on a shared machine training yields the CPU to serving (bench/pipeline); 0 = as started',
+  },
   trainEvery: {
     env: 'PIXELFLOW_TRAIN_EVERY',
     default: '5000',

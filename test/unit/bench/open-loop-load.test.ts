@@ -60,4 +60,27 @@ describe('runOpenLoop', () => {
     expect(seconds).toBeGreaterThan(0.95);
     expect(seconds).toBeLessThan(2);
   });
+
+  it('runOpenLoop reports each answer with its index, due time and body when given onResponse', async () => {
+    const url = await stallingServer(0);
+    const answers: Array<{ i: number; due: number; status: number; body: string }> = [];
+    let start = 0;
+    const r = await runOpenLoop({
+      url,
+      rate: 50,
+      seconds: 0.2,
+      contentType: 'text/plain',
+      body: Buffer.from('x'),
+      onStart: (s) => {
+        start = s;
+      },
+      onResponse: (a) => answers.push(a),
+    });
+    expect(r.ok).toBe(10);
+    expect(answers.map((a) => a.i).sort((x, y) => x - y)).toEqual([...Array(10).keys()]);
+    expect(answers.every((a) => a.status === 200 && a.body === 'ok')).toBe(true);
+    // Request i is due at start + i / rate, on the epoch clock.
+    for (const a of answers) expect(a.due).toBeCloseTo(start + a.i * 20, 0);
+    expect(Math.abs(start - Date.now())).toBeLessThan(5000);
+  });
 });
