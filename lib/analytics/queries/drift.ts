@@ -132,7 +132,7 @@ async function outputDrift(ctx: QueryContext, ref: Reference) {
   const p = ctx.params;
   const who = raw(ref.model ? sql`model_version = ${ref.model}` : `role = 'production'`);
   const tasks = await ctx.select(sql`
-    SELECT task, count() AS n FROM predictions
+    SELECT task, count() AS n FROM predictions FINAL
     WHERE task IN ('keypoints', 'segmentation') AND predicted_at < ${p.until} AND ${who}
     GROUP BY task ORDER BY task`);
   const levels = Array.from({ length: p.bins - 1 }, (_, i) => (i + 1) / p.bins);
