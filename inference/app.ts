@@ -13,6 +13,7 @@ import Fastify, {
 } from 'fastify';
 import type { ApiKey } from '../lib/core/api-keys.ts';
 import type { OpenGroup } from '../lib/core/config.ts';
+import { DEFAULT_PIPELINE } from '../lib/core/config.ts';
 import type { Registry } from '../lib/core/metrics.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import { type DecodedImage, type DecodeLimits, decodeImage } from '../lib/image/decode.ts';
@@ -28,6 +29,7 @@ import type { PredictionSink, RecentPredictions } from './prediction-sink.ts';
 import type { PredictInput, PredictOutput } from './predictor.ts';
 import { modelRoutes } from './routes/model-routes.ts';
 import { opsRoutes } from './routes/ops-routes.ts';
+import { type PipelineTarget, pipelineRoutes } from './routes/pipeline-routes.ts';
 import { predictRoutes } from './routes/predict-routes.ts';
 import { webRoutes } from './routes/web-routes.ts';
 
@@ -66,6 +68,8 @@ export interface InferenceAppDeps {
   >;
   /** Route plugins of other services served by the same process. */
   plugins?: ExtraPlugin[];
+  /** The other pipelines this process hosts, by name (PIXELFLOW_PIPELINES); the default one is the deps above. */
+  pipelines?: ReadonlyMap<string, PipelineTarget & { metrics?: InferenceMetrics; memory?: () => ModelMemory }>;
 }
 
 const MAX_CLIENT_LABELS = 50;
@@ -152,6 +156,7 @@ export async function buildInferenceApp(
       tags: [
         { name: 'inference', description: 'predictions' },
         { name: 'models', description: 'model registry' },
+        { name: 'pipelines', description: 'the pipelines this process hosts, each with its own models' },
         { name: 'ops', description: 'health and metrics' },
         { name: 'web', description: 'the web page' },
       ],
@@ -168,18 +173,26 @@ export async function buildInferenceApp(
     decode: deps.decode ?? decodeImage,
   });
   await app.register(modelRoutes, { store: deps.store, registry: deps.registry, recent: deps.recent });
+  const named = deps.pipelines ?? new Map();
+  if (named.has(DEFAULT_PIPELINE))
+    throw new Error(`pipelines: '${DEFAULT_PIPELINE}' is the pipeline of the app's own deps`);
+  const pipelines = new Map<string, PipelineTarget>([[DEFAULT_PIPELINE, deps], ...named]);
+  await app.register(pipelineRoutes, { pipelines, limits: deps.limits, decode: deps.decode ?? decodeImage });
   await app.register(opsRoutes, {
     store: deps.store,
     metricsRegistry: deps.metricsRegistry,
     checkBroker: deps.checkBroker,
     checkClickHouse: deps.checkClickHouse,
     modelFailure: deps.modelFailure,
+    pipelines,
     beforeScrape: () => {
-      deps.metrics.queueDepth.set(deps.batcher.depth);
-      if (deps.memory) {
-        const mem = deps.memory();
-        deps.metrics.tfTensors.set(mem.tensors);
-        deps.metrics.tfBytes.set(mem.bytes);
+      for (const p of [deps, ...named.values()]) {
+        p.metrics?.queueDepth.set(p.batcher.depth);
+        if (p.metrics && p.memory) {
+          const mem = p.memory();
+          p.metrics.tfTensors.set(mem.tensors);
+          p.metrics.tfBytes.set(mem.bytes);
+        }
       }
     },
   });

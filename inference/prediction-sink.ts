@@ -173,26 +173,26 @@ export function createPredictionSink(opts: PredictionSinkOptions): PredictionSin
   }
 
   function flush(): Promise<void> {
+    // Cleared once settled, never inside the body: a flush of an empty buffer finishes synchronously,
+    // and clearing there (before the assignment) would leave a settled promise that no later flush replaces.
     flushing ??= (async () => {
-      try {
-        while (buffer.length > 0) {
-          const batch = buffer;
-          buffer = [];
-          try {
-            await persist(batch);
-          } catch (err) {
-            opts.log?.warn(
-              { err: describeError(err), records: batch.length },
-              'buffered predictions not written; will retry',
-            );
-            buffer = [...batch, ...buffer].slice(-bufferMax);
-            return;
-          }
+      while (buffer.length > 0) {
+        const batch = buffer;
+        buffer = [];
+        try {
+          await persist(batch);
+        } catch (err) {
+          opts.log?.warn(
+            { err: describeError(err), records: batch.length },
+            'buffered predictions not written; will retry',
+          );
+          buffer = [...batch, ...buffer].slice(-bufferMax);
+          return;
         }
-      } finally {
-        flushing = undefined;
       }
-    })();
+    })().finally(() => {
+      flushing = undefined;
+    });
     return flushing;
   }
 

@@ -5,6 +5,7 @@
 import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import type { KafkaAdapter, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
 import type { Config } from '../lib/core/config.ts';
+import { DEFAULT_PIPELINE } from '../lib/core/config.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { Registry } from '../lib/core/metrics.ts';
 import { getSpec } from '../lib/core/preprocess-spec.ts';
@@ -25,6 +26,7 @@ import {
   type RecentPredictions,
 } from './prediction-sink.ts';
 import { createPredictor, type PredictInput, type PredictOutput } from './predictor.ts';
+import type { PipelineTarget } from './routes/pipeline-routes.ts';
 import { createStreamConsumer, type StreamConsumer } from './stream-consumer.ts';
 
 export interface InferenceServiceDeps {
@@ -43,7 +45,11 @@ export interface InferenceServiceOptions {
   stream?: boolean;
   /** Follow ModelPublished events. @default true */
   followModels?: boolean;
+  /** The pipeline this service is (PIXELFLOW_PIPELINES): labels its metrics and log lines. @default 'default' */
+  pipeline?: string;
 }
+
+export type NamedPipeline = PipelineTarget & { metrics: InferenceMetrics; memory: () => ModelMemory };
 
 export interface InferenceService {
   readonly store: ModelStore;
@@ -57,6 +63,8 @@ export interface InferenceService {
   start(): Promise<void>;
   /** What buildInferenceApp needs; extra route plugins are served beside ours. */
   appDeps(plugins?: ExtraPlugin[]): InferenceAppDeps;
+  /** What the app needs to serve this service as a named pipeline beside the default one (InferenceAppDeps.pipelines). */
+  pipelineTarget(): NamedPipeline;
   /** Stream first (stop fetching), then the batcher drains, the sink flushes, models go. Idempotent. */
   close(): Promise<void>;
 }
@@ -65,8 +73,10 @@ export async function createInferenceService(
   deps: InferenceServiceDeps,
   opts: InferenceServiceOptions = {},
 ): Promise<InferenceService> {
-  const { config, log, tf } = deps;
-  const metrics = createInferenceMetrics(deps.metrics);
+  const { config, tf } = deps;
+  const pipeline = opts.pipeline ?? DEFAULT_PIPELINE;
+  const log = pipeline === DEFAULT_PIPELINE ? deps.log : deps.log.child({ pipeline });
+  const metrics = createInferenceMetrics(deps.metrics, pipeline);
   // Warming the largest batch too allocates its buffers before the first busy moment.
   const warmupBatchSizes = [...new Set([1, config.batchMaxSize])];
   const runner: ModelRunner = config.inferenceWorker
@@ -146,6 +156,9 @@ export async function createInferenceService(
         { production: store.current()?.version ?? null, candidate: store.current('candidate')?.version ?? null },
         'inference started',
       );
+    },
+    pipelineTarget() {
+      return { store, batcher, sink, registry: deps.registry, modelFailure: () => runner.failure(), metrics, memory };
     },
     appDeps(plugins = []) {
       return {

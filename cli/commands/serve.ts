@@ -137,12 +137,13 @@ export const command: Command = {
     try {
       const rt = await initTensorflow(tensorflowOptions(config, (msg) => log.warn(msg)));
       log.info({ backend: rt.describe() }, 'tensorflow ready');
-      const { createInferenceService } = await import('../../inference/service.ts');
+      const { createPipelineHost } = await import('../../inference/pipelines.ts');
       const { buildInferenceApp } = await import('../../inference/app.ts');
       const registry = lifecycle.add('registry', createModelRegistry(registryLocation(config)));
+      // The default pipeline, and each of PIXELFLOW_PIPELINES in its own namespace.
       const service = lifecycle.add(
         'inference',
-        await createInferenceService({ ...ctx, tf: rt.tf, registry }, { stream: !values['no-stream'] }),
+        await createPipelineHost(ctx, { tf: rt.tf, registry }, { stream: !values['no-stream'] }),
       );
       const https = tlsFiles(config);
       const { plugins, mounted } = await servicePlugins(ctx, rt.tf);
@@ -162,9 +163,10 @@ export const command: Command = {
       const url = `${https ? 'https' : 'http'}://${host}:${boundPort}`;
       await registerScrapeTarget({ stateDir: ctx.config.stateDir, lifecycle, log: ctx.log }, 'serve', host, boundPort);
       await service.start();
-      log.info({ url, mounted, docs: `${url}/docs` }, 'serving');
+      const pipelines = [...service.services.keys()];
+      log.info({ url, mounted, pipelines, docs: `${url}/docs` }, 'serving');
       console.log(
-        `pixelflow serve: ${url}  (web page /, API docs /docs, metrics /metrics; routes: inference${mounted.map((m) => `, ${m}`).join('')})`,
+        `pixelflow serve: ${url}  (web page /, API docs /docs, metrics /metrics; routes: inference${mounted.map((m) => `, ${m}`).join('')}${pipelines.length > 1 ? `; pipelines: ${pipelines.join(', ')} under /v1/pipelines/{name}/` : ''})`,
       );
       await new Promise<void>((resolve) => lifecycle.signal.addEventListener('abort', () => resolve(), { once: true }));
       return 0;

@@ -1,7 +1,7 @@
 // GET /v1/models (registry versions, aliases, what this process serves),
 // POST /v1/models/reload (load the aliased versions again now, admin) and
 // GET /v1/predictions/recent (the live feed of the web page).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PixelflowError } from '../../lib/core/errors.ts';
 import type { ModelManifest, ModelRegistry } from '../../lib/registry/model-registry.ts';
 import { classNameOf, type ScoredLabel } from '../../schemas/index.ts';
@@ -139,69 +139,11 @@ export const recentSchema = {
 } as const;
 
 export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions): Promise<void> {
-  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema, config: { scope: 'read' } }, async () => {
-    const [manifests, aliases] = await Promise.all([opts.registry.list(), opts.registry.aliases()]);
-    const serving: LoadedInfo[] = [];
-    const loaded: Record<string, string> = {};
-    for (const role of ['production', 'candidate'] as const) {
-      const m = opts.store.current(role);
-      if (!m) continue;
-      loaded[role] = m.version;
-      serving.push({
-        role,
-        version: m.version,
-        spec_version: m.spec.version,
-        labels: [...m.labels],
-        loaded_at: m.loadedAt,
-      });
-    }
-    return {
-      aliases,
-      loaded,
-      serving,
-      versions: manifests.map((m) => ({
-        version: m.version,
-        run_id: m.run_id,
-        spec_version: m.spec_version,
-        labels: m.labels,
-        metrics: m.metrics,
-        created_at: m.created_at,
-        aliases: Object.entries(aliases)
-          .filter(([, v]) => v === m.version)
-          .map(([a]) => a),
-      })),
-    };
-  });
-
-  app.post(
-    '/v1/models/reload',
-    {
-      config: { scope: 'admin', action: 'reload' },
-      schema: {
-        summary: 'Load the versions the registry aliases name again, now (after a change the models topic missed)',
-        tags: ['models'],
-        response: {
-          200: {
-            type: 'object',
-            required: ['loaded'],
-            properties: { loaded: { type: 'object', additionalProperties: { type: 'string' } } },
-          },
-        },
-      },
-    },
-    async (request) => {
-      const activate = opts.store.activate;
-      if (!activate) throw new PixelflowError('NO_MODEL', 'this process does not load models itself');
-      const aliases = await opts.registry.aliases();
-      const loaded: Record<string, string> = {};
-      for (const role of ['production', 'candidate'] as const) {
-        const version = aliases[role];
-        if (!version) continue;
-        loaded[role] = (await activate(role, version)).version;
-      }
-      request.auditTarget = Object.values(loaded).join(',');
-      return { loaded };
-    },
+  app.get<{ Reply: ModelsResponse }>('/v1/models', { schema: modelsSchema, config: { scope: 'read' } }, () =>
+    answerModels(opts),
+  );
+  app.post('/v1/models/reload', { config: { scope: 'admin', action: 'reload' }, schema: reloadSchema }, (request) =>
+    answerReload(request, opts),
   );
 
   app.get<{ Querystring: { limit?: number }; Reply: RecentResponse }>(
@@ -219,4 +161,71 @@ export async function modelRoutes(app: FastifyInstance, opts: ModelRoutesOptions
       })),
     }),
   );
+}
+
+export const reloadSchema = {
+  summary: 'Load the versions the registry aliases name again, now (after a change the models topic missed)',
+  tags: ['models'],
+  response: {
+    200: {
+      type: 'object',
+      required: ['loaded'],
+      properties: { loaded: { type: 'object', additionalProperties: { type: 'string' } } },
+    },
+  },
+} as const;
+
+type ModelsOf = Pick<ModelRoutesOptions, 'store' | 'registry'>;
+
+/** GET /v1/models of one pipeline: its registry's versions and aliases, and what it serves now. */
+export async function answerModels(opts: ModelsOf): Promise<ModelsResponse> {
+  const [manifests, aliases] = await Promise.all([opts.registry.list(), opts.registry.aliases()]);
+  const serving: LoadedInfo[] = [];
+  const loaded: Record<string, string> = {};
+  for (const role of ['production', 'candidate'] as const) {
+    const m = opts.store.current(role);
+    if (!m) continue;
+    loaded[role] = m.version;
+    serving.push({
+      role,
+      version: m.version,
+      spec_version: m.spec.version,
+      labels: [...m.labels],
+      loaded_at: m.loadedAt,
+    });
+  }
+  return {
+    aliases,
+    loaded,
+    serving,
+    versions: manifests.map((m) => ({
+      version: m.version,
+      run_id: m.run_id,
+      spec_version: m.spec_version,
+      labels: m.labels,
+      metrics: m.metrics,
+      created_at: m.created_at,
+      aliases: Object.entries(aliases)
+        .filter(([, v]) => v === m.version)
+        .map(([a]) => a),
+    })),
+  };
+}
+
+/** POST /v1/models/reload of one pipeline: load what its registry's aliases name, now. */
+export async function answerReload(
+  request: FastifyRequest,
+  opts: ModelsOf,
+): Promise<{ loaded: Record<string, string> }> {
+  const activate = opts.store.activate;
+  if (!activate) throw new PixelflowError('NO_MODEL', 'this process does not load models itself');
+  const aliases = await opts.registry.aliases();
+  const loaded: Record<string, string> = {};
+  for (const role of ['production', 'candidate'] as const) {
+    const version = aliases[role];
+    if (!version) continue;
+    loaded[role] = (await activate(role, version)).version;
+  }
+  request.auditTarget = Object.values(loaded).join(',');
+  return { loaded };
 }

@@ -1,6 +1,7 @@
-// GET /health/live (503 once the model worker is gone: only a restart helps), GET /health/ready
+// GET /health/live (503 once a model worker is gone: only a restart helps), GET /health/ready
 // (a model is serving and each dependency answers: 'degraded' while one does not, though
-// /v1/predict keeps answering from the loaded model), GET /metrics.
+// /v1/predict keeps answering from the loaded model; with several pipelines, each one's model is
+// listed and one without a model makes it 'degraded'), GET /metrics.
 import type { FastifyInstance } from 'fastify';
 import { describeError } from '../../lib/core/errors.ts';
 import type { Registry } from '../../lib/core/metrics.ts';
@@ -19,13 +20,15 @@ export interface OpsRoutesOptions {
   brokerCheckCacheMs?: number;
   /** Why the models can no longer run (the runner's failure()), or undefined while they can. */
   modelFailure?: () => string | undefined;
+  /** Every pipeline served, the default (the store above) first; more than one adds checks.pipelines. */
+  pipelines?: ReadonlyMap<string, { store: Pick<ModelStore, 'current'>; modelFailure?: () => string | undefined }>;
 }
 
 interface ReadyBody {
   /** not_ready: no model can serve; degraded: predictions serve, a dependency does not answer. */
   status: 'ready' | 'degraded' | 'not_ready';
   /** broker is the former name of kafka, kept for existing probes. */
-  checks: { model: string; kafka: string; clickhouse: string; broker: string };
+  checks: { model: string; kafka: string; clickhouse: string; broker: string; pipelines?: Record<string, string> };
 }
 
 const readyBody = {
@@ -41,6 +44,11 @@ const readyBody = {
         kafka: { type: 'string' },
         clickhouse: { type: 'string' },
         broker: { type: 'string' },
+        pipelines: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          description: 'with several pipelines: each one’s model, as `model` says it for the default one',
+        },
       },
     },
   },
@@ -69,6 +77,20 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
     return result;
   }
 
+  const others = [...(opts.pipelines ?? new Map())].slice(1);
+  function otherFailure(): string | undefined {
+    for (const [name, p] of others) {
+      const failure = p.modelFailure?.();
+      if (failure) return `pipeline ${name}: ${failure}`;
+    }
+    return undefined;
+  }
+  const modelState = (p: { store: Pick<ModelStore, 'current'>; modelFailure?: () => string | undefined }) => {
+    const failure = p.modelFailure?.();
+    const model = p.store.current('production');
+    return failure ? `failed: ${failure}` : model ? `ok (${model.version})` : 'no production model loaded';
+  };
+
   app.get(
     '/health/live',
     {
@@ -88,7 +110,7 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
       },
     },
     async (_request, reply) => {
-      const failure = opts.modelFailure?.();
+      const failure = opts.modelFailure?.() ?? otherFailure();
       if (failure) return reply.status(503).send({ status: 'failed', reason: failure });
       return { status: 'ok' as const };
     },
@@ -112,14 +134,18 @@ export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): P
         dependencyState('kafka', opts.checkBroker),
         dependencyState('clickhouse', opts.checkClickHouse),
       ]);
-      const checks = {
-        model: failure ? `failed: ${failure}` : model ? `ok (${model.version})` : 'no production model loaded',
+      const checks: ReadyBody['checks'] = {
+        model: modelState(opts),
         kafka,
         clickhouse,
         broker: kafka,
       };
+      if (others.length)
+        checks.pipelines = Object.fromEntries([...(opts.pipelines ?? [])].map(([n, p]) => [n, modelState(p)]));
       const serving = model !== undefined && !failure;
-      const reachable = [kafka, clickhouse].every((c) => c === 'ok' || c === 'not checked');
+      const reachable =
+        [kafka, clickhouse].every((c) => c === 'ok' || c === 'not checked') &&
+        others.every(([, p]) => modelState(p).startsWith('ok'));
       const status = !serving ? 'not_ready' : reachable ? 'ready' : 'degraded';
       return reply.status(status === 'ready' ? 200 : 503).send({ status, checks });
     },

@@ -29,7 +29,7 @@ export interface PredictRoutesOptions {
   ): Promise<Pick<DecodedImage, 'data' | 'shape'> & Partial<Pick<DecodedImage, 'source' | 'orientation'>>>;
 }
 
-interface PredictQuery {
+export interface PredictQuery {
   k?: number;
 }
 
@@ -155,117 +155,123 @@ async function readMultipartImage(request: FastifyRequest): Promise<Buffer> {
   return image;
 }
 
-export async function predictRoutes(app: FastifyInstance, opts: PredictRoutesOptions): Promise<void> {
-  // Scoped to this plugin: the upload plugin registers its own multipart with its own limits.
+/** Multipart (field "image") and raw image bodies, in the plugin that calls it. */
+export async function acceptImages(app: FastifyInstance, limits: { maxImageBytes: number }): Promise<void> {
+  // Scoped to the calling plugin: the upload plugin registers its own multipart with its own limits.
   await app.register(multipart, {
-    limits: { fileSize: opts.limits.maxImageBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
+    limits: { fileSize: limits.maxImageBytes, files: 2, fields: 10, parts: 12, fieldSize: 1024 },
   });
   const raw = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) =>
     done(null, body);
-  const rawOpts = { parseAs: 'buffer' as const, bodyLimit: opts.limits.maxImageBytes };
+  const rawOpts = { parseAs: 'buffer' as const, bodyLimit: limits.maxImageBytes };
   app.addContentTypeParser('application/octet-stream', rawOpts, raw);
   app.addContentTypeParser(/^image\/[a-z0-9.+-]+$/, rawOpts, raw);
+}
 
+export async function predictRoutes(app: FastifyInstance, opts: PredictRoutesOptions): Promise<void> {
+  await acceptImages(app, opts.limits);
   app.post<{ Querystring: PredictQuery; Reply: PredictResponse }>(
     '/v1/predict',
     { schema: predictSchema, config: { scope: 'write' } },
-    async (request) => {
-      const arrived = performance.now();
-      // Refuse before reading and decoding: under overload that work would be thrown away.
-      if (opts.batcher.full) {
-        throw new PixelflowError('OVERLOADED', 'inference queue is full; retry shortly', { canRetry: true });
-      }
-      const body: unknown = request.isMultipart() ? await readMultipartImage(request) : request.body;
-      if (body !== undefined && body !== null && !Buffer.isBuffer(body)) {
-        // e.g. JSON, which Fastify parses before we see it
-        throw new PixelflowError(
-          'UNSUPPORTED_TYPE',
-          'send the image as multipart/form-data (field "image") or as a raw image/* body',
-        );
-      }
-      const bytes = body as Buffer | undefined;
-      if (!bytes || bytes.length === 0) throw new PixelflowError('EMPTY_INPUT', 'the image is empty (0 bytes)');
-      const k = request.query.k ?? 5;
-      const decodeLimits = { maxPixels: opts.limits.maxPixels, maxBytes: opts.limits.maxImageBytes };
-
-      // A swap to a model of another spec between decoding and batching is retried once.
-      let out: PredictOutput | undefined;
-      for (let attempt = 0; out === undefined; attempt++) {
-        const model = opts.store.current('production');
-        if (!model)
-          throw new PixelflowError('NO_MODEL', 'no model is serving yet; try again once one is published', {
-            canRetry: true,
-          });
-        const decoded = await opts.decode(bytes, model.spec, decodeLimits);
-        try {
-          out = await opts.batcher.submit(
-            {
-              spec_version: model.spec.version,
-              shape: decoded.shape,
-              dtype: 'uint8',
-              data: decoded.data,
-              scale: model.spec.scale,
-              bias: model.spec.bias,
-              k,
-              geometry: decoded.source && {
-                sourceWidth: decoded.source.width,
-                sourceHeight: decoded.source.height,
-                orientation: decoded.orientation,
-              },
-            },
-            { lane: 'interactive' },
-          );
-        } catch (err) {
-          if (
-            attempt === 0 &&
-            isPixelflowError(err, 'MODEL_INCOMPATIBLE') &&
-            opts.store.current('production') !== model
-          )
-            continue;
-          throw err;
-        }
-      }
-
-      const latency = performance.now() - arrived;
-      const id = randomUUID();
-      const predictedAt = Date.now();
-      const records: PredictionRecord[] = [
-        { id, answer: out.production, origin: 'rest', latency_ms: latency, predicted_at: predictedAt, source: 'rest' },
-      ];
-      if (out.candidate)
-        records.push({
-          id,
-          answer: out.candidate,
-          origin: 'rest',
-          latency_ms: latency,
-          predicted_at: predictedAt,
-          source: 'rest',
-        });
-      opts.sink?.enqueue(records);
-      const output = out.production.output;
-      const points = output && keypointsOutputOf(output);
-      const mask = output && maskOutputOf(output);
-      return {
-        id,
-        model_version: out.production.model_version,
-        task: points ? 'keypoints' : mask ? 'segmentation' : 'classification',
-        top_k: out.production.top_k,
-        ...(points ? { keypoints: points.points } : {}),
-        ...(mask
-          ? {
-              mask: {
-                png_base64: mask.png.toString('base64'),
-                width: mask.width,
-                height: mask.height,
-                area: mask.area,
-                bbox: mask.bbox ?? null,
-              },
-            }
-          : {}),
-        inference_ms: out.production.inference_ms,
-        latency_ms: latency,
-        batch_size: out.production.batch_size,
-      };
-    },
+    (request) => answerPredict(request, opts),
   );
+}
+
+/** One prediction request through a pipeline's store, batcher and sink (POST /v1/predict and its per-pipeline twin). */
+export async function answerPredict(
+  request: FastifyRequest<{ Querystring: PredictQuery }>,
+  opts: PredictRoutesOptions,
+): Promise<PredictResponse> {
+  const arrived = performance.now();
+  // Refuse before reading and decoding: under overload that work would be thrown away.
+  if (opts.batcher.full) {
+    throw new PixelflowError('OVERLOADED', 'inference queue is full; retry shortly', { canRetry: true });
+  }
+  const body: unknown = request.isMultipart() ? await readMultipartImage(request) : request.body;
+  if (body !== undefined && body !== null && !Buffer.isBuffer(body)) {
+    // e.g. JSON, which Fastify parses before we see it
+    throw new PixelflowError(
+      'UNSUPPORTED_TYPE',
+      'send the image as multipart/form-data (field "image") or as a raw image/* body',
+    );
+  }
+  const bytes = body as Buffer | undefined;
+  if (!bytes || bytes.length === 0) throw new PixelflowError('EMPTY_INPUT', 'the image is empty (0 bytes)');
+  const k = request.query.k ?? 5;
+  const decodeLimits = { maxPixels: opts.limits.maxPixels, maxBytes: opts.limits.maxImageBytes };
+
+  // A swap to a model of another spec between decoding and batching is retried once.
+  let out: PredictOutput | undefined;
+  for (let attempt = 0; out === undefined; attempt++) {
+    const model = opts.store.current('production');
+    if (!model)
+      throw new PixelflowError('NO_MODEL', 'no model is serving yet; try again once one is published', {
+        canRetry: true,
+      });
+    const decoded = await opts.decode(bytes, model.spec, decodeLimits);
+    try {
+      out = await opts.batcher.submit(
+        {
+          spec_version: model.spec.version,
+          shape: decoded.shape,
+          dtype: 'uint8',
+          data: decoded.data,
+          scale: model.spec.scale,
+          bias: model.spec.bias,
+          k,
+          geometry: decoded.source && {
+            sourceWidth: decoded.source.width,
+            sourceHeight: decoded.source.height,
+            orientation: decoded.orientation,
+          },
+        },
+        { lane: 'interactive' },
+      );
+    } catch (err) {
+      if (attempt === 0 && isPixelflowError(err, 'MODEL_INCOMPATIBLE') && opts.store.current('production') !== model)
+        continue;
+      throw err;
+    }
+  }
+
+  const latency = performance.now() - arrived;
+  const id = randomUUID();
+  const predictedAt = Date.now();
+  const records: PredictionRecord[] = [
+    { id, answer: out.production, origin: 'rest', latency_ms: latency, predicted_at: predictedAt, source: 'rest' },
+  ];
+  if (out.candidate)
+    records.push({
+      id,
+      answer: out.candidate,
+      origin: 'rest',
+      latency_ms: latency,
+      predicted_at: predictedAt,
+      source: 'rest',
+    });
+  opts.sink?.enqueue(records);
+  const output = out.production.output;
+  const points = output && keypointsOutputOf(output);
+  const mask = output && maskOutputOf(output);
+  return {
+    id,
+    model_version: out.production.model_version,
+    task: points ? 'keypoints' : mask ? 'segmentation' : 'classification',
+    top_k: out.production.top_k,
+    ...(points ? { keypoints: points.points } : {}),
+    ...(mask
+      ? {
+          mask: {
+            png_base64: mask.png.toString('base64'),
+            width: mask.width,
+            height: mask.height,
+            area: mask.area,
+            bbox: mask.bbox ?? null,
+          },
+        }
+      : {}),
+    inference_ms: out.production.inference_ms,
+    latency_ms: latency,
+    batch_size: out.production.batch_size,
+  };
 }

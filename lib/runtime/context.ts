@@ -72,8 +72,21 @@ export async function createServiceContext(
   // A service started while the stack is still coming up (or restarting) waits for it instead of
   // exiting; once running, the adapters ride out outages by themselves.
   const deadline = Date.now() + config.startupWaitMs;
+  const { clickhouse } = await openNamespace({ config, log, lifecycle, kafka }, opts, deadline, topics);
+  return { config, log, metrics, kafka, clickhouse, topics, lifecycle };
+}
+
+/** The namespace's ClickHouse database (migrated unless told not to) and topics (ensured unless told not to). */
+async function openNamespace(
+  ctx: Pick<ServiceContext, 'config' | 'log' | 'lifecycle' | 'kafka'>,
+  opts: { ensureTopics?: boolean; migrate?: boolean },
+  deadline: number,
+  topics: TopicNames,
+  name = 'clickhouse',
+): Promise<{ clickhouse: ClickHouseAdapter }> {
+  const { config, log, lifecycle, kafka } = ctx;
   const clickhouse = lifecycle.add(
-    'clickhouse',
+    name,
     await waitForDependency('ClickHouse', config.clickhouseUrl, deadline, log, () =>
       createClickHouseAdapter({
         url: config.clickhouseUrl,
@@ -95,7 +108,29 @@ export async function createServiceContext(
       kafka.ensureTopics(topicSpecs(config, topics)),
     );
   }
-  return { config, log, metrics, kafka, clickhouse, topics, lifecycle };
+  return { clickhouse };
+}
+
+/**
+ * The context of another namespace served by the same process (a pipeline of PIXELFLOW_PIPELINES):
+ * `config` names its topics and database; Kafka, metrics and the lifecycle are the process's, its
+ * ClickHouse session (bound to its database) is its own, its tables migrated and topics made.
+ */
+export async function createNamespaceContext(
+  ctx: ServiceContext,
+  name: string,
+  config: Config,
+): Promise<ServiceContext> {
+  const log = ctx.log.child({ pipeline: name });
+  const topics = topicNames(config.topicPrefix);
+  const { clickhouse } = await openNamespace(
+    { ...ctx, config, log },
+    {},
+    Date.now() + config.startupWaitMs,
+    topics,
+    `clickhouse-${name}`,
+  );
+  return { ...ctx, config, log, clickhouse, topics };
 }
 
 /**

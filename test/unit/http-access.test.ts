@@ -79,8 +79,12 @@ async function buildServeApp(audit: AuditEntry[] = []): Promise<FastifyInstance>
   });
 }
 
-/** A concrete URL for a route pattern (`:name` → a value the route accepts). */
-const urlOf = (pattern: string) => pattern.replace(/:name\b/, 'confusion_matrix').replace(/\*$/, 'index.html');
+/** A concrete URL for a route pattern (`:name`, `:pipeline` → a value the route accepts). */
+const urlOf = (pattern: string) =>
+  pattern
+    .replace(/:name\b/, 'confusion_matrix')
+    .replace(/:pipeline\b/, 'default')
+    .replace(/\*$/, 'index.html');
 
 describe('access policy of every serve route', () => {
   let app: FastifyInstance;
@@ -96,6 +100,10 @@ describe('access policy of every serve route', () => {
     const names = rows.map((r) => `${r.method} ${r.url}`);
     for (const expected of [
       'POST /v1/predict',
+      'GET /v1/pipelines',
+      'POST /v1/pipelines/:pipeline/predict',
+      'GET /v1/pipelines/:pipeline/models',
+      'POST /v1/pipelines/:pipeline/models/reload',
       'GET /v1/models',
       'POST /v1/models/reload',
       'GET /v1/predictions/recent',

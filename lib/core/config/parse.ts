@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kafkaSecurityFromConfig } from '../connection-security.ts';
 import { PixelflowError } from '../errors.ts';
+import { DEFAULT_PIPELINE, pipelineSettings } from './pipelines.ts';
 import { CONFIG_SPEC, type Config, type ConfigKey } from './spec.ts';
 import { rawDefault, type VarSpec } from './var-spec.ts';
 
@@ -44,6 +45,7 @@ function checkTogether(c: Config): void {
   if (c.clickhouseReaderPassword && !c.clickhouseReaderUser) {
     throw new PixelflowError('CONFIG_INVALID', 'CLICKHOUSE_READER_PASSWORD is set but CLICKHOUSE_READER_USER is empty');
   }
+  pipelineSettings(c);
   if (c.valFraction + c.testFraction >= 1) {
     throw new PixelflowError(
       'CONFIG_INVALID',
@@ -71,4 +73,18 @@ export function describeConfig(): Array<{ env: string; default: string; doc: str
     default: typeof s.default === 'function' ? '(derived)' : s.default,
     doc: s.doc,
   }));
+}
+
+/**
+ * Every pipeline serve hosts with its full configuration: the default one (this configuration) first,
+ * then each of PIXELFLOW_PIPELINES with its own topics, database, registry and spec.
+ */
+export function pipelineConfigs(config: Config): Array<{ name: string; config: Config }> {
+  return [
+    { name: DEFAULT_PIPELINE, config },
+    ...pipelineSettings(config).map(({ name, overrides }) => ({
+      name,
+      config: Object.freeze({ ...config, ...overrides, pipelines: [] }) as Config,
+    })),
+  ];
 }

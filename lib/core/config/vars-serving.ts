@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatApiKeys, parseApiKeys } from '../api-keys.ts';
 import { fail, parsers } from './parsers.ts';
+import { formatPipelines, type PipelineDecl, parsePipelines } from './pipelines.ts';
 import type { VarSpec } from './var-spec.ts';
+import { preprocessSpecName } from './vars-ml.ts';
 
 const MiB = 1024 * 1024;
 
@@ -147,6 +149,13 @@ export const SERVING_VARS = {
     default: '100',
     parse: parsers.int(1, 10000),
     doc: 'files per upload request',
+  },
+  pipelines: {
+    env: 'PIXELFLOW_PIPELINES',
+    default: '',
+    parse: (raw: string) => parsePipelines(raw, preprocessSpecName),
+    format: (list: PipelineDecl[]) => formatPipelines(list),
+    doc: "pipelines serve hosts beside the default one, each a namespace of its own: 'name[ topics=P][ database=D][ registry=URL][ spec=S], ...' (README › Several pipelines in one serve); empty = the default only",
   },
   maxPixels: {
     env: 'PIXELFLOW_MAX_PIXELS',

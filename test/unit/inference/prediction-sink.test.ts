@@ -157,4 +157,22 @@ describe('prediction sink', () => {
     // Records are shown once on the page even though the write was retried.
     expect(recent.list()).toHaveLength(2);
   });
+
+  it('records enqueued after a flush of an empty buffer are still written (a serving process idles before its first request)', async () => {
+    const rows: unknown[] = [];
+    const sink = createPredictionSink({
+      producer: { send: async () => [] },
+      clickhouse: { insert: async (_t, r) => void rows.push(...r) },
+      predictionsTopic: 'preds',
+      flushIntervalMs: 10,
+    });
+    await sink.flush();
+    await sink.flush();
+    sink.enqueue([rec('late', { origin: 'rest' })]);
+    await vi.waitFor(() => expect(rows).toHaveLength(1));
+    sink.enqueue([rec('later', { origin: 'rest' })]);
+    await sink.flush();
+    expect(rows).toHaveLength(2);
+    await sink.close();
+  });
 });

@@ -65,6 +65,7 @@ const FULL_ENV: Record<string, string> = {
   PIXELFLOW_MAX_REQUEST_BYTES: '8388608',
   PIXELFLOW_MAX_FILES_PER_REQUEST: '10',
   PIXELFLOW_MAX_PIXELS: '1000000',
+  PIXELFLOW_PIPELINES: 'faces topics=pf-faces spec=gray48, cars registry=s3://models/cars database=cars',
   PIXELFLOW_SPEC: 'rgb96@1',
   PIXELFLOW_TASK: 'segmentation',
   PIXELFLOW_TF_BACKEND: 'cpu',
