@@ -237,7 +237,11 @@ export async function createClickHouseAdapter(opts: ClickHouseOptions): Promise<
       // (INSERT and SET are not), so this one cannot be a read.
       const failure = (err: unknown, prefix: string): PixelflowError => {
         const at = /failed at position (\d+)/.exec(String((err as Error)?.message));
-        if (at && sql.slice(0, Math.max(0, Number(at[1]) - 1 - prefix.length)).trim() === '') {
+        // A statement that does not start as a read is refused as one whatever the parser tripped on
+        // (18.16 has been seen to fail an INSERT at its column list rather than its first word).
+        const first = sql.trim().split(/\s+/)[0]?.toUpperCase() ?? '';
+        const startsAsRead = first === 'SELECT' || first === 'WITH' || first.startsWith('(');
+        if (at && (!startsAsRead || sql.slice(0, Math.max(0, Number(at[1]) - 1 - prefix.length)).trim() === '')) {
           return new PixelflowError(
             'CLICKHOUSE_READONLY',
             `not a statement that reads: ${sql.trim().split(/\s+/)[0]}`,

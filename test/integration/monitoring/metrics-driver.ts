@@ -158,6 +158,8 @@ export async function startMetricsDriver(ctx: ServiceContext): Promise<MetricsDr
     tr.samplesPerSecond.set(1800 + i);
     tr.lastValAccuracy.set(0.87);
     tr.lastValLoss.set(0.36);
+    tr.heldOutScore.set({ task: 'classification', metric: 'accuracy' }, 0.91);
+    tr.heldOutScore.set({ task: 'keypoints', metric: 'pck05' }, 0.99);
     tr.running.set(i % 2);
     tr.pendingLabelled.set(120 + i);
     tr.triggerSkipped.inc({ reason: 'SCHEMA_INVALID' });
