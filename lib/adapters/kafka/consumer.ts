@@ -49,7 +49,7 @@ export interface ConsumerHandle {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
@@ -141,7 +141,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   // A reconnect loop on a growing backoff, not a poll: each round is a new attempt to start.
   async function restart(): Promise<void> {
     while (running) {
-      await pause(backoff.next(), controller.signal);
+      await abortableDelay(backoff.next(), controller.signal);
       if (!running) return;
       await withDeadline(consumer.disconnect(), adminTimeoutMs, () =>
         client.timeout('disconnect', adminTimeoutMs),

@@ -1,0 +1,69 @@
+// The adapter's producer on @platformatic/kafka: acks=all by default, a delivery report per
+// partition, keys on the partitions kafkajs would pick (Java-compatible murmur2), and idempotent
+// production (broker-side dedup of retried batches) when acks=all.
+import { murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
+import { withDeadline } from '../../../core/deadline.ts';
+import type { KafkaClient } from '../client.ts';
+import { isOutageError } from '../errors.ts';
+import type { DeliveryReport } from '../messages.ts';
+import type { PixelflowProducer } from '../producer.ts';
+import { platformaticBaseOptions, toPlatformaticMessage } from './connection.ts';
+
+/**
+ * kafkajs and the Java client map a key to toPositive(murmur2(key)) % partitions; @platformatic/kafka's
+ * default keeps the sign bit (murmur2 >>> 0), which sends a key elsewhere. Switching clients must
+ * not move keys, so this is the Java mapping; keyless records go round-robin.
+ */
+export function javaCompatiblePartitioner(): (message: unknown, key: Buffer | undefined) => number {
+  let next = 0;
+  return (_message, key) => (key && key.length > 0 ? murmur2(key) & 0x7fffffff : next++ & 0x7fffffff);
+}
+
+export async function createPlatformaticProducer(client: KafkaClient): Promise<PixelflowProducer> {
+  const { settings, outage } = client;
+  const idempotent = settings.acks === 'all';
+  const producer = new Producer({
+    ...platformaticBaseOptions(settings),
+    idempotent,
+    acks: settings.acks === '1' ? ProduceAcks.LEADER : ProduceAcks.ALL,
+    partitioner: javaCompatiblePartitioner(),
+    autocreateTopics: false,
+    // Idempotence retries a send until the broker takes it; the adapter's retry budget still bounds it.
+    retries: settings.retries,
+  });
+  try {
+    await client.tlsReady();
+    await withDeadline(producer.metadata({ topics: [] }), settings.adminTimeoutMs, () =>
+      client.timeout('connect a producer', settings.adminTimeoutMs),
+    );
+  } catch (err) {
+    await producer.close().catch(() => {});
+    throw client.unavailable(err);
+  }
+
+  let closing: Promise<void> | undefined;
+  const handle: PixelflowProducer = {
+    async send(topic, messages) {
+      if (messages.length === 0) return [];
+      const result = await producer.send({ messages: messages.map((m) => toPlatformaticMessage(topic, m)) }).then(
+        (r) => {
+          outage.ok();
+          return r;
+        },
+        (err) => {
+          if (!isOutageError(err)) throw err;
+          outage.failed(err);
+          throw client.unavailable(err);
+        },
+      );
+      return (result.offsets ?? []).map(
+        (o): DeliveryReport => ({ topic: o.topic, partition: o.partition, baseOffset: Number(o.offset) }),
+      );
+    },
+    close() {
+      closing ??= producer.close();
+      return closing;
+    },
+  };
+  return client.own(handle);
+}
