@@ -2,6 +2,7 @@
 // resolved (at-least-once), and that restarts itself on a backoff when kafkajs gives up.
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { withDeadline } from '../../core/deadline.ts';
+import { createDeferred } from '../../core/deferred.ts';
 import { createBackoff } from '../../core/outage.ts';
 import type { KafkaClient } from './client.ts';
 import { type IncomingMessage, toIncomingMessage } from './messages.ts';
@@ -79,13 +80,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   let running = true;
   let paused = false;
   let joined = false;
-  let resolveReady!: () => void;
-  let rejectReady!: (err: unknown) => void;
-  const ready = new Promise<void>((res, rej) => {
-    resolveReady = res;
-    rejectReady = rej;
-  });
-  ready.catch(() => {});
+  const ready = createDeferred();
   const backoff = createBackoff({ initialMs: 500, maxMs: settings.reconnectMaxMs });
   let restarting: Promise<void> | undefined;
 
@@ -95,7 +90,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
       outage.ok();
       backoff.reset();
       if (paused) consumer.pause(topics);
-      resolveReady();
+      ready.resolve();
     });
     consumer.on(consumer.events.FETCH, () => outage.ok());
     consumer.on(consumer.events.CRASH, (e) => {
@@ -159,12 +154,12 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   const start = startOnce(consumer).catch((err) => {
     // Before the first join the caller decides (start-up fails with a clear error); after it,
     // the restart loop owns recovery.
-    if (!joined) rejectReady(client.unavailable(err));
+    if (!joined) ready.reject(client.unavailable(err));
   });
 
   let closing: Promise<void> | undefined;
   const handle: ConsumerHandle = {
-    ready,
+    ready: ready.promise,
     pause() {
       paused = true;
       consumer.pause(topics);

@@ -4,6 +4,7 @@
 // backoff from the committed offsets, so the batch that failed is delivered again.
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { withDeadline } from '../../../core/deadline.ts';
+import { createDeferred } from '../../../core/deferred.ts';
 import { createBackoff } from '../../../core/outage.ts';
 import type { KafkaClient } from '../client.ts';
 import { abortableDelay, type ConsumerHandle, type ConsumerOptions } from '../consumer.ts';
@@ -48,13 +49,7 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
     wake = undefined;
     w?.();
   };
-  let resolveReady!: () => void;
-  let rejectReady!: (err: unknown) => void;
-  const ready = new Promise<void>((res, rej) => {
-    resolveReady = res;
-    rejectReady = rej;
-  });
-  ready.catch(() => {});
+  const ready = createDeferred();
 
   async function stopMember(m: Member | undefined): Promise<void> {
     if (!m) return;
@@ -178,17 +173,17 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
     (m) => {
       joined = true;
       member = m;
-      resolveReady();
+      ready.resolve();
     },
     (err) => {
-      if (!joined) rejectReady(client.unavailable(err));
+      if (!joined) ready.reject(client.unavailable(err));
     },
   );
   const looping = start.then(loop);
 
   let closing: Promise<void> | undefined;
   const consumerHandle: ConsumerHandle = {
-    ready,
+    ready: ready.promise,
     pause() {
       paused = true;
       member?.stream?.pause();

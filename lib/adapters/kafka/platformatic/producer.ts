@@ -4,7 +4,6 @@
 import { murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
 import { withDeadline } from '../../../core/deadline.ts';
 import type { KafkaClient } from '../client.ts';
-import { isOutageError } from '../errors.ts';
 import type { DeliveryReport } from '../messages.ts';
 import type { PixelflowProducer } from '../producer.ts';
 import { platformaticBaseOptions, toPlatformaticMessage } from './connection.ts';
@@ -28,7 +27,7 @@ export function javaCompatiblePartitioner(): (message: unknown, key: Buffer | un
 const IDEMPOTENT = false;
 
 export async function createPlatformaticProducer(client: KafkaClient): Promise<PixelflowProducer> {
-  const { settings, outage } = client;
+  const { settings } = client;
   const producer = new Producer({
     ...platformaticBaseOptions(settings),
     idempotent: IDEMPOTENT,
@@ -52,16 +51,8 @@ export async function createPlatformaticProducer(client: KafkaClient): Promise<P
   const handle: PixelflowProducer = {
     async send(topic, messages) {
       if (messages.length === 0) return [];
-      const result = await producer.send({ messages: messages.map((m) => toPlatformaticMessage(topic, m)) }).then(
-        (r) => {
-          outage.ok();
-          return r;
-        },
-        (err) => {
-          if (!isOutageError(err)) throw err;
-          outage.failed(err);
-          throw client.unavailable(err);
-        },
+      const result = await client.tracked(
+        producer.send({ messages: messages.map((m) => toPlatformaticMessage(topic, m)) }),
       );
       return (result.offsets ?? []).map(
         (o): DeliveryReport => ({ topic: o.topic, partition: o.partition, baseOffset: Number(o.offset) }),
