@@ -28,7 +28,8 @@ type Cause = { name?: string; code?: string; message?: string; cause?: unknown; 
 function causes(err: unknown): Cause[] {
   const out: Cause[] = [];
   const queue = [err as Cause | undefined];
-  while (queue.length > 0 && out.length < 16) {
+  // @platformatic/kafka nests a refused login four deep, once per retry: walk far enough to find it.
+  while (queue.length > 0 && out.length < 200) {
     const e = queue.shift();
     if (!e || typeof e !== 'object') continue;
     out.push(e);

@@ -20,7 +20,9 @@ export function platformaticBaseOptions(s: KafkaSettings, clientId = s.clientId)
     requestTimeout: 30_000,
     timeout: 30_000,
     retries: s.retries,
-    retryDelay: 200,
+    // kafkajs' curve (options.ts: 200 ms doubling to 5 s). A fixed 200 ms spent all retries of the
+    // first JoinGroup on a fresh broker still loading __consumer_offsets (NOT_COORDINATOR each time).
+    retryDelay: (_client, _operation, attempt) => Math.min(200 * 2 ** Math.max(0, attempt - 1), 5000),
     ...(sasl
       ? { sasl: { mechanism: SASL_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password } }
       : {}),

@@ -40,7 +40,6 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
   const concurrency = Math.max(1, copts.partitionsConsumedConcurrently ?? 1);
   let running = true;
   let paused = false;
-  let joined = false;
   let member: Member | undefined;
   let buffered: Message[] = [];
   let wake: (() => void) | undefined;
@@ -81,7 +80,6 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
     consumer.on('consumer:heartbeat:error', ({ error }) => outage.failed(error));
     consumer.on('consumer:group:join', () => outage.ok());
     try {
-      await client.tlsReady();
       m.stream = await consumer.consume({
         topics: copts.topics,
         mode: 'committed',
@@ -126,6 +124,7 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
       try {
         member = await startMember();
         backoff.reset();
+        ready.resolve();
         return;
       } catch (err) {
         outage.failed(err);
@@ -169,16 +168,29 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
     }
   }
 
-  const start = startMember().then(
-    (m) => {
-      joined = true;
-      member = m;
+  // As with kafkajs, only a broker that cannot be reached (or refuses the login) fails `ready`;
+  // a join that fails after connecting (a broker still loading its group coordinator, or one that
+  // went away mid-join) goes to the restart loop, which resolves `ready` once a member joined.
+  const start = (async () => {
+    try {
+      await client.call('connect', async (a) => a);
+    } catch (err) {
+      ready.reject(client.unavailable(err));
+      running = false;
+      return;
+    }
+    try {
+      member = await startMember();
       ready.resolve();
-    },
-    (err) => {
-      if (!joined) ready.reject(client.unavailable(err));
-    },
-  );
+    } catch (err) {
+      if (!running) return;
+      if (isOutageError(err)) outage.failed(err);
+      settings.log?.warn({ groupId: copts.groupId, err: String(err).slice(0, 300) }, 'consumer did not join; retrying');
+      restarting ??= restart(undefined).finally(() => {
+        restarting = undefined;
+      });
+    }
+  })();
   const looping = start.then(loop);
 
   let closing: Promise<void> | undefined;

@@ -38,7 +38,9 @@ export async function createPlatformaticProducer(client: KafkaClient): Promise<P
     retries: settings.retries,
   });
   try {
-    await client.tlsReady();
+    // The admin's connection first: it refuses a wrong login at once (KAFKA_AUTH_FAILED), where this
+    // client would retry the refusal like a dropped connection until the deadline.
+    await client.call('connect', async (a) => a);
     await withDeadline(producer.metadata({ topics: [] }), settings.adminTimeoutMs, () =>
       client.timeout('connect a producer', settings.adminTimeoutMs),
     );
