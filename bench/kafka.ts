@@ -1,5 +1,5 @@
-// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/adapters/kafka/, kafkajs)
-// side by side with Kafka's own ProducerPerformance / ConsumerPerformance (kafka-tools 3.9.1, the
+// bench/kafka: produce and consume throughput of pixelflow's Kafka adapter (lib/adapters/kafka/, on
+// kafkajs or @platformatic/kafka) side by side with Kafka's own ProducerPerformance / ConsumerPerformance (kafka-tools 3.9.1, the
 // jars the local stack caches) on the same broker, record size, topic and 3 partitions.
 //   produce: createProducer().send(batch), `concurrency` sends in flight, acks=all, no compression,
 //            vs ProducerPerformance --throughput -1 acks=all compression.type=none (other props default)
@@ -16,15 +16,17 @@
 // It is the steadier ratio here: on a saturated 2-core machine the multi-threaded JVM gets a bigger
 // share of the cores than kafkajs' single JS thread, and that share moves the wall-clock ratio.
 //
-//   npx tsx bench/kafka.ts [--quick] [--repeats N] [--sweep]
+//   npx tsx bench/kafka.ts [--quick] [--repeats N] [--sweep] [--client kafkajs|platformatic] [--sizes 1,64]
 //   --quick  1 KiB only; each consumer stops after 6 windows of 0.5 s past its warm-up
 //            (ProducerPerformance's windows are 5 s)
+//   --client the adapter's producer and consumer library (PIXELFLOW_KAFKA_CLIENT); @default kafkajs
+//   --sizes  record sizes in KiB to run (1, 64); @default 1 with --quick, else all
 //   --sweep  kafkajs alone over batch × concurrency (produce) and partitionsConsumedConcurrently ×
 //            maxBytesPerPartition (consume) → bench/results/kafka-sweep.json
 // harness.measureThroughput times whole run() calls; windows need the timeline inside one run and
 // the anchors report their own, so only the harness' statistics and output are used here.
 import { randomBytes } from 'node:crypto';
-import { createKafkaAdapter } from '../lib/adapters/kafka/index.ts';
+import { createKafkaAdapter, KAFKA_CLIENTS } from '../lib/adapters/kafka/index.ts';
 import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
 import { loadConfig } from '../lib/core/config.ts';
 import { benchArgs, formatStats, machineInfo, printTable, ratio, writeResults } from './harness.ts';
@@ -59,6 +61,8 @@ function row(size: string, direction: string, setting: string, k: WindowStats, a
   ];
 }
 
+const CLIENT_VERSIONS = { kafkajs: 'kafkajs 2.2.4', platformatic: '@platformatic/kafka 1.35.0' } as const;
+
 const abort = new AbortController();
 process.once('SIGINT', () => abort.abort(new Error('interrupted')));
 
@@ -68,11 +72,22 @@ async function main() {
       quick: { type: 'boolean', default: false },
       repeats: { type: 'string' },
       sweep: { type: 'boolean', default: false },
+      client: { type: 'string' },
+      sizes: { type: 'string' },
     });
-    return { ...values, repeats: flagValue(values.repeats, '--repeats', parsers.int(3, 1000), 3) };
+    return {
+      ...values,
+      repeats: flagValue(values.repeats, '--repeats', parsers.int(3, 1000), 3),
+      client: flagValue(values.client, '--client', parsers.oneOf(...KAFKA_CLIENTS), 'kafkajs'),
+      sizes: values.sizes?.split(',').map((k) => {
+        const c = CASES.find((x) => x.recordBytes === Number(k) * 1024);
+        if (!c) throw new Error(`--sizes: no case of ${k} KiB (have ${CASES.map((x) => x.recordBytes / 1024)})`);
+        return c;
+      }),
+    };
   });
-  const { repeats } = args;
-  const cases = args.quick ? CASES.slice(0, 1) : CASES;
+  const { repeats, client } = args;
+  const cases = args.sizes ?? (args.quick ? CASES.slice(0, 1) : CASES);
   // kafkajs runs in a warm process: a 1 s first window is enough; a fresh JVM's first 5 s window
   // holds its start-up, so that one is dropped for the anchor.
   const produceWindows: WindowPlan = { intervalMs: PRODUCE_WINDOW_MS, firstMs: 1000, warmupMs: 0, repeats };
@@ -85,7 +100,7 @@ async function main() {
   const brokers = loadConfig().kafkaBrokers;
   const brokerList = Array.isArray(brokers) ? brokers : String(brokers).split(',');
   const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const kafka = createKafkaAdapter({ brokers: brokerList, clientId: `pixelflow-bench-kafka-${runId}` });
+  const kafka = createKafkaAdapter({ brokers: brokerList, clientId: `pixelflow-bench-kafka-${runId}`, client });
   const anchor = createAnchor(brokerList.join(','), abort.signal);
   const topics: string[] = [];
   const newTopic = async (tag: string) => {
@@ -119,7 +134,7 @@ async function main() {
           windowStats(
             await kafkajsProduce(producer, topic, c, c, produceWindows, abort.signal),
             c.recordBytes,
-            'kafkajs produce',
+            `${client} produce`,
           ),
         async () => windowStats(await anchor.produce(topic, c, produceWindows), c.recordBytes, 'ProducerPerformance'),
       );
@@ -127,8 +142,8 @@ async function main() {
       const consumeKafkajs = async (s: ConsumeSettings) => {
         const r = await kafkajsConsume(kafka, topic, records, s, consumeWindows, abort.signal);
         if (r.bytes !== r.seen * c.recordBytes)
-          throw new Error(`kafkajs consume: ${r.bytes} bytes in ${r.seen} records`);
-        return windowStats(r.windows, c.recordBytes, `kafkajs consume (${describeConsume(s)})`);
+          throw new Error(`${client} consume: ${r.bytes} bytes in ${r.seen} records`);
+        return windowStats(r.windows, c.recordBytes, `${client} consume (${describeConsume(s)})`);
       };
       const [ck, ca] = await inOrder(
         () => consumeKafkajs(CONSUME),
@@ -147,6 +162,7 @@ async function main() {
           size: c.name,
           recordBytes: c.recordBytes,
           direction,
+          client,
           kafkajsSettings: settings,
           // The topic's size: a full run reads all of it, --quick stops after its windows.
           records: direction === 'consume' ? records : undefined,
@@ -159,27 +175,29 @@ async function main() {
       }
     }
     printTable(
-      `Kafka throughput, pixelflow adapter (kafkajs 2.2.4) vs Kafka 3.9.1 perf tools: ${PARTITIONS} partitions, acks=all, ` +
+      `Kafka throughput, pixelflow adapter (${CLIENT_VERSIONS[client]}) vs Kafka 3.9.1 perf tools: ${PARTITIONS} partitions, acks=all, ` +
         `no compression; median (min–max) over ${produceWindows.intervalMs / 1000} s (produce) / ` +
         `${consumeWindows.intervalMs / 1000} s (consume) windows after warm-up`,
       [
         'size',
         'direction',
-        'kafkajs setting',
+        `${client} setting`,
         'windows',
-        'kafkajs msg/s',
+        `${client} msg/s`,
         'anchor msg/s',
-        'kafkajs MB/s',
+        `${client} MB/s`,
         'anchor MB/s',
-        'kafkajs/anchor',
-        'kafkajs msg/CPU-s',
+        `${client}/anchor`,
+        `${client} msg/CPU-s`,
         'anchor msg/CPU-s',
         'per CPU-s',
       ],
       rows,
     );
-    const path = writeResults('kafka', {
+    // kafka.json stays the kafkajs run it always was; another client writes beside it.
+    const path = writeResults(client === 'kafkajs' ? 'kafka' : `kafka-${client}`, {
       machine: machineInfo(),
+      client: CLIENT_VERSIONS[client],
       quick: args.quick,
       partitions: PARTITIONS,
       produceWindows,

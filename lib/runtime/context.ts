@@ -50,6 +50,7 @@ export function kafkaOptions(config: Config) {
     security: kafkaSecurityFromConfig(config),
     replication: { replicationFactor: config.replicationFactor, minInsyncReplicas: config.minInsyncReplicas },
     acks: config.producerAcks,
+    client: config.kafkaClient,
     adminTimeoutMs: config.kafkaAdminTimeoutMs,
     readIdleTimeoutMs: config.kafkaReadIdleTimeoutMs,
     reconnectMaxMs: config.reconnectMaxMs,

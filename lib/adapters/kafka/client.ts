@@ -35,6 +35,11 @@ export interface KafkaClient {
   timeout(what: string, ms: number): PixelflowError;
   /** KAFKA_UNAVAILABLE (or KAFKA_AUTH_FAILED) for a failure to reach the brokers. */
   unavailable(err: unknown): PixelflowError;
+  /**
+   * A data-path call (a send) seen by the outage tracker: success ends an outage; a failure to
+   * reach the brokers starts one and becomes KAFKA_UNAVAILABLE; other errors pass through.
+   */
+  tracked<T>(call: Promise<T>): Promise<T>;
   /** Closed with the client, the last owned first. */
   own<T extends Closeable>(resource: T): T;
   /** Closes owned resources, then the admin; safe to call twice. */
@@ -115,6 +120,18 @@ export function createKafkaClient(opts: KafkaAdapterOptions): KafkaClient {
     },
     timeout,
     unavailable: (err) => unavailable(brokers, err),
+    tracked: (p) =>
+      p.then(
+        (v) => {
+          outage.ok();
+          return v;
+        },
+        (err) => {
+          if (!isOutageError(err)) throw err;
+          outage.failed(err);
+          throw unavailable(brokers, err);
+        },
+      ),
     own(resource) {
       owned.push(resource);
       return resource;

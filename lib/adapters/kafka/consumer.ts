@@ -2,6 +2,7 @@
 // resolved (at-least-once), and that restarts itself on a backoff when kafkajs gives up.
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { withDeadline } from '../../core/deadline.ts';
+import { createDeferred } from '../../core/deferred.ts';
 import { createBackoff } from '../../core/outage.ts';
 import type { KafkaClient } from './client.ts';
 import { type IncomingMessage, toIncomingMessage } from './messages.ts';
@@ -49,7 +50,7 @@ export interface ConsumerHandle {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
@@ -79,13 +80,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   let running = true;
   let paused = false;
   let joined = false;
-  let resolveReady!: () => void;
-  let rejectReady!: (err: unknown) => void;
-  const ready = new Promise<void>((res, rej) => {
-    resolveReady = res;
-    rejectReady = rej;
-  });
-  ready.catch(() => {});
+  const ready = createDeferred();
   const backoff = createBackoff({ initialMs: 500, maxMs: settings.reconnectMaxMs });
   let restarting: Promise<void> | undefined;
 
@@ -95,7 +90,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
       outage.ok();
       backoff.reset();
       if (paused) consumer.pause(topics);
-      resolveReady();
+      ready.resolve();
     });
     consumer.on(consumer.events.FETCH, () => outage.ok());
     consumer.on(consumer.events.CRASH, (e) => {
@@ -141,7 +136,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   // A reconnect loop on a growing backoff, not a poll: each round is a new attempt to start.
   async function restart(): Promise<void> {
     while (running) {
-      await pause(backoff.next(), controller.signal);
+      await abortableDelay(backoff.next(), controller.signal);
       if (!running) return;
       await withDeadline(consumer.disconnect(), adminTimeoutMs, () =>
         client.timeout('disconnect', adminTimeoutMs),
@@ -159,12 +154,12 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
   const start = startOnce(consumer).catch((err) => {
     // Before the first join the caller decides (start-up fails with a clear error); after it,
     // the restart loop owns recovery.
-    if (!joined) rejectReady(client.unavailable(err));
+    if (!joined) ready.reject(client.unavailable(err));
   });
 
   let closing: Promise<void> | undefined;
   const handle: ConsumerHandle = {
-    ready,
+    ready: ready.promise,
     pause() {
       paused = true;
       consumer.pause(topics);

@@ -1,14 +1,20 @@
-// kafkajs failures as coded pixelflow errors: unreachable (retry helps), timed out (retry helps),
-// or a refused login (it stays refused).
+// kafkajs and @platformatic/kafka failures as coded pixelflow errors: unreachable (retry helps),
+// timed out (retry helps), or a refused login (it stays refused).
 import { describeError, PixelflowError } from '../../core/errors.ts';
 import { isOutageLine } from './log.ts';
 
+// @platformatic/kafka's codes for a connection that failed or a request that timed out (its
+// TimeoutError carries the network code); PLT_KFK_MULTIPLE wraps one error per broker or retry.
+const PLATFORMATIC_OUTAGE_CODES = new Set(['PLT_KFK_NETWORK', 'PLT_KFK_TIMEOUT']);
+
 /** Whether an error means the broker could not be reached or did not answer, rather than a request was refused. */
 export function isOutageError(err: unknown): boolean {
-  const e = err as { code?: string; name?: string };
+  const e = err as { code?: string; name?: string; errors?: unknown[] };
   return (
     e?.code === 'KAFKA_TIMEOUT' ||
     e?.code === 'KAFKA_UNAVAILABLE' ||
+    PLATFORMATIC_OUTAGE_CODES.has(e?.code ?? '') ||
+    (e?.code === 'PLT_KFK_MULTIPLE' && Array.isArray(e.errors) && e.errors.some(isOutageError)) ||
     /KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSNumberOfRetriesExceeded|KafkaJSBrokerNotFound/.test(
       e?.name ?? '',
     ) ||
@@ -16,11 +22,18 @@ export function isOutageError(err: unknown): boolean {
   );
 }
 
-function causes(err: unknown): Array<{ name?: string; message?: string }> {
-  const out: Array<{ name?: string; message?: string }> = [];
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e && out.length < 8; ) {
+type Cause = { name?: string; code?: string; message?: string; cause?: unknown; errors?: unknown[] };
+
+/** The error, its causes, and (for @platformatic/kafka's MultipleErrors) the errors it gathers. */
+function causes(err: unknown): Cause[] {
+  const out: Cause[] = [];
+  const queue = [err as Cause | undefined];
+  // @platformatic/kafka nests a refused login four deep, once per retry: walk far enough to find it.
+  while (queue.length > 0 && out.length < 200) {
+    const e = queue.shift();
+    if (!e || typeof e !== 'object') continue;
     out.push(e);
-    e = e.cause as typeof e;
+    queue.push(e.cause as Cause | undefined, ...((e.errors ?? []) as Cause[]));
   }
   return out;
 }
@@ -29,7 +42,9 @@ function causes(err: unknown): Array<{ name?: string; message?: string }> {
 export function unavailable(brokers: string[], err: unknown): PixelflowError {
   if (err instanceof PixelflowError) return err;
   // A refused login stays refused: kafkajs does not retry it, and neither should a caller.
-  const auth = causes(err).find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  const auth = causes(err).find(
+    (e) => e.name === 'KafkaJSSASLAuthenticationError' || e.code === 'PLT_KFK_AUTHENTICATION',
+  );
   if (auth) {
     return new PixelflowError(
       'KAFKA_AUTH_FAILED',

@@ -1,4 +1,4 @@
-// The Kafka adapter: lib/adapters/kafka/ is the only importer of kafkajs. Services see plain messages
+// The Kafka adapter: lib/adapters/kafka/ is the only importer of kafkajs and @platformatic/kafka. Services see plain messages
 // (numbers for offsets, strings for keys and headers) and a consumer that commits only after the
 // handler finished a batch: at-least-once. Each concern has its file; this one assembles them.
 import type { OutageTracker } from '../../core/outage.ts';
@@ -6,6 +6,8 @@ import { createTopicAdmin, type KafkaTopicAdmin } from './admin.ts';
 import { createKafkaClient } from './client.ts';
 import { type ConsumerHandle, type ConsumerOptions, runConsumer } from './consumer.ts';
 import type { KafkaAdapterOptions } from './options.ts';
+import { runPlatformaticConsumer } from './platformatic/consumer.ts';
+import { createPlatformaticProducer } from './platformatic/producer.ts';
 import { createProducer, type PixelflowProducer } from './producer.ts';
 import { createRangeReader, type ReadRange } from './range-reader.ts';
 
@@ -14,7 +16,7 @@ export type { PartitionOffsets } from './client.ts';
 export type { BatchContext, ConsumerHandle, ConsumerOptions } from './consumer.ts';
 export { isOutageLine, kafkaLogLevel } from './log.ts';
 export type { DeliveryReport, IncomingMessage, OutgoingMessage } from './messages.ts';
-export type { KafkaAdapterOptions } from './options.ts';
+export { KAFKA_CLIENTS, type KafkaAdapterOptions, type KafkaClientKind } from './options.ts';
 export type { PixelflowProducer } from './producer.ts';
 export type { OffsetRange, ReadRangeOptions } from './range-reader.ts';
 
@@ -35,11 +37,13 @@ export interface KafkaAdapter extends KafkaTopicAdmin {
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const client = createKafkaClient(opts);
   const readRange = createRangeReader(client);
+  // The producer and the group consumer run on the chosen library; admin and range reads on kafkajs.
+  const platformatic = client.settings.client === 'platformatic';
   return {
     ...createTopicAdmin(client, readRange),
     outage: client.outage,
-    createProducer: () => createProducer(client),
-    runConsumer: (copts) => runConsumer(client, copts),
+    createProducer: () => (platformatic ? createPlatformaticProducer(client) : createProducer(client)),
+    runConsumer: (copts) => (platformatic ? runPlatformaticConsumer(client, copts) : runConsumer(client, copts)),
     readRange,
     close: () => client.close(),
   };

@@ -8,6 +8,10 @@ import type { ReplicationPolicy } from './topic-policy.ts';
 
 export const MiB = 1024 * 1024;
 
+/** The client library behind the producer and the group consumer (admin and range reads stay on kafkajs). */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClientKind = (typeof KAFKA_CLIENTS)[number];
+
 export interface KafkaAdapterOptions {
   brokers: string[];
   clientId: string;
@@ -26,12 +30,16 @@ export interface KafkaAdapterOptions {
   readIdleTimeoutMs?: number;
   /** Longest wait between reconnect attempts of a stopped consumer. @default 30000 */
   reconnectMaxMs?: number;
+  /** Which library produces and consumes in groups (PIXELFLOW_KAFKA_CLIENT). @default 'kafkajs' */
+  client?: KafkaClientKind;
 }
 
 /** The options with every default applied. */
 export type KafkaSettings = Readonly<
-  Required<Pick<KafkaAdapterOptions, 'retries' | 'acks' | 'adminTimeoutMs' | 'readIdleTimeoutMs' | 'reconnectMaxMs'>> &
-    Omit<KafkaAdapterOptions, 'retries' | 'acks' | 'adminTimeoutMs' | 'readIdleTimeoutMs' | 'reconnectMaxMs'>
+  Required<
+    Pick<KafkaAdapterOptions, 'retries' | 'acks' | 'adminTimeoutMs' | 'readIdleTimeoutMs' | 'reconnectMaxMs' | 'client'>
+  > &
+    Omit<KafkaAdapterOptions, 'retries' | 'acks' | 'adminTimeoutMs' | 'readIdleTimeoutMs' | 'reconnectMaxMs' | 'client'>
 >;
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -49,6 +57,13 @@ export function resolveKafkaOptions(opts: KafkaAdapterOptions): KafkaSettings {
   if (opts.brokers.length === 0) {
     throw new PixelflowError('CONFIG_INVALID', 'kafka adapter: brokers is empty; give at least one host:port');
   }
+  const client = opts.client ?? 'kafkajs';
+  if (!KAFKA_CLIENTS.includes(client)) {
+    throw new PixelflowError(
+      'CONFIG_INVALID',
+      `kafka adapter: client must be one of ${KAFKA_CLIENTS.join(', ')}, got ${JSON.stringify(client)}`,
+    );
+  }
   return Object.freeze({
     ...opts,
     retries: opts.retries ?? 8,
@@ -56,6 +71,7 @@ export function resolveKafkaOptions(opts: KafkaAdapterOptions): KafkaSettings {
     adminTimeoutMs: positive('adminTimeoutMs', opts.adminTimeoutMs, 10_000),
     readIdleTimeoutMs: positive('readIdleTimeoutMs', opts.readIdleTimeoutMs, 30_000),
     reconnectMaxMs: positive('reconnectMaxMs', opts.reconnectMaxMs, 30_000),
+    client,
   });
 }
 

@@ -17,7 +17,7 @@ const MAX_SEND_ATTEMPTS = 5;
 const PARTITION_CACHE_MS = 30_000;
 
 export async function createProducer(client: KafkaClient): Promise<PixelflowProducer> {
-  const { settings, outage } = client;
+  const { settings } = client;
   const producer: Producer = client.kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
@@ -72,16 +72,8 @@ export async function createProducer(client: KafkaClient): Promise<PixelflowProd
             },
           );
         }
-        const meta = await producer.send({ topic, acks: settings.acks === '1' ? 1 : -1, messages: pending }).then(
-          (m) => {
-            outage.ok();
-            return m;
-          },
-          (err) => {
-            if (!isOutageError(err)) throw err;
-            outage.failed(err);
-            throw client.unavailable(err);
-          },
+        const meta = await client.tracked(
+          producer.send({ topic, acks: settings.acks === '1' ? 1 : -1, messages: pending }),
         );
         const written = new Set(meta.map((r) => r.partition));
         reports.push(

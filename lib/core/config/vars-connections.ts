@@ -92,6 +92,12 @@ export const CONNECTION_VARS = {
     parse: parsers.oneOf('all', '1'),
     doc: 'producer acks: all (every in-sync replica, with min ISR) or 1 (leader only, may lose writes)',
   },
+  kafkaClient: {
+    env: 'PIXELFLOW_KAFKA_CLIENT',
+    default: 'kafkajs',
+    parse: parsers.oneOf('kafkajs', 'platformatic'),
+    doc: 'library that produces and consumes in groups: kafkajs or platformatic (@platformatic/kafka); admin stays kafkajs',
+  },
   retentionTrainingMs: {
     env: 'PIXELFLOW_RETENTION_TRAINING_MS',
     default: '-1',

@@ -35,6 +35,7 @@ function adapterFrom(env: Record<string, string>): KafkaAdapter {
     brokers: config.kafkaBrokers,
     clientId: 'pixelflow-security-test',
     security: kafkaSecurityFromConfig(config),
+    client: config.kafkaClient,
   });
   adapters.push(adapter);
   return adapter;
