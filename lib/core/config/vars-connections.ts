@@ -51,7 +51,9 @@ export const CONNECTION_VARS = {
   },
   clickhouseInsertLingerMs: {
     env: 'PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS',
-    default: '50',
+    // 10 ms shares inserts as well as 50 did (server CPU per row 52 vs 50 µs, bench/clickhouse-insert)
+    // and a stage that commits after its insert waits 40 ms less per batch (bench/pipeline).
+    default: '10',
     parse: parsers.int(0, 60_000),
     doc: 'inserts into one table within this window share one request (each insert makes a part); 0 = off',
   },
