@@ -11,7 +11,7 @@ import { createClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import { migrate } from '../lib/adapters/clickhouse/migrations.ts';
 import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
 import { benchArgs, formatStats, machineInfo, printTable, ratio, summarize, writeResults } from './harness.ts';
-import { LABELS, predictionRow } from './shared/analytics-rows.ts';
+import { insertAsWriters, predictionRows } from './shared/analytics-rows.ts';
 
 const { rows, repeats, single, cluster } = benchArgs('clickhouse-cluster-insert', (argv) => {
   const { values } = parseFlags(argv, {
@@ -37,23 +37,9 @@ async function run(url: string, clusterName: string | undefined): Promise<number
   try {
     await migrate(ch);
     const now = Date.now();
-    const all = Array.from({ length: rows }, (_, i) =>
-      predictionRow({
-        id: `img-${i}`,
-        model: 'v0001',
-        role: 'production',
-        predicted: LABELS[i % LABELS.length],
-        confidence: 0.8,
-        label: LABELS[(i * 7) % LABELS.length],
-        atMs: now + i,
-      }),
-    );
+    const all = predictionRows(rows, now);
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: WRITERS }, async (_, w) => {
-        for (let i = w * CHUNK; i < rows; i += WRITERS * CHUNK) await ch.insert('predictions', all.slice(i, i + CHUNK));
-      }),
-    );
+    await insertAsWriters(ch, 'predictions', all, WRITERS, CHUNK);
     const seconds = (performance.now() - t0) / 1000;
     const [n] = await ch.query<{ n: string }>('SELECT count() AS n FROM predictions');
     if (Number(n.n) !== rows) throw new Error(`${url}: expected ${rows} rows, found ${n.n}`);

@@ -26,7 +26,7 @@ import {
   summarize,
   writeResults,
 } from './harness.ts';
-import { LABELS, predictionRow } from './shared/analytics-rows.ts';
+import { insertAsWriters, predictionRows } from './shared/analytics-rows.ts';
 
 const { rows, repeats } = benchArgs('clickhouse-insert', (argv) => {
   const { values } = parseFlags(argv, {
@@ -60,27 +60,13 @@ async function run(lingerMs: number): Promise<Run> {
   try {
     await migrate(ch);
     const now = Date.now();
-    const all = Array.from({ length: rows }, (_, i) =>
-      predictionRow({
-        id: `img-${i}`,
-        model: 'v0001',
-        role: 'production',
-        predicted: LABELS[i % LABELS.length],
-        confidence: 0.8,
-        label: LABELS[(i * 7) % LABELS.length],
-        atMs: now + i,
-      }),
-    );
+    const all = predictionRows(rows, now);
     await new Promise((r) => setTimeout(r, 500));
     const server0 = cpuSeconds(pid)!;
     const client0 = process.cpuUsage();
     const t0 = performance.now();
     // Each writer awaits its chunk before the next, as a stream partition does.
-    await Promise.all(
-      Array.from({ length: WRITERS }, async (_, w) => {
-        for (let i = w * CHUNK; i < rows; i += WRITERS * CHUNK) await ch.insert('predictions', all.slice(i, i + CHUNK));
-      }),
-    );
+    await insertAsWriters(ch, 'predictions', all, WRITERS, CHUNK);
     const seconds = (performance.now() - t0) / 1000;
     const client = process.cpuUsage(client0);
     await new Promise((r) => setTimeout(r, SETTLE_MS));

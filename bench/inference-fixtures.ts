@@ -33,12 +33,11 @@ export async function dropContext(ctx: ServiceContext): Promise<void> {
   await ctx.lifecycle.close('bench done');
 }
 
-export async function benchRegistry(rt: TfRuntime): Promise<{ registry: ModelRegistry; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'pf-bench-registry-'));
-  const registry = createModelRegistry(dir);
+/** Saves the bench's small CNN (gray28, ten classes) in a registry as its production model. */
+export async function registerBenchModel(rt: TfRuntime, registry: ModelRegistry, runId = 'bench'): Promise<void> {
   const model = createSmallCnn(rt.tf, { seed: 42 });
   const m = await registry.save(model, {
-    run_id: 'bench',
+    run_id: runId,
     spec_version: SPEC.version,
     labels: LABELS,
     metrics: {},
@@ -48,6 +47,12 @@ export async function benchRegistry(rt: TfRuntime): Promise<{ registry: ModelReg
   });
   model.dispose();
   await registry.setAlias('production', m.version);
+}
+
+export async function benchRegistry(rt: TfRuntime): Promise<{ registry: ModelRegistry; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pf-bench-registry-'));
+  const registry = createModelRegistry(dir);
+  await registerBenchModel(rt, registry);
   return { registry, dir };
 }
 

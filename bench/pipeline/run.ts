@@ -4,12 +4,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from '../../lib/core/wait.ts';
-import { createSmallCnn } from '../../lib/ml/models.ts';
 import { initTensorflow, tensorflowOptions } from '../../lib/ml/tf-backend.ts';
 import { createModelRegistry } from '../../lib/registry/model-registry.ts';
 import type { ServiceContext } from '../../lib/runtime/context.ts';
 import { defaultGroupId } from '../../processors/preprocess-worker.ts';
-import { LABELS, SPEC } from '../inference-fixtures.ts';
+import { registerBenchModel } from '../inference-fixtures.ts';
 import { type ImageFormat, type UploadBody, uploadBody } from './fixtures.ts';
 import { startObserver } from './observer.ts';
 import type { MaxRate } from './report.ts';
@@ -46,19 +45,7 @@ export interface PipelineResults {
 
 async function saveModel(ctx: ServiceContext): Promise<void> {
   const rt = await initTensorflow(tensorflowOptions(ctx.config, () => {}));
-  const registry = createModelRegistry(ctx.config.registryDir);
-  const model = createSmallCnn(rt.tf, { seed: 42 });
-  const m = await registry.save(model, {
-    run_id: 'bench-pipeline',
-    spec_version: SPEC.version,
-    labels: LABELS,
-    metrics: {},
-    lineage: [],
-    backend: rt.backend,
-    params: {},
-  });
-  model.dispose();
-  await registry.setAlias('production', m.version);
+  await registerBenchModel(rt, createModelRegistry(ctx.config.registryDir), 'bench-pipeline');
 }
 
 /** Waits until preprocess and inference have read everything (after an overloaded case). */

@@ -85,3 +85,33 @@ export function predictionRow(p: {
     predicted_at_ms: p.atMs,
   };
 }
+
+/** `count` prediction rows of model v0001 with ids img-0…, a few labels, a few wrong, one ms apart. */
+export function predictionRows(count: number, now = Date.now()) {
+  return Array.from({ length: count }, (_, i) =>
+    predictionRow({
+      id: `img-${i}`,
+      model: 'v0001',
+      role: 'production',
+      predicted: LABELS[i % LABELS.length],
+      confidence: 0.8,
+      label: LABELS[(i * 7) % LABELS.length],
+      atMs: now + i,
+    }),
+  );
+}
+
+/** Inserts rows as `writers` concurrent writers of `chunk` rows, each awaiting its chunk before the next (as a stream partition does). */
+export async function insertAsWriters(
+  ch: { insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> },
+  table: string,
+  rows: readonly Record<string, unknown>[],
+  writers: number,
+  chunk: number,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = w * chunk; i < rows.length; i += writers * chunk) await ch.insert(table, rows.slice(i, i + chunk));
+    }),
+  );
+}
