@@ -1,5 +1,7 @@
 // An isolated pixelflow context per test file: random topic prefix and ClickHouse database on the
-// real services, torn down after the file's tests. Cleanup is registered where the resource is made.
+// real services, torn down after the file's tests. Cleanup is registered where the resource is made,
+// into one file-level hook: vitest ignores an afterAll registered while a beforeAll or a test runs,
+// which is where most contexts are made, so their topics and databases used to stay behind.
 import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
 import { type Config, childProcessEnv, loadConfig } from '../../lib/core/config.ts';
@@ -27,7 +29,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 export async function createTestContext(service = 'test', overrides: Partial<Config> = {}): Promise<ServiceContext> {
   const config = testConfig(overrides);
   const ctx = await createServiceContext(service, { config });
-  afterAll(async () => {
+  cleanups.push(async () => {
     if (!process.env.PIXELFLOW_KEEP_TEST_DATA) {
       const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${config.topicPrefix}.`));
       await ctx.kafka.deleteTopics(topics).catch(() => {});
@@ -37,6 +39,25 @@ export async function createTestContext(service = 'test', overrides: Partial<Con
   });
   return ctx;
 }
+
+/** Test contexts to tear down when this file's tests are done, newest first. */
+const cleanups: Array<() => Promise<void>> = [];
+
+// Registered when a test file imports this module (collection time, so vitest keeps it); it runs
+// after the file's own afterAll hooks, which stop the services using these contexts. Best effort,
+// each step bounded: a namespace left behind is not a test failure.
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      cleanup().catch((err) => console.warn(`test context cleanup failed: ${(err as Error).message}`)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 30_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}, 120_000);
 
 /**
  * The environment of a `pixelflow` child process that works in the given test namespace: every
