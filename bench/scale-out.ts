@@ -7,14 +7,14 @@
 // through the classifier (the stream consumer: Kafka → model → predictions topic + ClickHouse).
 //
 //   npx tsx bench/scale-out.ts [--quick] [--processes 1,2,4] [--partitions 4]   (or: pixelflow bench scale-out)
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { toMessage } from '../lib/adapters/kafka/events.ts';
 import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
-import { childProcessEnv, loadConfig, REPO_ROOT } from '../lib/core/config.ts';
+import { childProcessEnv, loadConfig } from '../lib/core/config.ts';
 import { waitUntil } from '../lib/core/wait.ts';
 import { initTensorflow } from '../lib/ml/tf-backend.ts';
+import { spawnCli } from '../lib/runtime/cli-process.ts';
 import { createServiceContext, type ServiceContext } from '../lib/runtime/context.ts';
 import { buildRawEvent } from '../producers/image-producer.ts';
 import { benchArgs, machineInfo, printTable, writeResults } from './harness.ts';
@@ -43,41 +43,21 @@ const args = benchArgs('scale-out', (argv): Args => {
   };
 });
 
-interface Member {
-  child: ChildProcess;
-  ready: Promise<void>;
-  output: () => string;
-}
-
-/** A `pixelflow <stage>` child; ready when it logs that its consumer joined (preprocess) or it serves. */
-function startMember(stage: Stage, env: NodeJS.ProcessEnv): Member {
-  const cli = join(REPO_ROOT, 'bin', 'pixelflow.js');
+/** A `pixelflow <stage>` child and when it is ready: its consumer joined (preprocess) or it serves. */
+function startMember(stage: Stage, index: number, env: NodeJS.ProcessEnv, logDir: string) {
   const argv = stage === 'preprocess' ? ['preprocess'] : ['serve', '--port', '0'];
-  const child = spawn(process.execPath, [cli, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const marker = stage === 'preprocess' ? 'preprocess worker ready' : 'pixelflow serve:';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      text = (text + d.toString()).slice(-20_000);
-      if (text.includes(marker)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`${stage} exited ${code} before it was ready:\n${text.slice(-2000)}`)),
-    );
-  });
-  ready.catch(() => {});
-  return { child, ready, output: () => text };
-}
-
-async function stop(m: Member): Promise<void> {
-  if (m.child.exitCode !== null) return;
-  const gone = new Promise((r) => m.child.once('exit', r));
-  m.child.kill('SIGTERM');
-  const timer = setTimeout(() => m.child.kill('SIGKILL'), 15_000);
-  await gone;
-  clearTimeout(timer);
+  const child = spawnCli(`${stage}-${index}`, argv, { env, logDir, stopTimeoutMs: 15_000 });
+  const marker = stage === 'preprocess' ? /preprocess worker ready/ : /pixelflow serve:/;
+  const ready = waitUntil(
+    async () => {
+      if (child.saw(marker)) return true;
+      if ((await Promise.race([child.exited, Promise.resolve('running' as const)])) !== 'running')
+        throw new Error(`${stage} exited before it was ready; see ${child.logFile}`);
+      return false;
+    },
+    { what: `${stage} ${index} to be ready`, timeoutMs: 120_000, intervalMs: 50 },
+  );
+  return { child, ready };
 }
 
 /** Events/s of `n` members of `stage` on `total` events, counted from the first produce to zero lag. */
@@ -92,11 +72,12 @@ async function runCase(stage: Stage, n: number, total: number, registryDir: stri
     logLevel: 'info',
   });
   const ctx: ServiceContext = await createServiceContext(`bench-scale-${stage}`, { config });
-  const members: Member[] = [];
+  const members: ReturnType<typeof startMember>[] = [];
   try {
     // One core's worth of threads per member: n members share the machine's cores.
     const env = childProcessEnv(config, { PIXELFLOW_TF_INTRA_OP_THREADS: '1', PIXELFLOW_METRICS_PORT: '0' });
-    for (let i = 0; i < n; i++) members.push(startMember(stage, env));
+    const logDir = join(config.stateDir, 'bench-scale-out', 'logs');
+    for (let i = 0; i < n; i++) members.push(startMember(stage, i, env, logDir));
     await Promise.all(members.map((m) => m.ready));
     const topic = stage === 'preprocess' ? ctx.topics.raw : ctx.topics.preprocessed;
     const group = `${config.topicPrefix}.${stage === 'preprocess' ? 'preprocess' : 'inference'}`;
@@ -118,7 +99,8 @@ async function runCase(stage: Stage, n: number, total: number, registryDir: stri
     await waitUntil(
       async () => {
         for (const m of members)
-          if (m.child.exitCode !== null) throw new Error(`a member died:\n${m.output().slice(-2000)}`);
+          if ((await Promise.race([m.child.exited, Promise.resolve('running' as const)])) !== 'running')
+            throw new Error(`${m.child.name} died; see ${m.child.logFile}`);
         const committed = await ctx.kafka.groupOffsets(group, topic).catch(() => []);
         return committed.length > 0 && (await ctx.kafka.groupLag(group, topic)) === 0;
       },
@@ -126,7 +108,7 @@ async function runCase(stage: Stage, n: number, total: number, registryDir: stri
     );
     return total / ((performance.now() - t0) / 1000);
   } finally {
-    await Promise.all(members.map(stop));
+    await Promise.all(members.map((m) => m.child.stop()));
     const topics = (await ctx.kafka.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
     await ctx.kafka.deleteTopics(topics).catch(() => {});
     await ctx.clickhouse.command(`DROP DATABASE IF EXISTS ${prefix}`).catch(() => {});

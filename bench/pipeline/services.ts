@@ -2,20 +2,18 @@
 // stack, `pixelflow serve` and `pixelflow preprocess` as child processes as an operator runs them,
 // and a concurrent `pixelflow train --once` in a namespace of its own on replayed Fashion-MNIST
 // (at the niceness and TF thread counts asked for: how training is kept from starving serving).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { toMessage } from '../../lib/adapters/kafka/events.ts';
 import { childProcessEnv } from '../../lib/core/config/env.ts';
 import { type Config, loadConfig } from '../../lib/core/config.ts';
 import { waitUntil } from '../../lib/core/wait.ts';
 import { fashionMnistImage, fashionMnistLabel, readFashionMnist } from '../../lib/image/fashion-mnist.ts';
+import { type CliProcess, spawnCli as spawnCliProcess } from '../../lib/runtime/cli-process.ts';
 import { createServiceContext, type ServiceContext } from '../../lib/runtime/context.ts';
 import { fashionEvent } from '../fashion-mnist-events.ts';
-
-const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 
 // libtensorflow's thread variables as the bench was started with: loading TensorFlow here (for the
 // model it saves) sets them in this process, and children must not inherit that.
@@ -35,50 +33,11 @@ function serviceEnv(config: Config, extra: Record<string, string | undefined>): 
   return env;
 }
 
-export interface Child {
-  readonly name: string;
-  readonly pid: number;
-  readonly logFile: string;
-  readonly exited: Promise<number | null>;
-  /** Whether a line of its output matched so far. */
-  saw(pattern: RegExp): boolean;
-  stop(timeoutMs?: number): Promise<void>;
-}
+export type Child = CliProcess;
 
-/** `pixelflow <args>` in a child process, its output to a log file. */
+/** `pixelflow <args>` in a child process, its output to a log file (lib/runtime/cli-process.ts). */
 export function spawnCli(name: string, args: string[], opts: { env: NodeJS.ProcessEnv; logDir: string }): Child {
-  const logFile = join(opts.logDir, `${name}.log`);
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const argv = [CLI, ...args];
-  const child: ChildProcess = spawn(process.execPath, argv, { env: opts.env });
-  let seen = '';
-  const onData = (chunk: Buffer) => {
-    out.write(chunk);
-    seen = (seen + chunk.toString('utf8')).slice(-20_000);
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let stopping: Promise<void> | undefined;
-  return {
-    name,
-    pid: child.pid ?? -1,
-    logFile,
-    exited,
-    saw: (pattern) => pattern.test(seen),
-    stop(timeoutMs = 20_000) {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-          await exited;
-          clearTimeout(timer);
-        }
-        out.end();
-      })();
-      return stopping;
-    },
-  };
+  return spawnCliProcess(name, args, { ...opts, stopTimeoutMs: 20_000 });
 }
 
 export function freePort(): Promise<number> {

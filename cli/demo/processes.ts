@@ -1,56 +1,22 @@
 // Runs pixelflow services as separate processes (as an operator would), logs to files, and stops
 // them with SIGTERM (graceful drain) in reverse order of start.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { PixelflowError } from '../../lib/core/errors.ts';
 import { waitUntil } from '../../lib/core/wait.ts';
+import { type CliProcess, spawnCli } from '../../lib/runtime/cli-process.ts';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'pixelflow.js');
 
-export interface ServiceProcess {
-  readonly name: string;
-  readonly pid: number;
-  readonly logFile: string;
-  /** Resolves with the exit code when the process ends. */
-  readonly exited: Promise<number | null>;
-  stop(timeoutMs?: number): Promise<void>;
-}
+export type ServiceProcess = CliProcess;
 
+/** A service as its own process, its output to `<logDir>/<name>.log` (lib/runtime/cli-process.ts). */
 export function spawnService(
   name: string,
   args: string[],
   opts: { env: NodeJS.ProcessEnv; logDir: string },
 ): ServiceProcess {
-  mkdirSync(opts.logDir, { recursive: true });
-  const logFile = join(opts.logDir, `${name}.log`);
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
-    env: opts.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.pipe(out, { end: false });
-  child.stderr?.pipe(out, { end: false });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let stopping: Promise<void> | undefined;
-  return {
-    name,
-    pid: child.pid ?? -1,
-    logFile,
-    exited,
-    stop(timeoutMs = 30_000) {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-          await exited;
-          clearTimeout(timer);
-        }
-        out.end();
-      })();
-      return stopping;
-    },
-  };
+  return spawnCli(name, args, opts);
 }
 
 /** Runs a CLI command to completion; rejects with the tail of its output if it fails. */
