@@ -1,4 +1,5 @@
-// images.preprocessed → micro-batcher → predictions topic + ClickHouse, then the offsets commit.
+// images.preprocessed → micro-batcher → predictions topic + ClickHouse, then the offsets commit
+// (the writes of one batch overlap the fetch and prediction of the next).
 // At-least-once: a crash before the commit replays the batch and the ReplacingMergeTree key
 // (id, model_version, role) absorbs the repeat. With no production model yet the handler waits
 // (heartbeating) instead of committing, so every event is predicted once a model arrives.
@@ -6,6 +7,7 @@ import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import { codecs } from '../lib/adapters/kafka/events.ts';
 import type {
   BatchContext,
+  BatchOutcome,
   ConsumerHandle,
   IncomingMessage,
   KafkaAdapter,
@@ -153,7 +155,7 @@ export function createStreamConsumer(opts: StreamConsumerOptions): StreamConsume
     return records;
   }
 
-  async function handleBatch(messages: IncomingMessage[], ctx: BatchContext): Promise<void> {
+  async function handleBatch(messages: IncomingMessage[], ctx: BatchContext): Promise<BatchOutcome> {
     const rejections: InferenceRejection[] = [];
     const selected: Selected[] = [];
     for (const message of messages) {
@@ -168,8 +170,9 @@ export function createStreamConsumer(opts: StreamConsumerOptions): StreamConsume
       else metrics?.streamMessages.inc({ outcome: 'skipped' });
     }
     // Each chunk is written while the next ones are predicted, so the model is not idle during the
-    // writes (and the sink's ClickHouse inserts from all partitions can share one request); all
-    // writes finish before the handler returns and the offsets commit.
+    // writes (and the sink's ClickHouse inserts from all partitions can share one request). The
+    // handler returns once the batch is predicted; the consumer fetches the next one while the
+    // writes finish, and commits the offsets after them.
     const writes: Array<Promise<void>> = [];
     let failed: { err: unknown } | undefined;
     for (let i = 0; i < selected.length; i += chunkSize) {
@@ -188,17 +191,21 @@ export function createStreamConsumer(opts: StreamConsumerOptions): StreamConsume
       });
       writes.push(written);
     }
-    await Promise.all(writes);
-    if (rejections.length > 0) {
-      await writeRejections(
-        { producer: opts.producer, clickhouse: opts.clickhouse, dlqTopic: opts.topics.dlq },
-        rejections,
-        now(),
-      );
-      metrics?.streamMessages.inc({ outcome: 'rejected' }, rejections.length);
-      for (const r of rejections) metrics?.rejected.inc({ reason: r.code });
-      log?.warn({ count: rejections.length, first: rejections[0].reason }, 'events sent to the DLQ');
-    }
+    const settled = (async () => {
+      await Promise.all(writes);
+      if (rejections.length > 0) {
+        await writeRejections(
+          { producer: opts.producer, clickhouse: opts.clickhouse, dlqTopic: opts.topics.dlq },
+          rejections,
+          now(),
+        );
+        metrics?.streamMessages.inc({ outcome: 'rejected' }, rejections.length);
+        for (const r of rejections) metrics?.rejected.inc({ reason: r.code });
+        log?.warn({ count: rejections.length, first: rejections[0].reason }, 'events sent to the DLQ');
+      }
+    })();
+    settled.catch(() => {}); // observed by the consumer; never an unhandled rejection meanwhile
+    return { settled };
   }
 
   const handle: ConsumerHandle = opts.kafka.runConsumer({

@@ -1,7 +1,9 @@
 // One Kafka batch of images.raw → images.preprocessed + images.dlq + ClickHouse rows. Bad input
 // (unreadable Avro, undecodable image) becomes a DLQ record and never fails the batch; only an
 // unavailable Kafka or ClickHouse does, so the batch is redelivered (at-least-once; the sinks are
-// idempotent by id). Order: produce, then insert; the consumer commits after this resolves.
+// idempotent by id). Order: produce, then insert; the consumer commits after both. The staged form
+// returns once the batch is decoded, with the produce and inserts still in flight (`settled`), so
+// the consumer fetches the next batch while they finish.
 // A batch redelivered because its insert failed (ClickHouse down) is not produced again: the
 // handler remembers, per partition, the last offset whose records the broker acknowledged.
 import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
@@ -41,6 +43,12 @@ export type PreprocessHandler = (
   ctx?: { heartbeat(): Promise<void> },
 ) => Promise<BatchSummary>;
 
+/** Resolves once the batch is decoded; `settled` once its records are produced and inserted. */
+export type StagedPreprocessHandler = (
+  messages: readonly IncomingMessage[],
+  ctx?: { heartbeat(): Promise<void> },
+) => Promise<{ settled: Promise<BatchSummary> }>;
+
 const MiB = 1024 * 1024;
 /** Offsets remembered per partition as produced; far more than a batch redelivery spans. */
 const REMEMBERED_PER_PARTITION = 100_000;
@@ -51,6 +59,11 @@ export function positionId(m: Pick<IncomingMessage, 'topic' | 'partition' | 'off
 }
 
 export function createPreprocessHandler(deps: PreprocessHandlerDeps): PreprocessHandler {
+  const staged = createStagedPreprocessHandler(deps);
+  return async (messages, ctx) => (await staged(messages, ctx)).settled;
+}
+
+export function createStagedPreprocessHandler(deps: PreprocessHandlerDeps): StagedPreprocessHandler {
   const rawCodec = codecs().raw as unknown as Codec<ImageRaw>;
   const payloadMax = deps.dlqPayloadMaxBytes ?? MiB;
   const now = deps.now ?? Date.now;
@@ -190,19 +203,22 @@ export function createPreprocessHandler(deps: PreprocessHandlerDeps): Preprocess
       rejected.map((r, i) => ({ out: toMessage('dlq', r.id, r), src: rejectedFrom[i] })),
     );
 
-    await Promise.all(sends);
-    await Promise.all([
-      deps.clickhouse.insert('images', imageRows),
-      deps.clickhouse.insert('rejections', rejected.map(rejectionRow)),
-    ]);
-
-    if (m) {
-      m.imagesOut.inc(produced);
-      const byReason = new Map<string, number>();
-      for (const r of rejected) byReason.set(r.reason_code, (byReason.get(r.reason_code) ?? 0) + 1);
-      for (const [reason, n] of byReason) m.rejected.inc({ reason }, n);
-      m.batchSeconds.observe((performance.now() - started) / 1000);
-    }
-    return { in: messages.length, out: produced, rejected: rejected.length };
+    const settled = (async (): Promise<BatchSummary> => {
+      await Promise.all(sends);
+      await Promise.all([
+        deps.clickhouse.insert('images', imageRows),
+        deps.clickhouse.insert('rejections', rejected.map(rejectionRow)),
+      ]);
+      if (m) {
+        m.imagesOut.inc(produced);
+        const byReason = new Map<string, number>();
+        for (const r of rejected) byReason.set(r.reason_code, (byReason.get(r.reason_code) ?? 0) + 1);
+        for (const [reason, n] of byReason) m.rejected.inc({ reason }, n);
+        m.batchSeconds.observe((performance.now() - started) / 1000);
+      }
+      return { in: messages.length, out: produced, rejected: rejected.length };
+    })();
+    settled.catch(() => {}); // the caller observes it; no unhandled rejection if it stops listening
+    return { settled };
   };
 }

@@ -1,13 +1,15 @@
 // A member of the preprocessing consumer group on images.raw. Scale out by running more members
-// (up to the partition count). Closing stops fetching, lets the batch in hand finish (produce,
-// insert, commit), then closes the producer: nothing is half-done, at worst redelivered.
+// (up to the partition count). A batch's produce and inserts overlap the next batch's fetch and
+// decode; its offsets commit after them, in order. Closing stops fetching, lets the batches in hand
+// finish (produce, insert, commit), then closes the producer: nothing is half-done, at worst
+// redelivered.
 import type { ClickHouseAdapter } from '../lib/adapters/clickhouse/client.ts';
 import type { ConsumerHandle, KafkaAdapter, PixelflowProducer } from '../lib/adapters/kafka/index.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { Registry } from '../lib/core/metrics.ts';
 import type { PreprocessSpec } from '../lib/core/preprocess-spec.ts';
 import type { TopicNames } from '../schemas/index.ts';
-import { type BatchSummary, createPreprocessHandler } from './preprocess-handler.ts';
+import { type BatchSummary, createStagedPreprocessHandler } from './preprocess-handler.ts';
 import { createPreprocessMetrics } from './preprocess-metrics.ts';
 
 export interface PreprocessWorkerOptions {
@@ -45,7 +47,7 @@ export function defaultGroupId(topicPrefix: string): string {
 export async function startPreprocessWorker(opts: PreprocessWorkerOptions): Promise<PreprocessWorker> {
   const metrics = createPreprocessMetrics(opts.metrics);
   const producer: PixelflowProducer = await opts.kafka.createProducer();
-  const handle = createPreprocessHandler({
+  const handle = createStagedPreprocessHandler({
     spec: opts.spec,
     limits: opts.limits,
     topics: opts.topics,
@@ -65,17 +67,17 @@ export async function startPreprocessWorker(opts: PreprocessWorkerOptions): Prom
       // Bounds a batch (and so the time between commits) on a large backlog of small images.
       maxBytesPerPartition: 8 * 1024 * 1024,
       async handleBatch(messages, batch) {
-        try {
-          const summary = await handle(messages, batch);
-          opts.onBatch?.(summary);
-        } catch (err) {
-          // Kafka or ClickHouse is down: throwing makes the consumer retry this batch from the last commit.
+        const failed = (err: unknown) => {
+          // Kafka or ClickHouse is down: the consumer reads this batch again from its first offset.
           opts.log.warn(
             { err, partition: messages[0]?.partition, offset: messages[0]?.offset },
             'preprocess batch failed; it will be redelivered',
           );
           throw err;
-        }
+        };
+        // Decoded now; produced and inserted while the next batch is fetched and decoded.
+        const { settled } = await handle(messages, batch).catch(failed);
+        return { settled: settled.then((summary) => opts.onBatch?.(summary), failed) };
       },
     });
   } catch (err) {

@@ -13,7 +13,7 @@ import { createRangeReader, type ReadRange } from './range-reader.ts';
 
 export type { EnsureTopicsReport, TopicDescription, TopicSpec } from './admin.ts';
 export type { PartitionOffsets } from './client.ts';
-export type { BatchContext, ConsumerHandle, ConsumerOptions } from './consumer.ts';
+export type { BatchContext, BatchOutcome, ConsumerHandle, ConsumerOptions } from './consumer.ts';
 export { isOutageLine, kafkaLogLevel } from './log.ts';
 export type { DeliveryReport, IncomingMessage, OutgoingMessage } from './messages.ts';
 export { KAFKA_CLIENTS, type KafkaAdapterOptions, type KafkaClientKind } from './options.ts';

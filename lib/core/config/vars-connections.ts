@@ -51,9 +51,11 @@ export const CONNECTION_VARS = {
   },
   clickhouseInsertLingerMs: {
     env: 'PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS',
-    // 10 ms shares inserts as well as 50 did (server CPU per row 52 vs 50 µs, bench/clickhouse-insert)
-    // and a stage that commits after its insert waits 40 ms less per batch (bench/pipeline).
-    default: '10',
+    // The consumers fetch their next batch while a batch's insert lingers (commit-lanes.ts), so the
+    // linger delays only the row's arrival in ClickHouse, not the stream. At 10 ms the pipelined
+    // consumers sent a part per few events and the server took 30-45 % more CPU than at 100 ms, which
+    // the stream paid for on a 2-core machine (bench/pipeline, README › Upload → prediction).
+    default: '100',
     parse: parsers.int(0, 60_000),
     doc: 'inserts into one table within this window share one request (each insert makes a part); 0 = off',
   },

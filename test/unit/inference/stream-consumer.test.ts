@@ -121,7 +121,13 @@ function harness(over: Partial<StreamConsumerOptions> = {}) {
       }));
     },
     encode: (e: ImagePreprocessed) => codec.encode(e),
-    handle: (msgs: IncomingMessage[], c: BatchContext = ctx) => consumer!.handleBatch(msgs, c),
+    /** The batch handled and its writes settled: what the consumer waits for before it commits. */
+    handle: async (msgs: IncomingMessage[], c: BatchContext = ctx) => {
+      const outcome = await consumer!.handleBatch(msgs, c);
+      await outcome?.settled;
+    },
+    /** The handler alone: the consumer fetches the next batch once this resolves. */
+    handleOnly: (msgs: IncomingMessage[], c: BatchContext = ctx) => consumer!.handleBatch(msgs, c),
   };
 }
 
@@ -271,7 +277,7 @@ describe('stream consumer', () => {
     expect(h.heartbeats).toBeGreaterThanOrEqual(3);
   });
 
-  it('stream consumer predicts the next chunks while earlier ones are written, and returns only after every write', async () => {
+  it('stream consumer predicts the next chunks while earlier ones are written, and settles only after every write', async () => {
     const releases: Array<() => void> = [];
     const h = harness({
       chunkSize: 2,
@@ -300,6 +306,27 @@ describe('stream consumer', () => {
     releases[1]();
     await done;
     expect(h.written.map((w) => w.length).sort()).toEqual([1, 2, 2]);
+  });
+
+  it('stream consumer returns once the batch is predicted and hands its writes on as settled', async () => {
+    const releases: Array<() => void> = [];
+    const h = harness({
+      sink: {
+        write: () => new Promise<void>((resolve) => releases.push(resolve)),
+      },
+    });
+    const outcome = await h.handleOnly(h.messages([h.encode(preprocessedEvent()), h.encode(preprocessedEvent())]));
+    // The handler is done (the consumer may fetch again) while the write is still in flight.
+    expect(releases).toHaveLength(1);
+    let settled = false;
+    const waiting = outcome?.settled.then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    releases[0]();
+    await waiting;
+    expect(settled).toBe(true);
   });
 
   it('stream consumer stops predicting after a write failed and fails the batch', async () => {

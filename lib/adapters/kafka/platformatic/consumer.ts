@@ -133,11 +133,13 @@ export function runPlatformaticConsumer(client: KafkaClient, copts: ConsumerOpti
   }
 
   async function handle(m: Member, group: Message[]): Promise<void> {
-    await copts.handleBatch(group.map(fromPlatformaticMessage), {
+    const outcome = await copts.handleBatch(group.map(fromPlatformaticMessage), {
       heartbeat: async () => {}, // the client heartbeats on its own timer
       isRunning: () => running && member === m,
       signal: controller.signal,
     });
+    // This adapter does not pipeline: the batch's writes finish before its commit and the next fetch.
+    await outcome?.settled;
     // Commits offset + 1 of the last message: where the group resumes.
     await group[group.length - 1].commit();
     outage.ok();

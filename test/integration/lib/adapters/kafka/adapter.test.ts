@@ -90,6 +90,49 @@ describe('kafka adapter', () => {
     await healthy.close();
   });
 
+  it('overlaps a batch’s writes with the next fetch, commits in order, and reads a failed batch again', async () => {
+    const topic = `${ctx.topics.raw}.${uniqueName('lanes')}`;
+    await ctx.kafka.ensureTopics([{ topic, partitions: 1 }]);
+    const producer = await ctx.kafka.createProducer();
+    const groupId = uniqueName('lanes');
+    const committed = async () => (await ctx.kafka.groupOffsets(groupId, topic))[0]?.offset ?? -1;
+    const delivered: number[] = [];
+    let firstWrites: { resolve(): void; reject(err: Error): void } | undefined;
+    const consumer = ctx.kafka.runConsumer({
+      groupId,
+      topics: [topic],
+      handleBatch: async (messages) => {
+        delivered.push(...messages.map((m) => m.offset));
+        if (firstWrites) return { settled: Promise.resolve() };
+        // The first batch's writes hang until the test says how they end.
+        return {
+          settled: new Promise<void>((resolve, reject) => {
+            firstWrites = { resolve, reject };
+          }),
+        };
+      },
+    });
+    try {
+      await consumer.ready;
+      await producer.send(topic, [{ key: 'a', value: Buffer.from('0'), partition: 0 }]);
+      await eventually(async () => firstWrites !== undefined, { what: 'the first batch' });
+      // While its writes are in flight the consumer fetches and handles the next batch...
+      await producer.send(topic, [{ key: 'b', value: Buffer.from('1'), partition: 0 }]);
+      await eventually(async () => delivered.includes(1), { what: 'the second batch, overlapping the first' });
+      // ...whose writes are done, yet nothing commits past the first batch.
+      expect(await committed()).toBe(-1);
+      firstWrites?.reject(new Error('ClickHouse went away'));
+      // The failed batch and the one after it are read again and then committed.
+      await eventually(async () => delivered.filter((o) => o === 0).length >= 2, { what: 'offset 0 again' });
+      await eventually(async () => (await committed()) === 2, { what: 'commit of both batches' });
+      expect(delivered.filter((o) => o === 1).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await consumer.close();
+      await producer.close();
+      await ctx.kafka.deleteTopics([topic]).catch(() => {});
+    }
+  });
+
   it('deletes an ephemeral group on close and keeps a durable one', async () => {
     const topic = `${ctx.topics.models}.${uniqueName('eph')}`;
     await ctx.kafka.ensureTopics([{ topic, partitions: 1 }]);
