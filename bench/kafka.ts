@@ -61,7 +61,11 @@ function row(size: string, direction: string, setting: string, k: WindowStats, a
   ];
 }
 
-const CLIENT_VERSIONS = { kafkajs: 'kafkajs 2.2.4', platformatic: '@platformatic/kafka 1.35.0' } as const;
+const CLIENT_VERSIONS = {
+  kafkajs: 'kafkajs 2.2.4',
+  platformatic: '@platformatic/kafka 1.35.0',
+  hybrid: '@platformatic/kafka 1.35.0 producer, kafkajs 2.2.4 consumer',
+} as const;
 
 const abort = new AbortController();
 process.once('SIGINT', () => abort.abort(new Error('interrupted')));

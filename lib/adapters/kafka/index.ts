@@ -37,13 +37,17 @@ export interface KafkaAdapter extends KafkaTopicAdmin {
 export function createKafkaAdapter(opts: KafkaAdapterOptions): KafkaAdapter {
   const client = createKafkaClient(opts);
   const readRange = createRangeReader(client);
-  // The producer and the group consumer run on the chosen library; admin and range reads on kafkajs.
-  const platformatic = client.settings.client === 'platformatic';
+  // The producer and the group consumer run on the chosen library (hybrid: platformatic produces,
+  // kafkajs consumes); admin and range reads on kafkajs.
+  const kind = client.settings.client;
+  const platformaticProducer = kind === 'platformatic' || kind === 'hybrid';
+  const platformaticConsumer = kind === 'platformatic';
   return {
     ...createTopicAdmin(client, readRange),
     outage: client.outage,
-    createProducer: () => (platformatic ? createPlatformaticProducer(client) : createProducer(client)),
-    runConsumer: (copts) => (platformatic ? runPlatformaticConsumer(client, copts) : runConsumer(client, copts)),
+    createProducer: () => (platformaticProducer ? createPlatformaticProducer(client) : createProducer(client)),
+    runConsumer: (copts) =>
+      platformaticConsumer ? runPlatformaticConsumer(client, copts) : runConsumer(client, copts),
     readRange,
     close: () => client.close(),
   };

@@ -99,8 +99,8 @@ export const CONNECTION_VARS = {
   kafkaClient: {
     env: 'PIXELFLOW_KAFKA_CLIENT',
     default: 'kafkajs',
-    parse: parsers.oneOf('kafkajs', 'platformatic'),
-    doc: 'library that produces and consumes in groups: kafkajs or platformatic (@platformatic/kafka); admin stays kafkajs',
+    parse: parsers.oneOf('kafkajs', 'platformatic', 'hybrid'),
+    doc: 'library that produces and consumes in groups: kafkajs, platformatic (@platformatic/kafka) or hybrid (platformatic produces, kafkajs consumes); admin stays kafkajs',
   },
   retentionTrainingMs: {
     env: 'PIXELFLOW_RETENTION_TRAINING_MS',

@@ -40,7 +40,7 @@ describe('kafka adapter options', () => {
       'platformatic',
     );
     expect(() => resolveKafkaOptions({ brokers: ['b:9092'], clientId: 'c', client: 'rdkafka' as 'kafkajs' })).toThrow(
-      /client must be one of kafkajs, platformatic, got "rdkafka"/,
+      /client must be one of kafkajs, platformatic, hybrid, got "rdkafka"/,
     );
   });
 
@@ -48,8 +48,9 @@ describe('kafka adapter options', () => {
     expect(loadConfig({}).kafkaClient).toBe('kafkajs');
     expect(loadConfig({ PIXELFLOW_KAFKA_CLIENT: 'platformatic' }).kafkaClient).toBe('platformatic');
     expect(kafkaOptions(loadConfig({ PIXELFLOW_KAFKA_CLIENT: 'platformatic' })).client).toBe('platformatic');
+    expect(kafkaOptions(loadConfig({ PIXELFLOW_KAFKA_CLIENT: 'hybrid' })).client).toBe('hybrid');
     expect(() => loadConfig({ PIXELFLOW_KAFKA_CLIENT: 'librdkafka' })).toThrow(
-      /PIXELFLOW_KAFKA_CLIENT: expected one of kafkajs, platformatic/,
+      /PIXELFLOW_KAFKA_CLIENT: expected one of kafkajs, platformatic, hybrid/,
     );
   });
 });
