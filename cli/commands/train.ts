@@ -131,8 +131,10 @@ function progressPrinter(): { onProgress: (p: RunProgress) => void; stop: () => 
         case 'epoch-end': {
           stop();
           const e = p.log;
+          // Keypoint and segmentation runs have no accuracy: leave it out rather than print NaN.
+          const acc = (name: string, v: number) => (Number.isFinite(v) ? ` ${name} ${v.toFixed(4)}` : '');
           process.stderr.write(
-            `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)}  val_loss ${e.valLoss.toFixed(4)} val_acc ${e.valAccuracy.toFixed(4)}  lr ${e.learningRate.toExponential(2)}  ${Math.round(e.samplesPerSec)} samples/s  ${(e.durationMs / 1000).toFixed(1)} s\n`,
+            `epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${acc('acc', e.accuracy)}  val_loss ${e.valLoss.toFixed(4)}${acc('val_acc', e.valAccuracy)}  lr ${e.learningRate.toExponential(2)}  ${Math.round(e.samplesPerSec)} samples/s  ${(e.durationMs / 1000).toFixed(1)} s\n`,
           );
           break;
         }

@@ -82,15 +82,6 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Waits `ms` (or until `signal` aborts), heartbeating every few seconds to keep the membership. */
-async function heartbeatingDelay(ms: number, heartbeat: () => Promise<void>, signal: AbortSignal): Promise<void> {
-  const until = Date.now() + ms;
-  while (!signal.aborted && Date.now() < until) {
-    await abortableDelay(Math.min(2000, until - Date.now()), signal);
-    await heartbeat();
-  }
-}
-
 function batchBytes(messages: readonly IncomingMessage[]): number {
   let n = 0;
   for (const m of messages) n += m.value?.length ?? 0;
@@ -188,7 +179,7 @@ export function runConsumer(client: KafkaClient, copts: ConsumerOptions): Consum
     const ticket = lanes.begin(batch.topic, batch.partition);
     // The partition's writes failed a moment ago: give the sink time to come back.
     if (ticket.holdMs > 0) {
-      await heartbeatingDelay(ticket.holdMs, () => payload.heartbeat(), controller.signal);
+      await heartbeatingWhile(abortableDelay(ticket.holdMs, controller.signal), () => payload.heartbeat());
       if (!running) return;
     }
     const messages = batch.messages.map((m) => toIncomingMessage(batch.topic, batch.partition, m));

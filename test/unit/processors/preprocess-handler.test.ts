@@ -4,7 +4,11 @@ import type { IncomingMessage, OutgoingMessage } from '../../../lib/adapters/kaf
 import { PixelflowError } from '../../../lib/core/errors.ts';
 import { createMetricsRegistry } from '../../../lib/core/metrics.ts';
 import { type PreprocessSpec, SPECS } from '../../../lib/core/preprocess-spec.ts';
-import { createPreprocessHandler, positionId } from '../../../processors/preprocess-handler.ts';
+import {
+  createPreprocessHandler,
+  createStagedPreprocessHandler,
+  positionId,
+} from '../../../processors/preprocess-handler.ts';
 import { createPreprocessMetrics } from '../../../processors/preprocess-metrics.ts';
 import {
   classLabel,
@@ -138,6 +142,41 @@ describe('preprocess handler', () => {
     expect(text).toMatch(/pixelflow_preprocess_images_out_total\{[^}]*\} 3/);
     expect(text).toMatch(/pixelflow_preprocess_images_rejected_total\{reason="SCHEMA_INVALID"[^}]*\} 2/);
     expect(text).toMatch(/pixelflow_preprocess_image_seconds_count\{[^}]*path="png-fast"[^}]*\} 1/);
+  });
+
+  it('the staged handler returns once the batch is decoded; settled waits for the produce and the insert', async () => {
+    const f = fakes();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handle = createStagedPreprocessHandler({
+      spec: SPECS.gray28,
+      limits,
+      topics,
+      producer: f.producer,
+      clickhouse: {
+        async insert(table, r) {
+          await held; // ClickHouse slow to answer
+          f.rows[table].push(...r);
+        },
+      },
+    });
+    const png = await makePng(28, 28);
+    const { settled } = await handle([asIncoming(rawEvent('s1', png)), asIncoming(rawEvent('s2', png))]);
+    // Returned with the insert still pending: the consumer can fetch the next batch now.
+    let done = false;
+    const waiting = settled.then((summary) => {
+      done = true;
+      return summary;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    expect(f.rows.images).toHaveLength(0);
+    release();
+    expect(await waiting).toEqual({ in: 2, out: 2, rejected: 0 });
+    expect(f.sent.pp).toHaveLength(2);
+    expect(f.rows.images).toHaveLength(2);
   });
 
   it('a batch redelivered after a failed insert is not produced again; the next batch is', async () => {
