@@ -10,7 +10,7 @@
 //
 //   npx tsx bench/pipeline.ts [--quick] [--formats png28,jpeg640x480] [--rates 50,200,500]
 //     [--training off|on|both] [--seconds N] [--drain-ms N] [--no-max-search] [--max-rate N]
-//     [--trainer-nice N] [--trainer-threads N] [--train-samples N] [--linger-ms N] [--out NAME]
+//     [--trainer-nice N] [--trainer-threads N] [--train-samples N] [--linger-ms N] [--split-serve] [--out NAME]
 //
 // Needs the local stack (pixelflow up) and Fashion-MNIST; every run uses fresh topics and database.
 import { flagValue, parseFlags, parsers } from '../lib/core/args.ts';
@@ -34,6 +34,7 @@ export function readPipelineArgs(argv: string[]): PipelineOptions & { quick: boo
     'trainer-threads': { type: 'string' },
     'train-samples': { type: 'string' },
     'linger-ms': { type: 'string' },
+    'split-serve': { type: 'boolean', default: false },
     out: { type: 'string' },
   });
   const quick = values.quick;
@@ -54,6 +55,7 @@ export function readPipelineArgs(argv: string[]): PipelineOptions & { quick: boo
       samples: flagValue(values['train-samples'], '--train-samples', parsers.int(100, 60_000), quick ? 5000 : 20_000),
     },
     serviceEnv: linger === undefined ? {} : { PIXELFLOW_CLICKHOUSE_INSERT_LINGER_MS: String(linger) },
+    splitServe: values['split-serve'],
     logDir: DEFAULT_LOG_DIR,
     out: values.out ?? (quick ? 'pipeline-quick' : 'pipeline'),
   };

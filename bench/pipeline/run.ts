@@ -30,6 +30,8 @@ export interface PipelineOptions {
   trainer: TrainerOptions;
   /** Environment for serve and preprocess beyond the namespace (e.g. a linger to compare). */
   serviceEnv: Record<string, string>;
+  /** Uploads go to a `serve --no-stream` of their own, the stream runs in another serve. */
+  splitServe?: boolean;
   logDir: string;
   /** One line per finished case. */
   progress?: (line: string) => void;
@@ -72,7 +74,7 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<PipelineR
   try {
     await saveModel(ns.ctx);
     say(`namespace ${ns.ctx.config.topicPrefix}; logs in ${opts.logDir}`);
-    const serving = await startServing(ns.ctx.config, opts.logDir, opts.serviceEnv);
+    const serving = await startServing(ns.ctx.config, opts.logDir, opts.serviceEnv, { split: opts.splitServe });
     const observer = await startObserver(ns.ctx, { pollMs: 50 });
     try {
       const run = async (spec: CaseSpec) => {

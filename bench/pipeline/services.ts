@@ -80,20 +80,41 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-/** Starts preprocess and serve on `config`'s namespace and waits until serve is ready (model loaded). */
-export async function startServing(config: Config, logDir: string, extraEnv: Record<string, string> = {}) {
+/**
+ * Starts preprocess and serve on `config`'s namespace and waits until serve is ready (model loaded).
+ * `split`: the uploads go to a `serve --no-stream` of their own (baseUrl), and the stream runs in a
+ * second serve, so neither waits on the other's event loop.
+ */
+export async function startServing(
+  config: Config,
+  logDir: string,
+  extraEnv: Record<string, string> = {},
+  opts: { split?: boolean } = {},
+) {
   const port = await freePort();
   const env = serviceEnv(config, { PIXELFLOW_HTTP_PORT: String(port), PIXELFLOW_LOG_LEVEL: 'warn', ...extraEnv });
   const children = [
     spawnCli('preprocess', ['preprocess'], { env, logDir }),
-    spawnCli('serve', ['serve'], { env, logDir }),
+    spawnCli('serve', opts.split ? ['serve', '--no-stream'] : ['serve'], { env, logDir }),
   ];
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const urls = [`http://127.0.0.1:${port}`];
+  if (opts.split) {
+    const streamPort = await freePort();
+    children.push(
+      spawnCli('serve-stream', ['serve'], {
+        env: { ...env, PIXELFLOW_HTTP_PORT: String(streamPort) },
+        logDir,
+      }),
+    );
+    urls.push(`http://127.0.0.1:${streamPort}`);
+  }
+  const baseUrl = urls[0];
   const stop = async () => {
     for (const c of [...children].reverse()) await c.stop();
   };
+  const ready = async (url: string) => (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok === true;
   try {
-    await waitUntil(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.ok === true, {
+    await waitUntil(async () => (await Promise.all(urls.map(ready))).every(Boolean), {
       what: 'serve to be ready',
       timeoutMs: 120_000,
       intervalMs: 250,
