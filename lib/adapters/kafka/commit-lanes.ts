@@ -79,8 +79,8 @@ export function createCommitLanes(deps: CommitLanesDeps): CommitLanes {
   const now = deps.now ?? Date.now;
   const makeBackoff = deps.backoff ?? (() => createBackoff({ initialMs: 500, maxMs: 10_000 }));
   let lanes = new Map<string, Lane>();
+  /** One per batch added and not yet committed or given up. */
   const tails = new Set<Promise<void>>();
-  let pending = 0;
   let pendingBytes = 0;
   /** Callers of add() waiting for room; woken (to check again) whenever a batch is done. */
   let waiters: Array<() => void> = [];
@@ -139,14 +139,12 @@ export function createCommitLanes(deps: CommitLanesDeps): CommitLanes {
         return;
       }
       lane.inFlight++;
-      pending++;
       pendingBytes += bytes;
       const tail = settle(ticket, firstOffset, nextOffset, settled, lane.tail)
         // A seek or callback that throws must not leave the tail rejected: later batches wait on it.
         .catch(() => {})
         .finally(() => {
           lane.inFlight--;
-          pending--;
           pendingBytes -= bytes;
           tails.delete(tail);
           const woken = waiters;
@@ -170,7 +168,7 @@ export function createCommitLanes(deps: CommitLanesDeps): CommitLanes {
     },
 
     get pending() {
-      return pending;
+      return tails.size;
     },
 
     get pendingBytes() {
